@@ -1,0 +1,44 @@
+# The two commands of the README. Each sets up its own virtual environment (.venv) from the
+# pinned constraints on first use, so a fresh machine needs only Python 3.11 and make.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test book lint unit notebooks book-check sync clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+# The whole test suite: lint, labkit unit tests, every chapter executed under nbval,
+# then the book built with Sphinx warnings as errors (structure only: nbval executed it).
+test: setup lint unit notebooks book-check
+
+lint: setup
+	$(BIN)/ruff check labkit tests tools book
+	$(BIN)/ruff format --check labkit tests tools
+
+unit: setup
+	$(BIN)/python -m pytest tests
+
+notebooks: setup
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 book
+
+book-check: setup
+	$(BIN)/python tools/build_book.py --no-execute
+
+# The main job: build the HTML book, executing every chapter (cached in _build/.jupyter_cache).
+book: setup
+	$(BIN)/python tools/build_book.py
+
+# Regenerate the Colab notebooks (book/*.ipynb) from the MyST sources (book/*.md).
+sync: setup
+	$(BIN)/jupytext --sync book/*.md
+
+clean:
+	rm -rf _build .pytest_cache

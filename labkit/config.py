@@ -1,0 +1,107 @@
+"""Where data lives and which profile runs: the settings every chapter and recipe share.
+
+Three environment variables steer the course; each has a default that works on a fresh
+clone with no real data:
+
+- ``LABKIT_PROFILE`` — ``quick`` (default: CPU, minutes) or ``full`` (the published
+  study's settings, for a GPU).
+- ``LABKIT_DATA_ROOT`` — a folder holding real datasets in their published layouts
+  (``Task04_Hippocampus/``, ``BraTS2013/``, ...). When it is unset, a ``shared/data``
+  folder beside the repository checkout is used if there is one.
+- ``LABKIT_CACHE`` — where synthetic twin cohorts and other generated files go
+  (default ``~/.cache/labkit``), so that running a chapter never writes into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["PROFILES", "cache_dir", "data_root", "find_real_dataset", "profile"]
+
+PROFILES = ("quick", "full")
+
+
+def profile(default: str = "quick") -> str:
+    """Return the active profile, read from ``LABKIT_PROFILE``.
+
+    Args:
+        default: Profile used when the variable is unset.
+
+    Returns:
+        ``"quick"`` or ``"full"``.
+
+    Raises:
+        ValueError: If the variable holds another value.
+    """
+    value = os.environ.get("LABKIT_PROFILE", default).strip().lower()
+    if value not in PROFILES:
+        raise ValueError(
+            f"LABKIT_PROFILE is {value!r}; expected one of {PROFILES}. "
+            "Set it with `export LABKIT_PROFILE=quick` (CPU) or `full` (GPU)."
+        )
+    return value
+
+
+def cache_dir(*parts: str) -> Path:
+    """Return (and create) a folder under the labkit cache, ``LABKIT_CACHE`` or ``~/.cache/labkit``.
+
+    Args:
+        *parts: Sub-folder names appended to the cache root.
+
+    Returns:
+        The absolute path of the folder, which exists on return.
+    """
+    root = Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
+    path = root.joinpath(*parts).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _candidate_roots() -> list[Path]:
+    env = os.environ.get("LABKIT_DATA_ROOT")
+    if env:
+        return [Path(env).expanduser()]
+    starts = [Path.cwd().resolve(), Path(__file__).resolve().parent]
+    roots = []
+    for start in starts:
+        for folder in (start, *start.parents):
+            roots.append(folder / "shared" / "data")
+            roots.append(folder.parent / "shared" / "data")
+            if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+                break
+    return roots
+
+
+def data_root() -> Path | None:
+    """Return the folder of real datasets, or ``None`` when there is none.
+
+    ``LABKIT_DATA_ROOT`` wins when set (and must exist). Otherwise the first ``shared/data``
+    folder found beside the repository that holds labkit (or the working directory) is used.
+
+    Raises:
+        FileNotFoundError: If ``LABKIT_DATA_ROOT`` names a folder that does not exist.
+    """
+    env = os.environ.get("LABKIT_DATA_ROOT")
+    if env and not Path(env).expanduser().is_dir():
+        raise FileNotFoundError(
+            f"LABKIT_DATA_ROOT is {env!r}, which is not a folder. Point it at the folder that "
+            "holds your datasets (e.g. the parent of Task04_Hippocampus/), or unset it."
+        )
+    for root in _candidate_roots():
+        if root.is_dir():
+            return root.resolve()
+    return None
+
+
+def find_real_dataset(name: str) -> Path | None:
+    """Return ``<data root>/<name>`` when that real dataset is present, else ``None``.
+
+    Args:
+        name: Folder name of the dataset, e.g. ``"Task04_Hippocampus"`` or ``"BraTS2013"``.
+    """
+    root = data_root()
+    if root is None:
+        return None
+    path = root / name
+    return path if path.is_dir() else None

@@ -1,0 +1,20 @@
+"""One module per study dataset: a loader for the real on-disk layout, and a twin writer.
+
+Each loader returns :class:`~labkit.datasets.base.Case` records; :func:`load_case` reads one into
+channels-last arrays. Each twin writer produces a small seeded cohort in exactly the real layout,
+so the real loading code is what runs on synthetic data too.
+"""
+
+from labkit.datasets.base import Case, LoadedCase, cached_cohort, load_case
+from labkit.datasets.msd import MSDDataset, load_msd, write_msd, write_msd_twin
+
+__all__ = [
+    "Case",
+    "LoadedCase",
+    "MSDDataset",
+    "cached_cohort",
+    "load_case",
+    "load_msd",
+    "write_msd",
+    "write_msd_twin",
+]

@@ -1,0 +1,137 @@
+"""Case records shared by every dataset loader, reading a case, and caching generated cohorts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labkit.errors import ShapeError
+from labkit.io import Volume, check_same_grid, load_label, load_nifti
+
+__all__ = ["Case", "LoadedCase", "cached_cohort", "load_case"]
+
+_MANIFEST = ".labkit-cohort.json"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case (patient or subject) of a dataset: where its files are, nothing loaded yet.
+
+    Attributes:
+        case_id: Identifier, unique within the dataset (a patient id for patient-level splits).
+        images: One 4D file holding all modalities, or one 3D file per modality.
+        label: Label map file, or ``None`` for unlabelled (test) cases.
+        modalities: Modality names in channel order, e.g. ``("FLAIR", "T1w", "t1gd", "T2w")``.
+        meta: Extra facts such as the acquisition site.
+    """
+
+    case_id: str
+    images: tuple[Path, ...]
+    label: Path | None
+    modalities: tuple[str, ...]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case read into memory.
+
+    Attributes:
+        case: The record it came from.
+        image: Volume ``(x, y, z, c)`` float32, channels in ``case.modalities`` order.
+        label: Integer label volume ``(x, y, z)`` on the same grid, or ``None``.
+    """
+
+    case: Case
+    image: Volume
+    label: Volume | None
+
+
+def load_case(case: Case) -> LoadedCase:
+    """Read a case's image(s) and label, checking that they share one grid.
+
+    Args:
+        case: The record.
+
+    Returns:
+        The loaded case; the image always has a channel axis, ``(x, y, z, c)``.
+
+    Raises:
+        ShapeError: If the channel count differs from the modality count, or the grids differ.
+        FileNotFoundError, NiftiReadError, LabelValueError: From :mod:`labkit.io`.
+    """
+    n = len(case.modalities)
+    if len(case.images) == 1:
+        vol = load_nifti(case.images[0])
+        arr = vol.array if vol.array.ndim == 4 else vol.array[..., None]
+        if arr.shape[3] != n:
+            raise ShapeError(
+                f"{vol.name} has {arr.shape[3]} channel(s) (shape {vol.shape}) but the dataset "
+                f"lists {n} modalities {case.modalities}; expected one channel per modality. "
+                "Check dataset.json's 'modality' entry against the image files."
+            )
+        image = vol.with_array(arr.astype(np.float32, copy=False))
+    else:
+        if len(case.images) != n:
+            raise ShapeError(
+                f"case {case.case_id} has {len(case.images)} image files for {n} modalities "
+                f"{case.modalities}; expected one file per modality."
+            )
+        vols = [load_nifti(p, ndim=3) for p in case.images]
+        for other in vols[1:]:
+            check_same_grid(vols[0], other)
+        stack = np.stack([v.array.astype(np.float32, copy=False) for v in vols], axis=-1)
+        image = vols[0].with_array(stack)
+    label = None
+    if case.label is not None:
+        label = load_label(case.label)
+        check_same_grid(image, label)
+    return LoadedCase(case=case, image=image, label=label)
+
+
+def cached_cohort(
+    folder: str | Path, spec: Mapping[str, Any], write: Callable[[Path], None]
+) -> Path:
+    """Write a generated cohort into ``folder`` once, and reuse it while ``spec`` is unchanged.
+
+    A manifest file in the folder records ``spec`` (generator, case count, seed, version). When it
+    matches, nothing is written; otherwise a folder that labkit wrote before is emptied and
+    ``write(folder)`` is called. A non-empty folder without the manifest is never touched.
+
+    Args:
+        folder: Destination folder.
+        spec: JSON-serialisable description that determines the cohort's content.
+        write: Function that writes the cohort into the folder it is given.
+
+    Returns:
+        The folder.
+
+    Raises:
+        FileExistsError: If ``folder`` holds files that labkit did not write.
+    """
+    folder = Path(folder)
+    manifest = folder / _MANIFEST
+    wanted = json.loads(json.dumps(dict(spec)))
+    if manifest.is_file():
+        try:
+            if json.loads(manifest.read_text()) == wanted:
+                return folder
+        except json.JSONDecodeError:
+            pass
+    if folder.exists() and any(folder.iterdir()):
+        if not manifest.is_file():
+            raise FileExistsError(
+                f"{folder} is not empty and was not written by labkit (no {_MANIFEST}); refusing "
+                "to overwrite it. Choose an empty or new folder for the synthetic cohort."
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder)
+    manifest.write_text(json.dumps(wanted, indent=1, sort_keys=True))
+    return folder

@@ -1,0 +1,30 @@
+"""Exceptions raised by labkit when input is not what a function expects.
+
+Every message says what was found, what was expected and how to fix it, and names the
+file and the shape involved, so that a student never has to read a traceback from deep
+inside nibabel or TensorFlow to understand what went wrong.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DatasetLayoutError", "LabelValueError", "LabkitError", "NiftiReadError", "ShapeError"]
+
+
+class LabkitError(ValueError):
+    """Base class of all labkit input errors (a :class:`ValueError`)."""
+
+
+class NiftiReadError(LabkitError):
+    """A file could not be read as a NIfTI volume (corrupt, truncated, or another format)."""
+
+
+class ShapeError(LabkitError):
+    """An array or volume has a shape, dimensionality or grid other than the expected one."""
+
+
+class LabelValueError(LabkitError):
+    """A label map holds values that are not integers or not in the expected label set."""
+
+
+class DatasetLayoutError(LabkitError):
+    """A dataset folder does not follow the on-disk layout its loader expects."""

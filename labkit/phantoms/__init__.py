@@ -1,0 +1,44 @@
+"""Primitives that synthetic twin cohorts are made of.
+
+- :mod:`~labkit.phantoms.anatomy` — real adult brain anatomy (MNI ICBM152 2009 template and
+  tissue maps shipped inside nilearn) and the head layers around it.
+- :mod:`~labkit.phantoms.deform` — smooth random deformations and rigid motion per subject.
+- :mod:`~labkit.phantoms.contrast` — tissue maps to MRI contrasts (T1, T1Gd, T2, FLAIR) and CT
+  in Hounsfield units.
+- :mod:`~labkit.phantoms.lesions` — irregular blobs and lesion placement in a region.
+- :mod:`~labkit.phantoms.artefacts` — bias fields and noise.
+- :mod:`~labkit.phantoms.hippocampus` — a hippocampus crop on MNI anatomy (MSD Task04 twin).
+- :mod:`~labkit.phantoms.abdomen` — procedural contrast-enhanced abdominal CT.
+
+Every function that draws randomness takes a :class:`numpy.random.Generator`, so a cohort is a
+pure function of its seed.
+"""
+
+from labkit.phantoms.abdomen import ABDOMEN_LABELS, AbdomenPhantom, abdominal_ct
+from labkit.phantoms.anatomy import BrainAnatomy, head_layers, mni_brain
+from labkit.phantoms.artefacts import add_noise, bias_field
+from labkit.phantoms.contrast import BRAIN_CONTRASTS, tissue_image
+from labkit.phantoms.deform import random_rotation, smooth_displacement, warp
+from labkit.phantoms.hippocampus import HippocampusCrop, hippocampus_labels, hippocampus_mri
+from labkit.phantoms.lesions import irregular_blob, scatter_lesions
+
+__all__ = [
+    "ABDOMEN_LABELS",
+    "BRAIN_CONTRASTS",
+    "AbdomenPhantom",
+    "BrainAnatomy",
+    "HippocampusCrop",
+    "abdominal_ct",
+    "add_noise",
+    "bias_field",
+    "head_layers",
+    "hippocampus_labels",
+    "hippocampus_mri",
+    "irregular_blob",
+    "mni_brain",
+    "random_rotation",
+    "scatter_lesions",
+    "smooth_displacement",
+    "tissue_image",
+    "warp",
+]

@@ -1,0 +1,83 @@
+"""Small result tables for chapters: ``mean ± sd`` summaries rendered as Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["markdown_table", "mean_sd", "show_table"]
+
+
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    """Format values as ``"mean ± sd (n=N)"`` with ``digits`` significant digits.
+
+    NaN values are left out of both statistics and reported as ``", k NaN"``.
+
+    Args:
+        values: Numbers, e.g. one Dice per case.
+        digits: Significant digits of the mean and the standard deviation.
+
+    Returns:
+        The summary string; ``"–"`` when there is no finite value.
+    """
+    arr = np.asarray(values, dtype=float)
+    finite = arr[np.isfinite(arr)]
+    nan = int(arr.size - finite.size)
+    if finite.size == 0:
+        return "–"
+    sd = finite.std(ddof=1) if finite.size > 1 else 0.0
+    text = f"{finite.mean():.{digits}g} ± {sd:.{digits}g}"
+    text += f" (n={finite.size}" + (f", {nan} NaN)" if nan else ")")
+    return text
+
+
+def _cell(value: Any, floatfmt: str) -> str:
+    if isinstance(value, float | np.floating):
+        return format(float(value), floatfmt)
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, floatfmt: str = ".3g"
+) -> str:
+    """Render rows of a table as GitHub-flavoured Markdown.
+
+    Args:
+        rows: One mapping per row, column name to value.
+        columns: Column order (default: the keys of the first row).
+        floatfmt: Format of float cells.
+
+    Returns:
+        The Markdown text, header and separator included.
+    """
+    if not rows:
+        raise ValueError("markdown_table needs at least one row.")
+    columns = list(columns or rows[0].keys())
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c, ""), floatfmt) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def show_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, floatfmt: str = ".3g"
+) -> Any:
+    """Display a table in a notebook (as Markdown) and return the display object.
+
+    Outside IPython the Markdown text is printed instead and returned as a string.
+    """
+    text = markdown_table(rows, columns, floatfmt)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover - IPython ships with the book extra
+        print(text)
+        return text
+    if get_ipython() is None:
+        print(text)
+        return text
+    md = Markdown(text)
+    display(md)
+    return md

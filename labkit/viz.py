@@ -1,0 +1,174 @@
+"""Figures for volumes: three-plane views, label overlays and slice montages.
+
+Views follow the radiological convention used by clinical viewers: the volume is first reoriented
+to RAS+, then axial and coronal views put the patient's right on the left of the screen, anterior
+(axial) and superior (coronal, sagittal) at the top, and sagittal views put anterior on the left.
+Pixel aspect ratios come from the voxel spacing, so anisotropic volumes look like anatomy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import ListedColormap
+
+from labkit.io import Volume, reorient
+
+__all__ = ["LABEL_COLOURS", "montage", "plane", "show_planes", "window"]
+
+#: Colours for label values 1, 2, 3, ... in overlays (colour-blind-friendly Okabe-Ito order).
+LABEL_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+
+_AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def window(image: np.ndarray, level: float, width: float) -> np.ndarray:
+    """Map intensities to ``[0, 1]`` through a display window (CT-style level and width).
+
+    Args:
+        image: Any array of intensities (e.g. Hounsfield units).
+        level: Centre of the window.
+        width: Width of the window; values below ``level - width/2`` become 0 and above
+            ``level + width/2`` become 1.
+
+    Returns:
+        float32 array of the same shape with values in ``[0, 1]``.
+    """
+    if width <= 0:
+        raise ValueError(f"window width must be positive; got {width}.")
+    lo = level - width / 2.0
+    return np.clip((np.asarray(image, dtype=np.float32) - lo) / width, 0.0, 1.0)
+
+
+def plane(volume: Volume, view: str, index: int | None = None) -> tuple[np.ndarray, float]:
+    """Cut one display-ready 2D slice from a volume.
+
+    Args:
+        volume: Volume ``(x, y, z)``; reoriented to RAS+ first.
+        view: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
+        index: Slice index along the view's axis in the RAS+ volume (default: the middle).
+
+    Returns:
+        ``(slice2d, aspect)``: the slice oriented for ``imshow`` and its pixel aspect ratio.
+    """
+    if view not in _AXES:
+        raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
+    ras = reorient(volume, "RAS")
+    axis = _AXES[view]
+    index = ras.shape[axis] // 2 if index is None else int(index)
+    cut = np.take(ras.array, index, axis=axis)
+    sp = [s for i, s in enumerate(ras.spacing) if i != axis]
+    return cut.T[::-1, ::-1], sp[1] / sp[0]
+
+
+def _overlay(ax: plt.Axes, label2d: np.ndarray, aspect: float, alpha: float) -> None:
+    lab = np.asarray(label2d).astype(int)
+    if lab.max() <= 0:
+        return
+    colours = [
+        "none",
+        *[LABEL_COLOURS[(k - 1) % len(LABEL_COLOURS)] for k in range(1, lab.max() + 1)],
+    ]
+    ax.imshow(
+        np.ma.masked_equal(lab, 0),
+        cmap=ListedColormap(colours[1:]),
+        vmin=1,
+        vmax=max(lab.max(), 1),
+        alpha=alpha,
+        aspect=aspect,
+        interpolation="nearest",
+    )
+
+
+def show_planes(
+    image: Volume,
+    label: Volume | None = None,
+    point: Sequence[int] | None = None,
+    cmap: str = "gray",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    alpha: float = 0.45,
+    title: str | None = None,
+) -> plt.Figure:
+    """Show axial, coronal and sagittal slices through one point, with an optional label overlay.
+
+    Args:
+        image: Image volume ``(x, y, z)``.
+        label: Label volume on the same grid ``(x, y, z)``, drawn in :data:`LABEL_COLOURS`.
+        point: Voxel ``(x, y, z)`` of the RAS+-reoriented volume the three planes pass through
+            (default: the label's centre of mass, or the volume centre).
+        cmap: Colour map for the image.
+        vmin: Lower display limit (default: the 1st percentile).
+        vmax: Upper display limit (default: the 99th percentile).
+        alpha: Opacity of the label overlay.
+        title: Figure title.
+
+    Returns:
+        The figure, one row of three panels.
+    """
+    ras = reorient(image, "RAS")
+    lab = reorient(label, "RAS") if label is not None else None
+    if point is None:
+        if lab is not None and np.any(lab.array > 0):
+            point = np.round(np.argwhere(lab.array > 0).mean(0)).astype(int)
+        else:
+            point = [s // 2 for s in ras.shape[:3]]
+    lo = np.percentile(ras.array, 1) if vmin is None else vmin
+    hi = np.percentile(ras.array, 99) if vmax is None else vmax
+    fig, axes = plt.subplots(1, 3, figsize=(11, 4), layout="constrained")
+    for ax, view in zip(axes, ("axial", "coronal", "sagittal"), strict=True):
+        idx = point[_AXES[view]]
+        cut, aspect = plane(ras, view, idx)
+        ax.imshow(cut, cmap=cmap, vmin=lo, vmax=hi, aspect=aspect, interpolation="nearest")
+        if lab is not None:
+            _overlay(ax, plane(lab, view, idx)[0], aspect, alpha)
+        ax.set_title(f"{view} {idx}")
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def montage(
+    image: Volume,
+    label: Volume | None = None,
+    view: str = "axial",
+    count: int = 8,
+    cmap: str = "gray",
+    alpha: float = 0.45,
+) -> plt.Figure:
+    """Show ``count`` evenly spaced slices of one view side by side, with an optional overlay.
+
+    Args:
+        image: Image volume ``(x, y, z)``.
+        label: Label volume ``(x, y, z)`` on the same grid, or ``None``.
+        view: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
+        count: Number of slices (spread over the label's extent when a label is given).
+        cmap: Colour map for the image.
+        alpha: Opacity of the overlay.
+
+    Returns:
+        The figure, one row of ``count`` panels.
+    """
+    ras = reorient(image, "RAS")
+    lab = reorient(label, "RAS") if label is not None else None
+    axis = _AXES[view]
+    first, last = 0, ras.shape[axis] - 1
+    if lab is not None and np.any(lab.array > 0):
+        where = np.argwhere(lab.array > 0)[:, axis]
+        first, last = int(where.min()), int(where.max())
+    indices = np.unique(np.linspace(first, last, count).round().astype(int))
+    lo, hi = np.percentile(ras.array, [1, 99])
+    fig, axes = plt.subplots(
+        1, len(indices), figsize=(1.8 * len(indices), 2.4), layout="constrained"
+    )
+    for ax, idx in zip(np.atleast_1d(axes), indices, strict=True):
+        cut, aspect = plane(ras, view, idx)
+        ax.imshow(cut, cmap=cmap, vmin=lo, vmax=hi, aspect=aspect, interpolation="nearest")
+        if lab is not None:
+            _overlay(ax, plane(lab, view, idx)[0], aspect, alpha)
+        ax.set_title(str(idx), fontsize=8)
+        ax.axis("off")
+    return fig

@@ -1,0 +1,130 @@
+"""The book's structure: toc, paired Colab notebooks, launch settings, and the environment files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files() -> list[str]:
+    files = [TOC["root"]]
+    for part in TOC["parts"]:
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def notebook_chapters() -> list[Path]:
+    return [
+        ROOT / f"{f}.md" for f in toc_files() if "```{code-cell}" in (ROOT / f"{f}.md").read_text()
+    ]
+
+
+def test_toc_lists_existing_pages_in_the_course_parts():
+    assert [p["caption"] for p in TOC["parts"]][:2] == ["Getting started", "Foundations"]
+    assert TOC["parts"][-1]["caption"] == "Appendix"
+    for name in toc_files():
+        assert (ROOT / f"{name}.md").is_file(), f"{name}.md is in _toc.yml but missing"
+
+
+def test_every_chapter_page_under_book_is_in_the_toc():
+    listed = {ROOT / f"{f}.md" for f in toc_files()}
+    assert set((ROOT / "book").glob("*.md")) == listed
+
+
+def test_execution_is_cached_strict_and_timed():
+    execute = CONFIG["execute"]
+    assert execute["execute_notebooks"] == "cache"
+    assert execute["allow_errors"] is False
+    assert 0 < execute["timeout"] <= 900
+
+
+@pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
+def test_colab_notebook_is_in_sync_with_myst_source(md: Path):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.is_file(), f"{ipynb.name} is missing: run `make sync`"
+    source, paired = jupytext.read(md), nbformat.read(ipynb, as_version=4)
+    ours = [(c.cell_type, c.source) for c in source.cells]
+    theirs = [(c.cell_type, c.source) for c in paired.cells]
+    assert ours == theirs, f"{ipynb.name} differs from {md.name}: run `make sync`"
+    assert paired.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
+def test_colab_notebook_is_committed_without_outputs(md: Path):
+    for cell in nbformat.read(md.with_suffix(".ipynb"), as_version=4).cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+
+
+@pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
+def test_colab_install_cell_points_at_the_configured_repository(md: Path):
+    repo = CONFIG["repository"]
+    expected = f"labkit @ git+{repo['url']}@{repo['branch']}"
+    code = [c.source for c in jupytext.read(md).cells if c.cell_type == "code"]
+    first = code[0]
+    assert '"google.colab" in sys.modules' in first, (
+        "the first code cell must be the Colab install cell"
+    )
+    assert re.findall(r'%pip install -q "([^"]+)"', first) == [expected]
+
+
+def test_launch_buttons_are_built_from_the_repository_url():
+    assert CONFIG["repository"]["url"].startswith("https://github.com/")
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert CONFIG["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert "book/*.ipynb" in CONFIG["exclude_patterns"]  # the Colab copies are not built twice
+
+
+# CPU-only builds that stand in for a package in environment.yml
+ALIASES = {"tensorflow-cpu": "tensorflow", "pytorch-cpu": "torch"}
+
+
+def _name(requirement: str) -> str:
+    name = re.split(r"[<>=!~ \[;]", requirement.strip(), maxsplit=1)[0].lower()
+    return ALIASES.get(name, name)
+
+
+def test_environment_yml_installs_the_same_stack():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["book"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    pip = {_name(d) for d in next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))}
+    missing = wanted - conda - pip
+    assert not missing, f"environment.yml lacks {sorted(missing)}"
+
+
+def test_constraints_pin_every_dependency_and_torch_cpu():
+    pins = {}
+    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    for req in reqs:
+        assert _name(req).replace("_", "-") in pins, f"{req} has no exact pin"
+    assert pins["torch"] == "2.13.0"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make book" in readme
+    ci = [
+        ln
+        for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
+    assert ci[-1] == "make test"

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from labkit import config
+
+
+def test_profile_defaults_to_quick(monkeypatch):
+    monkeypatch.delenv("LABKIT_PROFILE", raising=False)
+    assert config.profile() == "quick"
+
+
+def test_profile_reads_environment(monkeypatch):
+    monkeypatch.setenv("LABKIT_PROFILE", " Full ")
+    assert config.profile() == "full"
+
+
+def test_profile_rejects_unknown_value(monkeypatch):
+    monkeypatch.setenv("LABKIT_PROFILE", "fast")
+    with pytest.raises(ValueError, match="LABKIT_PROFILE is 'fast'; expected one of"):
+        config.profile()
+
+
+def test_cache_dir_uses_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "c"))
+    path = config.cache_dir("twins", "x")
+    assert path == (tmp_path / "c" / "twins" / "x").resolve()
+    assert path.is_dir()
+
+
+def test_data_root_from_environment(monkeypatch, tmp_path):
+    (tmp_path / "Task04_Hippocampus").mkdir()
+    monkeypatch.setenv("LABKIT_DATA_ROOT", str(tmp_path))
+    assert config.data_root() == tmp_path.resolve()
+    assert config.find_real_dataset("Task04_Hippocampus") == tmp_path / "Task04_Hippocampus"
+    assert config.find_real_dataset("BraTS2013") is None
+
+
+def test_data_root_environment_must_exist(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_DATA_ROOT", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match=r"LABKIT_DATA_ROOT is .* not a folder"):
+        config.data_root()
+
+
+def test_data_root_finds_shared_beside_checkout(monkeypatch, tmp_path):
+    repo = tmp_path / "work" / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text("")
+    shared = tmp_path / "work" / "shared" / "data"
+    shared.mkdir(parents=True)
+    monkeypatch.delenv("LABKIT_DATA_ROOT", raising=False)
+    monkeypatch.chdir(repo / "sub")
+    monkeypatch.setattr(config, "__file__", str(tmp_path / "elsewhere" / "config.py"))
+    assert config.data_root() == Path(shared).resolve()

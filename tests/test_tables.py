@@ -1,0 +1,25 @@
+import numpy as np
+import pytest
+
+from labkit import tables
+
+
+def test_mean_sd_by_hand():
+    # mean 2, sample sd 1
+    assert tables.mean_sd([1.0, 2.0, 3.0]) == "2 ± 1 (n=3)"
+    assert tables.mean_sd([0.5, np.nan, 0.7], digits=2) == "0.6 ± 0.14 (n=2, 1 NaN)"
+    assert tables.mean_sd([0.25]) == "0.25 ± 0 (n=1)"
+    assert tables.mean_sd([np.nan]) == "–"
+
+
+def test_markdown_table_by_hand():
+    text = tables.markdown_table([{"case": "a", "dice": 0.81234}, {"case": "b|c", "dice": 1}])
+    assert text == "| case | dice |\n|---|---|\n| a | 0.812 |\n| b\\|c | 1 |"
+    with pytest.raises(ValueError, match="at least one row"):
+        tables.markdown_table([])
+
+
+def test_show_table_prints_outside_ipython(capsys):
+    out = tables.show_table([{"x": 1.5}], floatfmt=".2f")
+    assert out == "| x |\n|---|\n| 1.50 |"
+    assert "| 1.50 |" in capsys.readouterr().out

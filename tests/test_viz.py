@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from labkit import viz
+from labkit.io import Volume
+
+
+def test_window_by_hand():
+    hu = np.array([-1000.0, -160.0, 40.0, 240.0, 3000.0])
+    np.testing.assert_allclose(viz.window(hu, level=40, width=400), [0.0, 0.0, 0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match="window width must be positive"):
+        viz.window(hu, 0, 0)
+
+
+def test_axial_plane_follows_radiological_convention():
+    # RAS array: a marker at high x (patient's right) and high y (anterior)
+    array = np.zeros((4, 6, 3))
+    array[3, 5, 1] = 1
+    cut, aspect = viz.plane(Volume(array, np.diag([1.0, 2.0, 3.0, 1.0])), "axial", 1)
+    assert cut.shape == (6, 4)  # rows run along y, columns along x
+    assert cut[0, 0] == 1  # anterior at the top, patient's right on the left
+    assert aspect == 2.0
+
+
+def test_plane_reorients_stored_lps_volumes():
+    ras = np.zeros((4, 6, 3))
+    ras[3, 5, 1] = 1
+    lps_affine = np.diag([-1.0, -1.0, 1.0, 1.0])
+    lps_affine[:2, 3] = [3, 5]
+    lps = Volume(ras[::-1, ::-1].copy(), lps_affine)
+    np.testing.assert_array_equal(
+        viz.plane(lps, "axial", 1)[0], viz.plane(Volume(ras, np.eye(4)), "axial", 1)[0]
+    )
+
+
+def test_plane_rejects_unknown_view():
+    with pytest.raises(ValueError, match="view must be one of"):
+        viz.plane(Volume(np.zeros((2, 2, 2)), np.eye(4)), "oblique")
+
+
+def test_show_planes_and_montage_draw_panels(rng):
+    image = Volume(rng.random((10, 12, 8)), np.eye(4))
+    label = np.zeros((10, 12, 8), np.uint8)
+    label[3:6, 4:9, 2:6] = 2
+    fig = viz.show_planes(image, Volume(label, np.eye(4)), title="t")
+    assert [ax.get_title() for ax in fig.axes] == [
+        "axial 4",
+        "coronal 6",
+        "sagittal 4",
+    ]  # centre of mass (4, 6, 3.5)
+    assert all(len(ax.images) == 2 for ax in fig.axes)  # image + overlay
+    fig = viz.montage(image, Volume(label, np.eye(4)), view="axial", count=4)
+    assert [ax.get_title() for ax in fig.axes] == ["2", "3", "4", "5"]
