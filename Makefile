@@ -23,7 +23,7 @@ lint: setup
 	$(BIN)/ruff format --check labkit tests tools
 
 unit: setup
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests
 
 notebooks: setup
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from labkit import phantoms
 
@@ -46,11 +47,19 @@ def test_head_layers_are_disjoint_shells_of_given_thickness():
 
 
 def test_tissue_image_mixes_by_hand():
-    a = np.array([[[1.0, 0.5, 0.0]]], np.float32)
-    b = np.array([[[0.0, 0.5, 0.0]]], np.float32)
-    img = phantoms.tissue_image({"gm": a, "wm": b}, {"gm": 10.0, "wm": 20.0, "background": -5.0})
-    # voxel 1: gm then wm painted over half of it -> 10*0.5*(1-0.5) + 20*0.5, claimed 0.75
-    np.testing.assert_allclose(img[0, 0], [10.0, 2.5 + 10.0 + 0.25 * -5.0, -5.0])
+    gm = np.array([[[1.0, 0.5, 0.0, 0.25, 1.0]]], np.float32)
+    wm = np.array([[[0.0, 0.5, 0.0, 0.0, 1.0]]], np.float32)
+    img = phantoms.tissue_image({"gm": gm, "wm": wm}, {"gm": 10.0, "wm": 20.0, "background": -5.0})
+    # pure gm; half and half; nothing (background); a quarter gm; over-full (rescaled to 1/2 each)
+    np.testing.assert_allclose(img[0, 0], [10.0, 15.0, -5.0, 2.5 - 3.75, 15.0])
+
+
+def test_overlay_takes_its_share_from_the_tissue_beneath():
+    tissues = {"gm": np.array([0.6, 0.6]), "wm": np.array([0.4, 0.4])}
+    out = phantoms.overlay(tissues, "lesion", np.array([0.0, 0.5]))
+    np.testing.assert_allclose(out["gm"], [0.6, 0.3])
+    np.testing.assert_allclose(out["wm"], [0.4, 0.2])
+    np.testing.assert_allclose(sum(out.values()), [1.0, 1.0])
 
 
 def test_tissue_image_unknown_tissue():
@@ -191,3 +200,54 @@ def test_hippocampus_crop_resembles_task04():
 def test_hippocampus_labels_side():
     with pytest.raises(ValueError, match="side must be 'left' or 'right'"):
         phantoms.hippocampus_labels("middle")
+
+
+def test_synthetic_head_contrasts_agree_voxel_for_voxel():
+    head = phantoms.synthetic_head(np.random.default_rng(2), lesion_count=(6, 6))
+    assert set(head.images) == {"T1", "T2", "FLAIR", "CT"}
+    assert head.lesion.any()
+    t = head.tissues
+    wm = (t["wm"] > 0.9) & ~head.lesion
+    csf = head.ventricles & (t["csf"] > 0.9)
+    lesion = head.lesion
+    for name, img in head.images.items():
+        assert img.shape == head.ventricles.shape, name
+    # the tissue order each contrast is known for, measured on the synthetic subject
+    t1, t2, flair, ct = (head.images[k] for k in ("T1", "T2", "FLAIR", "CT"))
+    assert np.median(t1[wm]) > np.median(t1[csf])
+    assert np.median(t2[csf]) > np.median(t2[wm])
+    assert np.median(flair[lesion]) > np.median(flair[wm]) > np.median(flair[csf])
+    assert np.median(ct[t["skull"] > 0.5]) > 700
+    assert 20 < np.median(ct[wm]) < 40
+    assert np.median(ct[lesion]) > np.median(ct[wm]) + 20  # a bleed on CT
+
+
+def test_lesions_fall_in_the_requested_region():
+    head = phantoms.synthetic_head(
+        np.random.default_rng(3),
+        ("FLAIR",),
+        lesion_region="periventricular_wm",
+        lesion_count=(5, 5),
+    )
+    regions = phantoms.lesion_regions(head.tissues, head.ventricles, 2.0)
+    assert head.lesion.sum() > 0
+    # lesions are confined to white matter near the ventricles (10 mm, plus a voxel of margin)
+    near = ndimage.distance_transform_edt(~head.ventricles) * 2.0 <= 12.0
+    assert np.mean(near[head.lesion]) > 0.95
+    assert set(regions) == set(phantoms.LESION_REGIONS)
+
+
+def test_synthetic_head_arguments():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="unknown contrasts"):
+        phantoms.synthetic_head(rng, ("PET",))
+    with pytest.raises(ValueError, match="lesion_region 'lung'"):
+        phantoms.synthetic_head(rng, lesion_region="lung")
+
+
+def test_smooth_noise_is_smooth_with_unit_scale(rng):
+    field = phantoms.smooth_noise((40, 40, 40), rng, control_spacing_vox=10, count=2)
+    assert field.shape == (2, 40, 40, 40)
+    assert 0.3 < field.std() < 1.5
+    # neighbours differ by a small share of the spread (white noise: about 1.1 times it)
+    assert np.abs(np.diff(field, axis=1)).mean() < 0.2 * field.std()

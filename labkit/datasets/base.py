@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -17,6 +18,16 @@ from labkit.io import Volume, check_same_grid, load_label, load_nifti
 __all__ = ["Case", "LoadedCase", "cached_cohort", "load_case"]
 
 _MANIFEST = ".labkit-cohort.json"
+
+
+def _generator_fingerprint() -> str:
+    """Hash of the source code that generates cohorts (phantoms and dataset writers)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("phantoms/*.py"), *package.glob("datasets/*.py")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,9 @@ def cached_cohort(
 ) -> Path:
     """Write a generated cohort into ``folder`` once, and reuse it while ``spec`` is unchanged.
 
-    A manifest file in the folder records ``spec`` (generator, case count, seed, version). When it
-    matches, nothing is written; otherwise a folder that labkit wrote before is emptied and
+    A manifest file in the folder records ``spec`` (generator, case count, seed, version) and a
+    fingerprint of the generating code, so an edit to a phantom regenerates the cohort. When both
+    match, nothing is written; otherwise a folder that labkit wrote before is emptied and
     ``write(folder)`` is called. A non-empty folder without the manifest is never touched.
 
     Args:
@@ -117,7 +129,7 @@ def cached_cohort(
     """
     folder = Path(folder)
     manifest = folder / _MANIFEST
-    wanted = json.loads(json.dumps(dict(spec)))
+    wanted = json.loads(json.dumps({**spec, "code": _generator_fingerprint()}))
     if manifest.is_file():
         try:
             if json.loads(manifest.read_text()) == wanted:

@@ -7,6 +7,8 @@
   in Hounsfield units.
 - :mod:`~labkit.phantoms.lesions` — irregular blobs and lesion placement in a region.
 - :mod:`~labkit.phantoms.artefacts` — bias fields and noise.
+- :mod:`~labkit.phantoms.head` — a whole subject: deformed anatomy, head layers, lesions, and
+  any set of contrasts that agree voxel for voxel.
 - :mod:`~labkit.phantoms.hippocampus` — a hippocampus crop on MNI anatomy (MSD Task04 twin).
 - :mod:`~labkit.phantoms.abdomen` — procedural contrast-enhanced abdominal CT.
 
@@ -17,17 +19,20 @@ pure function of its seed.
 from labkit.phantoms.abdomen import ABDOMEN_LABELS, AbdomenPhantom, abdominal_ct
 from labkit.phantoms.anatomy import BrainAnatomy, head_layers, mni_brain
 from labkit.phantoms.artefacts import add_noise, bias_field
-from labkit.phantoms.contrast import BRAIN_CONTRASTS, tissue_image
-from labkit.phantoms.deform import random_rotation, smooth_displacement, warp
+from labkit.phantoms.contrast import BRAIN_CONTRASTS, overlay, tissue_image
+from labkit.phantoms.deform import random_rotation, smooth_displacement, smooth_noise, warp
+from labkit.phantoms.head import LESION_REGIONS, SyntheticHead, lesion_regions, synthetic_head
 from labkit.phantoms.hippocampus import HippocampusCrop, hippocampus_labels, hippocampus_mri
 from labkit.phantoms.lesions import irregular_blob, scatter_lesions
 
 __all__ = [
     "ABDOMEN_LABELS",
     "BRAIN_CONTRASTS",
+    "LESION_REGIONS",
     "AbdomenPhantom",
     "BrainAnatomy",
     "HippocampusCrop",
+    "SyntheticHead",
     "abdominal_ct",
     "add_noise",
     "bias_field",
@@ -35,10 +40,14 @@ __all__ = [
     "hippocampus_labels",
     "hippocampus_mri",
     "irregular_blob",
+    "lesion_regions",
     "mni_brain",
+    "overlay",
     "random_rotation",
     "scatter_lesions",
     "smooth_displacement",
+    "smooth_noise",
+    "synthetic_head",
     "tissue_image",
     "warp",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.phantoms.deform import smooth_displacement
+from labkit.phantoms.deform import smooth_noise
 
 __all__ = ["add_noise", "bias_field"]
 
@@ -23,8 +23,7 @@ def bias_field(
     Returns:
         float32 field ``(x, y, z)``, positive, with geometric mean near 1; multiply an image by it.
     """
-    spacing = max(shape) / 2.0
-    field = smooth_displacement(shape, rng, magnitude_vox=1.0, control_spacing_vox=spacing)[0]
+    field = smooth_noise(shape, rng, control_spacing_vox=max(shape) / 2.0)[0]
     field -= field.mean()
     field /= max(float(np.abs(field).max()), 1e-6)
     return np.exp(strength * field).astype(np.float32)

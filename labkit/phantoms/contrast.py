@@ -1,7 +1,9 @@
 """From tissue maps to image contrast: MRI weightings and CT Hounsfield units.
 
-An image is a mixture: each voxel's value is the sum over tissues of probability times the
-tissue's intensity, plus background for what no tissue claims. The tables below hold relative MR
+An image is a mixture: each voxel's value is the sum over tissues of the tissue's fraction of the
+voxel times its intensity, plus background for the fraction no tissue claims. Structures painted
+over anatomy (a lesion in white matter) take their fraction from the tissues beneath them with
+:func:`overlay`. The tables below hold relative MR
 signal (arbitrary units, white matter near 1 on T1) and CT attenuation in Hounsfield units.
 """
 
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["BRAIN_CONTRASTS", "tissue_image"]
+__all__ = ["BRAIN_CONTRASTS", "overlay", "tissue_image"]
 
 #: Mean intensity of each tissue per contrast. MR values are relative signal; CT is in HU.
 #: ``neonatal_T2`` reflects unmyelinated white matter, brighter than grey matter on T2.
@@ -79,24 +81,43 @@ BRAIN_CONTRASTS: dict[str, dict[str, float]] = {
 }
 
 
+def overlay(
+    tissues: Mapping[str, np.ndarray], name: str, fraction: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Add a structure that replaces the tissue beneath it.
+
+    Args:
+        tissues: Tissue name to fraction ``(x, y, z)``.
+        name: Name of the new structure (a key of the contrast tables, e.g. ``"lesion"``).
+        fraction: Its fraction of each voxel ``(x, y, z)``, in ``[0, 1]`` (a mask works too).
+
+    Returns:
+        New maps: every existing tissue scaled by ``1 - fraction``, plus ``name``.
+    """
+    fraction = np.clip(np.asarray(fraction, dtype=np.float32), 0.0, 1.0)
+    out = {k: (v * (1.0 - fraction)).astype(np.float32) for k, v in tissues.items() if k != name}
+    out[name] = fraction
+    return out
+
+
 def tissue_image(
     tissues: Mapping[str, np.ndarray],
     contrast: str | Mapping[str, float],
     rng: np.random.Generator | None = None,
     variation: float = 0.0,
 ) -> np.ndarray:
-    """Mix tissue maps into an image of the given contrast.
+    """Mix tissue fractions into an image of the given contrast.
 
     Args:
-        tissues: Tissue name to probability or mask ``(x, y, z)``; names must appear in the
-            contrast table. Later entries override earlier ones where they overlap (so a lesion
-            mask listed last replaces the tissue beneath it).
+        tissues: Tissue name to fraction of each voxel ``(x, y, z)``; names must appear in the
+            contrast table. Where the fractions add up to more than 1 (the edges of masks grown
+            around a probabilistic brain) they are rescaled to sum to 1.
         contrast: A key of :data:`BRAIN_CONTRASTS` or a table ``{tissue: intensity}``.
         rng: Random generator for per-subject contrast variation (``None``: none).
         variation: Relative standard deviation of each tissue's intensity between subjects.
 
     Returns:
-        float32 image ``(x, y, z)``.
+        float32 image ``(x, y, z)``: ``sum_i f_i v_i + (1 - sum_i f_i) v_background``.
     """
     table = BRAIN_CONTRASTS[contrast] if isinstance(contrast, str) else dict(contrast)
     missing = [name for name in tissues if name not in table]
@@ -104,15 +125,14 @@ def tissue_image(
         raise KeyError(
             f"tissues {missing} have no intensity in the contrast table {sorted(table)}."
         )
-    first = next(iter(tissues.values()))
-    image = np.zeros(first.shape, dtype=np.float32)
-    claimed = np.zeros(first.shape, dtype=np.float32)
-    for name, prob in tissues.items():
+    maps = {n: np.clip(np.asarray(p, dtype=np.float32), 0.0, 1.0) for n, p in tissues.items()}
+    total = sum(maps.values())
+    scale = np.where(total > 1.0, 1.0 / np.maximum(total, 1e-6), 1.0).astype(np.float32)
+    image = np.zeros(total.shape, dtype=np.float32)
+    for name, frac in maps.items():
         value = table[name]
         if rng is not None and variation > 0:
             value = value * (1.0 + rng.normal(0.0, variation))
-        p = np.clip(prob.astype(np.float32), 0.0, 1.0)
-        image = image * (1.0 - p) + p * np.float32(value)
-        claimed = claimed * (1.0 - p) + p
-    image += (1.0 - claimed) * np.float32(table.get("background", 0.0))
+        image += frac * scale * np.float32(value)
+    image += (1.0 - np.minimum(total, 1.0)) * np.float32(table.get("background", 0.0))
     return image

@@ -8,7 +8,38 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
-__all__ = ["random_rotation", "smooth_displacement", "warp"]
+__all__ = ["random_rotation", "smooth_displacement", "smooth_noise", "warp"]
+
+
+def smooth_noise(
+    shape: Sequence[int], rng: np.random.Generator, control_spacing_vox: float, count: int = 1
+) -> np.ndarray:
+    """Draw smooth random fields: unit-variance noise on a coarse grid, spline-interpolated.
+
+    Interpolation runs in two steps for speed: cubic splines up to a grid four times coarser
+    than ``shape``, then linear interpolation to ``shape`` (indistinguishable for fields that
+    vary over ``control_spacing_vox`` >= 8 voxels, and many times faster than cubic all the way).
+
+    Args:
+        shape: Grid shape ``(x, y, z)``.
+        rng: Random generator.
+        control_spacing_vox: Distance between the random control values, in voxels.
+        count: Number of independent fields.
+
+    Returns:
+        float32 array ``(count, x, y, z)``.
+    """
+    shape = tuple(int(s) for s in shape)
+    coarse = tuple(max(2, int(np.ceil(s / control_spacing_vox)) + 1) for s in shape)
+    middle = tuple(max(c, int(np.ceil(s / 4))) for s, c in zip(shape, coarse, strict=True))
+    values = rng.normal(0.0, 1.0, size=(count, *coarse)).astype(np.float32)
+    out = np.empty((count, *shape), dtype=np.float32)
+    for k in range(count):
+        mid = ndimage.zoom(values[k], [m / c for m, c in zip(middle, coarse, strict=True)],
+                           order=3, grid_mode=True, mode="nearest")  # fmt: skip
+        out[k] = ndimage.zoom(mid, [s / m for s, m in zip(shape, middle, strict=True)],
+                              order=1, grid_mode=True, mode="nearest")  # fmt: skip
+    return out
 
 
 def smooth_displacement(
@@ -32,13 +63,7 @@ def smooth_displacement(
     Returns:
         Displacement ``(3, x, y, z)`` float32, in voxels, for :func:`warp`.
     """
-    shape = tuple(int(s) for s in shape)
-    coarse = tuple(max(2, int(np.ceil(s / control_spacing_vox)) + 1) for s in shape)
-    field = rng.normal(0.0, magnitude_vox, size=(3, *coarse)).astype(np.float32)
-    factors = [s / c for s, c in zip(shape, coarse, strict=True)]
-    return np.stack(
-        [ndimage.zoom(f, factors, order=3, grid_mode=True, mode="nearest") for f in field]
-    )
+    return smooth_noise(shape, rng, control_spacing_vox, count=3) * np.float32(magnitude_vox)
 
 
 def random_rotation(rng: np.random.Generator, max_degrees: Sequence[float]) -> np.ndarray:

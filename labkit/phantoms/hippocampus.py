@@ -16,7 +16,7 @@ from nibabel.affines import apply_affine
 
 from labkit.phantoms.anatomy import head_layers, mni_brain
 from labkit.phantoms.artefacts import add_noise, bias_field
-from labkit.phantoms.contrast import tissue_image
+from labkit.phantoms.contrast import overlay, tissue_image
 from labkit.phantoms.deform import random_rotation, smooth_displacement, warp
 
 __all__ = ["HippocampusCrop", "hippocampus_labels", "hippocampus_mri"]
@@ -118,7 +118,7 @@ def hippocampus_mri(
         [*sources, labels[box]], disp, rot, orders=(1,) * len(sources) + (0,), out_shape=shape
     )
     tissues = dict(zip((*tissue_names, "extra_csf", "skull"), maps, strict=True))
-    tissues["lesion"] = (lab > 0).astype(np.float32)
+    tissues = overlay(tissues, "lesion", lab > 0)
     image = tissue_image(tissues, _t1_hippocampus(rng), rng, 0.05)
     image = add_noise(image * bias_field(shape, rng, 0.1), rng, noise)
     image = np.clip(image / np.percentile(image, 99.5) * 230.0, 0, 255).astype(np.float32)
