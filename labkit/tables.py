@@ -10,8 +10,16 @@ import numpy as np
 __all__ = ["markdown_table", "mean_sd", "show_table"]
 
 
+def _number(x: float, digits: int) -> str:
+    if abs(x) >= 10**digits:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
 def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     """Format values as ``"mean ± sd (n=N)"`` with ``digits`` significant digits.
+
+    Numbers of ``digits`` or more integer digits are written in full with thousands separators.
 
     NaN values are left out of both statistics and reported as ``", k NaN"``.
 
@@ -28,7 +36,7 @@ def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     if finite.size == 0:
         return "–"
     sd = finite.std(ddof=1) if finite.size > 1 else 0.0
-    text = f"{finite.mean():.{digits}g} ± {sd:.{digits}g}"
+    text = f"{_number(finite.mean(), digits)} ± {_number(sd, digits)}"
     text += f" (n={finite.size}" + (f", {nan} NaN)" if nan else ")")
     return text
 

@@ -10,6 +10,7 @@ def test_mean_sd_by_hand():
     assert tables.mean_sd([0.5, np.nan, 0.7], digits=2) == "0.6 ± 0.14 (n=2, 1 NaN)"
     assert tables.mean_sd([0.25]) == "0.25 ± 0 (n=1)"
     assert tables.mean_sd([np.nan]) == "–"
+    assert tables.mean_sd([64000, 66000]) == "65,000 ± 1,414 (n=2)"
 
 
 def test_markdown_table_by_hand():

@@ -5,8 +5,9 @@
                                              # -> _build/structure/_build/html; used by `make test`,
                                              # where nbval has already executed every chapter
 
-After an executing build, every chapter page is checked for executed figures, so a build that
-silently skipped execution fails.
+After any build, every chapter page must carry a Colab launch link to its paired notebook; after
+an executing build, every chapter page must also carry executed figures, so a build that silently
+skipped execution fails.
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ def main() -> int:
     html = out / "_build" / "html"
     if not (html / "index.html").is_file():
         print(f"build finished but {html / 'index.html'} is missing", file=sys.stderr)
+        return 1
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo, branch = config["repository"]["url"], config["repository"]["branch"]
+    colab_url = config["launch_buttons"]["colab_url"]
+    colab = f"{colab_url}/github/{repo.removeprefix('https://github.com/')}/blob/{branch}"
+    unlinked = [
+        page
+        for page in chapters_with_code()
+        if f"{colab}/{page}.ipynb" not in (html / f"{page}.html").read_text()
+    ]
+    if unlinked:
+        print(
+            f"these chapters have no Colab launch link to their notebook: {unlinked}",
+            file=sys.stderr,
+        )
         return 1
     if not args.no_execute:
         missing = [
