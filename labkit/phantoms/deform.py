@@ -35,10 +35,20 @@ def smooth_noise(
     values = rng.normal(0.0, 1.0, size=(count, *coarse)).astype(np.float32)
     out = np.empty((count, *shape), dtype=np.float32)
     for k in range(count):
-        mid = ndimage.zoom(values[k], [m / c for m, c in zip(middle, coarse, strict=True)],
-                           order=3, grid_mode=True, mode="nearest")  # fmt: skip
-        out[k] = ndimage.zoom(mid, [s / m for s, m in zip(shape, middle, strict=True)],
-                              order=1, grid_mode=True, mode="nearest")  # fmt: skip
+        mid = ndimage.zoom(
+            values[k],
+            [m / c for m, c in zip(middle, coarse, strict=True)],
+            order=3,
+            grid_mode=True,
+            mode="nearest",
+        )
+        out[k] = ndimage.zoom(
+            mid,
+            [s / m for s, m in zip(shape, middle, strict=True)],
+            order=1,
+            grid_mode=True,
+            mode="nearest",
+        )
     return out
 
 

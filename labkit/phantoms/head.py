@@ -128,8 +128,9 @@ def synthetic_head(
     pad = int(np.ceil(16 / resolution_mm))
     maps, ventricles, affine = _padded(anatomy, pad)
     shape = ventricles.shape
-    disp = smooth_displacement(shape, rng, magnitude_vox=3.0 / resolution_mm,
-                               control_spacing_vox=30.0 / resolution_mm)  # fmt: skip
+    disp = smooth_displacement(
+        shape, rng, magnitude_vox=3.0 / resolution_mm, control_spacing_vox=30.0 / resolution_mm
+    )
     rot = random_rotation(rng, (5, 5, 5))
     names = list(maps)
     *warped, vent = warp([*maps.values(), ventricles.astype(np.float32)], disp, rot)

@@ -1,0 +1,261 @@
+"""Prediction of whole volumes, post-processing, and saving predictions on the source grid.
+
+- :func:`predict_slices`: a 2D model applied slice by slice along one axis of a volume.
+- :func:`sliding_window`: a 3D model applied to overlapping patches, blended with Gaussian
+  weights that trust patch centres more than borders (the scheme of MONAI's
+  ``sliding_window_inference``, with the same patch positions and weights; tested against it).
+- :func:`keep_largest_component`, :func:`remove_small_components`, :func:`fill_holes`: clean-ups
+  of binary masks; :func:`per_label` applies one to every label of a label map.
+- :func:`save_prediction`: undo the preprocessing's crops, pads and resizes and write the label
+  map with the source image's affine and header.
+
+Arrays are channels-last: images ``(x, y[, z], c)``, probabilities ``(x, y[, z], C)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from labkit.errors import ShapeError
+from labkit.io import Volume, save_nifti
+from labkit.transforms import Crop, Pad, Resize, pad_to_multiple, undo
+
+__all__ = [
+    "Predictor",
+    "as_predictor",
+    "fill_holes",
+    "gaussian_importance",
+    "keep_largest_component",
+    "patch_starts",
+    "per_label",
+    "predict_slices",
+    "remove_small_components",
+    "save_prediction",
+    "sliding_window",
+]
+
+#: A function from a batch ``(n, *patch, c)`` to probabilities ``(n, *patch, C)``, NumPy in and out.
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+def as_predictor(model: object) -> Predictor:
+    """Wrap a Keras model (or any callable) as a NumPy-to-NumPy :data:`Predictor`."""
+    if hasattr(model, "predict_on_batch"):
+        return lambda batch: np.asarray(model.predict_on_batch(batch))
+    if callable(model):
+        return lambda batch: np.asarray(model(batch))
+    raise TypeError(f"expected a Keras model or a callable; got {type(model).__name__}.")
+
+
+def predict_slices(
+    model: object, image: np.ndarray, axis: int = 2, batch_size: int = 32, multiple: int = 16
+) -> np.ndarray:
+    """Apply a 2D model to every slice of a volume along ``axis``.
+
+    Slices are padded (with zeros) to a multiple of ``multiple`` for the U-Net and the padding
+    is removed from the output.
+
+    Args:
+        model: Keras model or :data:`Predictor` taking ``(n, h, w, c)``.
+        image: Volume ``(x, y, z, c)``.
+        axis: Slicing axis (2: axial slices of an RAS volume).
+        batch_size: Slices per forward pass.
+        multiple: Pad slices to a multiple of this (``2**depth`` of the U-Net).
+
+    Returns:
+        Probabilities ``(x, y, z, C)``.
+    """
+    if image.ndim != 4:
+        raise ShapeError(f"predict_slices expects an image (x, y, z, c); got shape {image.shape}.")
+    predict = as_predictor(model)
+    slices = np.moveaxis(image, axis, 0).astype(np.float32)
+    padded, pad = pad_to_multiple(slices.transpose(1, 2, 0, 3), multiple, ndim=2)
+    padded = padded.transpose(2, 0, 1, 3)
+    outs = [predict(padded[i : i + batch_size]) for i in range(0, len(padded), batch_size)]
+    probs = np.concatenate(outs, axis=0).transpose(1, 2, 0, 3)
+    probs = undo(probs, [pad]).transpose(2, 0, 1, 3)
+    return np.moveaxis(probs, 0, axis)
+
+
+def patch_starts(image_size: int, patch: int, overlap: float) -> list[int]:
+    """Start indices of patches along one axis, as MONAI places them.
+
+    The step is ``int(patch * (1 - overlap))`` (at least 1; a whole-axis patch has one start),
+    and the last patch is moved back to end at the border.
+    """
+    if patch >= image_size:
+        return [0]
+    step = max(int(patch * (1 - overlap)), 1)
+    count = (
+        next(d for d in range(math.ceil(image_size / step) + 1) if d * step + patch >= image_size)
+        + 1
+    )
+    return [min(i * step, image_size - patch) for i in range(count)]
+
+
+def gaussian_importance(patch: Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
+    """Gaussian weight map over a patch: 1 at the centre, ``sigma = sigma_scale * size`` per axis.
+
+    Weights are clamped below at their smallest positive value (at least 1e-3), as MONAI does, so
+    every voxel of a patch counts a little.
+    """
+    w = np.ones((), dtype=np.float32)
+    for size in patch:
+        x = np.arange(size, dtype=np.float32) - (size - 1) / 2.0
+        g = np.exp(x**2 / (-2.0 * (sigma_scale * size) ** 2)).astype(np.float32)
+        w = w[..., None] * g
+    return np.maximum(w, max(float(w.min()), 1e-3))
+
+
+def sliding_window(
+    model: object,
+    image: np.ndarray,
+    roi_size: Sequence[int],
+    overlap: float = 0.25,
+    mode: str = "gaussian",
+    sigma_scale: float = 0.125,
+    batch_size: int = 4,
+) -> np.ndarray:
+    """Predict a whole volume from overlapping patches.
+
+    Args:
+        model: Keras model or :data:`Predictor` taking ``(n, *roi_size, c)``.
+        image: ``(*spatial, c)``; axes shorter than the patch are zero-padded, then cropped back.
+        roi_size: Patch size per spatial axis.
+        overlap: Fraction of a patch shared with its neighbour (MONAI's default is 0.25).
+        mode: ``"gaussian"`` (centre-weighted) or ``"constant"`` (plain average).
+        sigma_scale: Gaussian sigma as a fraction of the patch size.
+        batch_size: Patches per forward pass.
+
+    Returns:
+        Probabilities ``(*spatial, C)`` as float32.
+    """
+    ndim = image.ndim - 1
+    roi = tuple(int(r) for r in roi_size)
+    if len(roi) != ndim:
+        raise ShapeError(f"roi_size {roi} has {len(roi)} axes; the image {image.shape} has {ndim}.")
+    if mode not in ("gaussian", "constant"):
+        raise ValueError(f"mode must be 'gaussian' or 'constant'; got {mode!r}.")
+    predict = as_predictor(model)
+    short = [max(r - s, 0) for r, s in zip(roi, image.shape[:ndim], strict=True)]
+    before = [d // 2 for d in short]
+    pad = Pad(tuple(before), tuple(d - b for d, b in zip(short, before, strict=True)))
+    padded = np.pad(
+        image.astype(np.float32),
+        [(b, a) for b, a in zip(pad.before, pad.after, strict=True)] + [(0, 0)],
+    )
+    size = padded.shape[:ndim]
+    starts = np.stack(
+        np.meshgrid(
+            *[patch_starts(s, r, overlap) for s, r in zip(size, roi, strict=True)], indexing="ij"
+        ),
+        -1,
+    ).reshape(-1, ndim)
+    weight = (
+        gaussian_importance(roi, sigma_scale) if mode == "gaussian" else np.ones(roi, np.float32)
+    )
+    out = None
+    norm = np.zeros(size, dtype=np.float32)
+    for i in range(0, len(starts), batch_size):
+        boxes = [
+            tuple(slice(s, s + r) for s, r in zip(st, roi, strict=True))
+            for st in starts[i : i + batch_size]
+        ]
+        probs = predict(np.stack([padded[b] for b in boxes]))
+        if out is None:
+            out = np.zeros((*size, probs.shape[-1]), dtype=np.float32)
+        for box, p in zip(boxes, probs, strict=True):
+            out[box] += p * weight[..., None]
+            norm[box] += weight
+    out /= norm[..., None]
+    return undo(out, [pad])
+
+
+def _structure(ndim: int, connectivity: int | None) -> np.ndarray:
+    return ndimage.generate_binary_structure(ndim, connectivity or ndim)
+
+
+def keep_largest_component(mask: np.ndarray, connectivity: int | None = None) -> np.ndarray:
+    """Keep only the largest connected component of a binary mask (full connectivity by default)."""
+    labels, n = ndimage.label(mask, _structure(mask.ndim, connectivity))
+    if n <= 1:
+        return mask.astype(bool)
+    sizes = np.bincount(labels.ravel())[1:]
+    return labels == (np.argmax(sizes) + 1)
+
+
+def remove_small_components(
+    mask: np.ndarray,
+    min_volume_mm3: float,
+    spacing: Sequence[float] | None = None,
+    connectivity: int | None = None,
+) -> np.ndarray:
+    """Drop connected components smaller than ``min_volume_mm3`` (voxel volume from ``spacing``)."""
+    voxel = float(np.prod(spacing)) if spacing is not None else 1.0
+    labels, n = ndimage.label(mask, _structure(mask.ndim, connectivity))
+    if n == 0:
+        return mask.astype(bool)
+    sizes = np.bincount(labels.ravel()) * voxel
+    keep = sizes >= min_volume_mm3
+    keep[0] = False
+    return keep[labels]
+
+
+def fill_holes(mask: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """Fill enclosed holes in 3D, or slice by slice along ``axis`` (closed in-plane, open in 3D)."""
+    if axis is None:
+        return ndimage.binary_fill_holes(mask)
+    moved = np.moveaxis(mask.astype(bool), axis, 0)
+    return np.moveaxis(np.stack([ndimage.binary_fill_holes(s) for s in moved]), 0, axis)
+
+
+def per_label(label_map: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Apply a binary clean-up to each non-zero label of an integer label map.
+
+    Voxels a label loses become background; a label never grows into another label's voxels.
+    """
+    out = np.zeros_like(label_map)
+    for value in np.unique(label_map):
+        if value == 0:
+            continue
+        mask = label_map == value
+        out[fn(mask) & (mask | (label_map == 0)) & (out == 0)] = value
+    return out
+
+
+def save_prediction(
+    labels: np.ndarray,
+    source: Volume,
+    path: str | Path,
+    records: Sequence[Crop | Pad | Resize] = (),
+) -> Path:
+    """Write a predicted label map on the source image's grid, affine and header.
+
+    Args:
+        labels: Integer labels ``(x, y, z)`` on the preprocessed grid.
+        source: The image the prediction belongs to, as loaded (its grid is the target).
+        path: Output ``.nii.gz``.
+        records: The preprocessing's crop/pad/resize records, in the order they were applied.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ShapeError: If undoing ``records`` does not give the source's spatial shape.
+    """
+    back = undo(np.asarray(labels).astype(np.uint8), records)
+    if back.shape != source.shape[:3]:
+        raise ShapeError(
+            f"the prediction is {back.shape} after undoing {len(records)} preprocessing step(s), "
+            f"but the source {source.name} is {source.shape[:3]}; expected the same grid. "
+            "Pass every crop/pad/resize record of the preprocessing, in order."
+        )
+    header = source.header.copy() if source.header is not None else None
+    if header is not None:
+        header.set_data_shape(back.shape)
+    return save_nifti(path, back, source.affine, header)

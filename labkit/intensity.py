@@ -1,0 +1,45 @@
+"""Intensity normalisation: z-scores for MRI, window-and-scale for CT."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["window_scale", "zscore"]
+
+
+def zscore(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel z-score: subtract the mean and divide by the standard deviation.
+
+    Args:
+        image: ``(*spatial, c)`` intensities.
+        mask: Bool ``(*spatial)`` region whose statistics are used (e.g. the head, to keep the
+            background out of them); default: every voxel.
+
+    Returns:
+        float32 array of the same shape; a constant channel becomes 0.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    out = np.empty_like(image)
+    for c in range(image.shape[-1]):
+        values = image[..., c] if mask is None else image[..., c][mask]
+        mean, sd = (float(values.mean()), float(values.std())) if values.size else (0.0, 0.0)
+        out[..., c] = (image[..., c] - mean) / (sd if sd > 1e-8 else 1.0)
+    return out
+
+
+def window_scale(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Clip to ``[low, high]`` (e.g. a CT window in HU) and scale linearly to ``[0, 1]``.
+
+    Args:
+        image: Intensities, any shape.
+        low: Lower bound (maps to 0).
+        high: Upper bound (maps to 1).
+
+    Returns:
+        float32 array of the same shape.
+    """
+    if high <= low:
+        raise ValueError(f"window_scale needs low < high; got low={low}, high={high}.")
+    return ((np.clip(np.asarray(image, dtype=np.float32), low, high) - low) / (high - low)).astype(
+        np.float32
+    )

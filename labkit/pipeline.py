@@ -1,0 +1,108 @@
+"""``tf.data`` pipelines: 2D slices cut from volumes, batched, shuffled, augmented, prefetched.
+
+Volumes differ in shape; slices are padded (or centre-cropped) to one shape so they batch. The
+U-Nets are fully convolutional, so a model trained on one slice shape predicts any shape that is a
+multiple of ``2**depth`` (see :func:`labkit.inference.predict_slices`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["fit_to_shape", "slice_dataset", "stack_slices"]
+
+
+def fit_to_shape(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Zero-pad or centre-crop the leading ``len(shape)`` axes of ``array`` to ``shape``."""
+    out = array
+    for axis, size in enumerate(shape):
+        n = out.shape[axis]
+        if n < size:
+            before = (size - n) // 2
+            widths = [(0, 0)] * out.ndim
+            widths[axis] = (before, size - n - before)
+            out = np.pad(out, widths)
+        elif n > size:
+            start = (n - size) // 2
+            out = np.take(out, np.arange(start, start + size), axis=axis)
+    return out
+
+
+def stack_slices(
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    shape: Sequence[int],
+    axis: int = 2,
+    background_fraction: float = 1.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut volumes into 2D slices of one shape.
+
+    Args:
+        images: Volumes ``(x, y, z, c)``.
+        labels: Label maps ``(x, y, z)``, one per image.
+        shape: Slice shape ``(h, w)`` after padding/cropping.
+        axis: Slicing axis.
+        background_fraction: Share of the slices without any label to keep (1 keeps all; the
+            haemorrhage study kept none).
+        seed: Seed for choosing the background slices.
+
+    Returns:
+        ``x`` float32 ``(n, h, w, c)`` and ``y`` uint8 ``(n, h, w, 1)``.
+    """
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for image, label in zip(images, labels, strict=True):
+        img = np.moveaxis(image, axis, 0)
+        lab = np.moveaxis(label, axis, 0)
+        for s in range(img.shape[0]):
+            if not lab[s].any() and rng.random() >= background_fraction:
+                continue
+            xs.append(fit_to_shape(img[s], shape))
+            ys.append(fit_to_shape(lab[s], shape))
+    if not xs:
+        raise ValueError(
+            "no slices selected: every slice was background and background_fraction is 0."
+        )
+    return np.stack(xs).astype(np.float32), np.stack(ys)[..., None].astype(np.uint8)
+
+
+def _flip(x: tf.Tensor, y: tf.Tensor, axes: Sequence[int]) -> tuple[tf.Tensor, tf.Tensor]:
+    for axis in axes:
+        flip = tf.random.uniform(()) < 0.5
+        x = tf.where(flip, tf.reverse(x, [axis]), x)
+        y = tf.where(flip, tf.reverse(y, [axis]), y)
+    return x, y
+
+
+def slice_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    shuffle: bool = False,
+    flip_axes: Sequence[int] = (),
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A batched, prefetched dataset of ``(image, label)`` slices.
+
+    Args:
+        x: ``(n, h, w, c)`` images.
+        y: ``(n, h, w, 1)`` integer labels.
+        batch_size: Batch size.
+        shuffle: Reshuffle every epoch (training data).
+        flip_axes: Axes of a slice (0 or 1) to flip at random (augmentation; leave empty where
+            left and right carry meaning for the labels).
+        seed: Shuffle seed.
+
+    Returns:
+        The dataset.
+    """
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if flip_axes:
+        ds = ds.map(lambda a, b: _flip(a, b, flip_axes), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

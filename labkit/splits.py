@@ -1,0 +1,80 @@
+"""Patient-level splits: every case of one patient lands in exactly one subset.
+
+Splitting slices or patches instead of patients leaks the same anatomy into training and test
+and inflates every score; the functions here take patient (case) identifiers, never samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["assert_disjoint", "kfold", "split_ids"]
+
+
+def split_ids(
+    ids: Sequence[str], fractions: Mapping[str, float], seed: int = 0
+) -> dict[str, list[str]]:
+    """Shuffle case ids with a seed and cut them into named subsets.
+
+    Sizes are ``round(fraction * n)`` for every subset but the last, which takes the rest, so
+    ``{"train": 0.7, "val": 0.1, "test": 0.2}`` of 10 patients gives 7 / 1 / 2.
+
+    Args:
+        ids: Unique case (patient) identifiers.
+        fractions: Subset name to fraction; fractions must sum to 1.
+        seed: Shuffle seed.
+
+    Returns:
+        Subset name to sorted ids.
+    """
+    ids = list(ids)
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
+        raise ValueError(f"case ids must be unique (one per patient); duplicated: {dup}.")
+    if not np.isclose(sum(fractions.values()), 1.0):
+        raise ValueError(
+            f"fractions must sum to 1; got {dict(fractions)} (sum {sum(fractions.values()):.3f})."
+        )
+    order = np.random.default_rng(seed).permutation(len(ids))
+    shuffled = [ids[i] for i in order]
+    names = list(fractions)
+    out, start = {}, 0
+    for k, name in enumerate(names):
+        stop = len(ids) if k == len(names) - 1 else start + round(fractions[name] * len(ids))
+        out[name] = sorted(shuffled[start:stop])
+        start = stop
+    empty = [n for n, v in out.items() if not v]
+    if empty:
+        raise ValueError(
+            f"{len(ids)} cases are too few for the split {dict(fractions)}: {empty} would be empty."
+        )
+    assert_disjoint(out)
+    return out
+
+
+def kfold(ids: Sequence[str], k: int, seed: int = 0) -> list[dict[str, list[str]]]:
+    """K folds of ``{"train", "test"}`` in which every case is tested exactly once."""
+    if not 2 <= k <= len(ids):
+        raise ValueError(f"k must be between 2 and the number of cases ({len(ids)}); got {k}.")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    parts = np.array_split(order, k)
+    folds = []
+    for i in range(k):
+        test = sorted(ids[j] for j in parts[i])
+        train = sorted(ids[j] for p, part in enumerate(parts) if p != i for j in part)
+        folds.append({"train": train, "test": test})
+    return folds
+
+
+def assert_disjoint(split: Mapping[str, Sequence[str]]) -> None:
+    """Raise if any case id appears in two subsets of a split."""
+    seen: dict[str, str] = {}
+    for name, ids in split.items():
+        for i in ids:
+            if i in seen:
+                raise ValueError(
+                    f"case {i!r} is in both {seen[i]!r} and {name!r}: the split leaks."
+                )
+            seen[i] = name

@@ -1,0 +1,155 @@
+"""Training with a best checkpoint, a CSV history and resumption after an interruption.
+
+Colab sessions disconnect. :func:`fit` therefore writes, after every epoch, the last model (with
+its optimizer state) and a small ``state.json``; called again with the same run folder, it loads
+them and continues from the next epoch, so the run ends with the number of epochs asked for and
+one continuous ``history.csv``. The best model on validation loss is kept in ``model.keras``.
+
+:func:`seed_everything` seeds Python, NumPy, TensorFlow/Keras and MONAI's random transforms in
+one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["FitResult", "fit", "seed_everything"]
+
+BEST = "model.keras"
+LAST = "last.keras"
+HISTORY = "history.csv"
+STATE = "state.json"
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy, TensorFlow (through Keras) and MONAI's transforms.
+
+    Args:
+        seed: The seed.
+    """
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - libraries (MONAI, scipy users) draw from the global RNG
+    keras.utils.set_random_seed(seed)
+    from monai.utils import set_determinism
+
+    set_determinism(seed=seed)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` leaves behind.
+
+    Attributes:
+        model: The model after the last epoch.
+        best_path: ``model.keras``: the epoch with the lowest validation loss.
+        history: Rows of ``history.csv`` (one dict per epoch, all epochs of all sessions).
+        resumed_from: The epoch this call started at (0 for a fresh run).
+    """
+
+    model: keras.Model
+    best_path: Path
+    history: list[dict[str, float]]
+    resumed_from: int
+
+
+class _State(keras.callbacks.Callback):
+    """Saves the last model and the resume state at the end of every epoch."""
+
+    def __init__(self, out: Path, best: float) -> None:
+        super().__init__()
+        self.out = out
+        self.best = best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        val = float((logs or {}).get("val_loss", math.inf))
+        self.best = min(self.best, val)
+        self.model.save(self.out / LAST)
+        (self.out / STATE).write_text(
+            json.dumps({"epochs_done": epoch + 1, "best_val_loss": self.best})
+        )
+
+
+def _read_history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    lines = path.read_text().strip().splitlines()
+    if len(lines) < 2:
+        return []
+    keys = lines[0].split(",")
+    return [dict(zip(keys, map(float, line.split(",")), strict=True)) for line in lines[1:]]
+
+
+def fit(
+    build: Callable[[], keras.Model],
+    train: Any,
+    validation: Any,
+    epochs: int,
+    out: str | Path,
+    strategy: Any = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+) -> FitResult:
+    """Train a model, keeping the best checkpoint, and resume if ``out`` holds an unfinished run.
+
+    Args:
+        build: Returns a new, compiled model. Called inside ``strategy.scope()`` when a strategy is
+            given; not called when resuming (the saved model brings its optimizer state).
+        train: Training data for ``model.fit`` (a ``tf.data.Dataset`` of ``(x, y)`` batches).
+        validation: Validation data, same form.
+        epochs: Total number of epochs of the run, counting epochs of earlier sessions.
+        out: Run folder: ``model.keras`` (best), ``last.keras``, ``history.csv``, ``state.json``.
+        strategy: A ``tf.distribute`` strategy (e.g. ``MirroredStrategy``), or ``None``.
+        callbacks: Extra Keras callbacks.
+        verbose: Passed to ``model.fit``.
+
+    Returns:
+        The :class:`FitResult`.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = json.loads((out / STATE).read_text()) if (out / STATE).is_file() else {}
+    done = int(state.get("epochs_done", 0))
+    best = float(state.get("best_val_loss", math.inf))
+    history_path = out / HISTORY
+    if done == 0 and history_path.exists():
+        history_path.unlink()  # a fresh run starts a fresh history
+    # keep exactly the epochs that the saved state covers (an epoch may have been cut mid-way)
+    rows = _read_history(history_path)[:done]
+    if rows:
+        keys = list(rows[0])
+        history_path.write_text(
+            ",".join(keys) + "\n" + "".join(",".join(repr(r[k]) for k in keys) + "\n" for r in rows)
+        )
+    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+    with scope:
+        model = keras.models.load_model(out / LAST) if done > 0 else build()
+    if done < epochs:
+        checkpoint = keras.callbacks.ModelCheckpoint(
+            out / BEST, monitor="val_loss", save_best_only=True, initial_value_threshold=best
+        )
+        model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            initial_epoch=done,
+            callbacks=[
+                checkpoint,
+                keras.callbacks.CSVLogger(history_path, append=done > 0),
+                _State(out, best),
+                *(callbacks or []),
+            ],
+            verbose=verbose,
+        )
+    return FitResult(
+        model=model, best_path=out / BEST, history=_read_history(history_path), resumed_from=done
+    )
