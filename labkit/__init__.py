@@ -6,9 +6,22 @@ Every piece of logic a chapter needs lives here, one topic per module:
 - :mod:`labkit.io` — NIfTI input/output, spacing, orientation, resampling.
 - :mod:`labkit.phantoms` — primitives that synthetic twin cohorts are built from.
 - :mod:`labkit.datasets` — one module per study dataset: real loaders and twin writers.
-- :mod:`labkit.viz` — three-plane views, overlays and montages.
+- :mod:`labkit.models`, :mod:`labkit.losses`, :mod:`labkit.metrics` — U-Nets and what trains them.
+- :mod:`labkit.evaluation` — per-case metrics on the physical spacing.
+- :mod:`labkit.training`, :mod:`labkit.inference`, :mod:`labkit.pipeline` — fit, predict, feed.
+- :mod:`labkit.viz` — three-plane views, overlays, montages, curves and per-case charts.
+- :mod:`labkit.studies` and :mod:`labkit.cli` — study recipes and the command line.
+
+Importing labkit registers its Keras losses and metrics, so a model saved by the course reloads
+with plain ``keras.models.load_model(path)`` and no ``custom_objects``.
 """
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter down
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from labkit import losses, metrics
+
+__all__ = ["__version__", "losses", "metrics"]

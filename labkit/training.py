@@ -148,6 +148,7 @@ def fit(
                 _State(out, best),
                 *(callbacks or []),
             ],
+            shuffle=False,  # datasets shuffle themselves
             verbose=verbose,
         )
     return FitResult(

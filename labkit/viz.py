@@ -16,7 +16,16 @@ from matplotlib.colors import ListedColormap
 
 from labkit.io import Volume, reorient
 
-__all__ = ["LABEL_COLOURS", "montage", "plane", "show_planes", "window"]
+__all__ = [
+    "LABEL_COLOURS",
+    "case_bars",
+    "contours",
+    "learning_curves",
+    "montage",
+    "plane",
+    "show_planes",
+    "window",
+]
 
 #: Colours for label values 1, 2, 3, ... in overlays (colour-blind-friendly Okabe-Ito order).
 LABEL_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
@@ -172,3 +181,120 @@ def montage(
         ax.set_title(str(idx), fontsize=8)
         ax.axis("off")
     return fig
+
+
+def contours(
+    image: Volume,
+    masks: dict[str, Volume],
+    view: str = "axial",
+    index: int | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Draw the outlines of several masks (e.g. reference vs prediction) on one slice.
+
+    Args:
+        image: Image volume ``(x, y, z)``.
+        masks: Legend name to bool/label volume ``(x, y, z)`` on the same grid; drawn in
+            :data:`LABEL_COLOURS` order.
+        view: ``"axial"``, ``"coronal"`` or ``"sagittal"``.
+        index: Slice index in the RAS+ volume (default: centre of the first mask).
+        ax: Axes to draw on (default: a new figure).
+
+    Returns:
+        The axes.
+    """
+    ras_masks = {k: reorient(v, "RAS") for k, v in masks.items()}
+    if index is None:
+        first = next(iter(ras_masks.values())).array > 0
+        axis = _AXES[view]
+        index = int(np.argwhere(first)[:, axis].mean()) if first.any() else None
+    cut, aspect = plane(image, view, index)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4), layout="constrained")
+    ax.imshow(cut, cmap="gray", aspect=aspect, interpolation="nearest")
+    handles = []
+    for k, (name, vol) in enumerate(ras_masks.items()):
+        colour = LABEL_COLOURS[k % len(LABEL_COLOURS)]
+        m = plane(vol, view, index)[0] > 0
+        if m.any():
+            ax.contour(m.astype(float), levels=[0.5], colors=[colour], linewidths=1.2)
+        handles.append(plt.Line2D([], [], color=colour, label=name))
+    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.7)
+    ax.axis("off")
+    return ax
+
+
+def learning_curves(
+    history: dict[str, list[float]] | list[dict[str, float]],
+    metrics: tuple[str, ...] = ("loss",),
+    title: str | None = None,
+) -> plt.Figure:
+    """Plot training and validation curves per epoch, one panel per metric.
+
+    Args:
+        history: ``keras.callbacks.History.history`` (name -> values) or the rows of a
+            ``history.csv`` as returned by :func:`labkit.training.fit`.
+        metrics: Metric names; ``val_<name>`` is drawn beside each when present.
+        title: Figure title.
+
+    Returns:
+        The figure.
+    """
+    if isinstance(history, list):
+        history = {k: [row[k] for row in history] for k in (history[0] if history else {})}
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(4.2 * len(metrics), 3.2), layout="constrained"
+    )
+    for ax, name in zip(np.atleast_1d(axes), metrics, strict=True):
+        if name not in history:
+            raise KeyError(f"metric {name!r} is not in the history; it has {sorted(history)}.")
+        epochs = np.arange(1, len(history[name]) + 1)
+        ax.plot(epochs, history[name], marker="o", ms=3, label="training")
+        if f"val_{name}" in history:
+            ax.plot(epochs, history[f"val_{name}"], marker="o", ms=3, label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def case_bars(
+    rows: list[dict[str, object]],
+    metric: str = "dice",
+    label: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Bar chart of one metric per case (e.g. per-patient Dice), with the mean as a line.
+
+    Args:
+        rows: Per-case rows (``case``, ``label``, metrics), as from
+            :func:`labkit.evaluation.evaluate_labels`.
+        metric: Column to plot.
+        label: Keep only rows of this label (default: all rows).
+        ax: Axes to draw on (default: a new figure).
+
+    Returns:
+        The axes. NaN values are drawn as empty slots marked "NaN".
+    """
+    sel = [r for r in rows if label is None or r["label"] == label]
+    values = np.array([float(r[metric]) for r in sel])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.35 * len(sel)), 3), layout="constrained")
+    x = np.arange(len(sel))
+    ax.bar(x, np.nan_to_num(values), color=LABEL_COLOURS[4])
+    for i in np.flatnonzero(~np.isfinite(values)):
+        ax.text(i, 0, "NaN", rotation=90, ha="center", va="bottom", fontsize=7)
+    if np.isfinite(values).any():
+        ax.axhline(
+            np.nanmean(values),
+            color=LABEL_COLOURS[5],
+            ls="--",
+            label=f"mean {np.nanmean(values):.3g}",
+        )
+        ax.legend(fontsize=8)
+    ax.set_xticks(x, [str(r["case"]) for r in sel], rotation=90, fontsize=7)
+    ax.set_ylabel(metric + (f" ({label})" if label else ""))
+    return ax

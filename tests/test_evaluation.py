@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 from monai.metrics import (
+    compute_average_surface_distance,
     compute_dice,
     compute_hausdorff_distance,
-    compute_average_surface_distance,
     compute_surface_dice,
 )
 
@@ -63,10 +63,14 @@ def test_agrees_with_monai_on_blobs_with_anisotropic_spacing(seed):
     spacing = (0.8, 1.1, 3.0)
     ours = ev.binary_metrics(pred, ref, spacing, nsd_tolerance_mm=2.0)
     p, r = _t(pred), _t(ref)
-    assert ours["dice"] == pytest.approx(float(compute_dice(p, r, include_background=True)), rel=1e-6)
+    assert ours["dice"] == pytest.approx(
+        float(compute_dice(p, r, include_background=True)), rel=1e-6
+    )
     hd95 = compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=spacing)
     hd = compute_hausdorff_distance(p, r, include_background=True, spacing=spacing)
-    assd = compute_average_surface_distance(p, r, include_background=True, symmetric=True, spacing=spacing)
+    assd = compute_average_surface_distance(
+        p, r, include_background=True, symmetric=True, spacing=spacing
+    )
     nsd = compute_surface_dice(p, r, [2.0], include_background=True, spacing=spacing)
     assert ours["hd95"] == pytest.approx(float(hd95), rel=1e-5)
     assert ours["hd"] == pytest.approx(float(hd), rel=1e-5)
@@ -126,13 +130,22 @@ def test_region_masks_per_convention():
     assert r["TC"].tolist() == [False, True, False, True]
     assert r["ET"].tolist() == [False, False, False, True]
     m = ev.region_masks(msd, "msd_task01")
-    assert m["TC"].tolist() == [False, False, True, True] and m["ET"].tolist() == [False, False, False, True]
+    assert m["TC"].tolist() == [False, False, True, True] and m["ET"].tolist() == [
+        False,
+        False,
+        False,
+        True,
+    ]
     b13 = ev.region_masks(np.array([0, 1, 2, 3, 4]), "brats2013")
     assert b13["TC"].tolist() == [False, True, False, True, True]
 
 
 def test_region_mix_up_is_an_error():
-    with pytest.raises(LabelValueError, match=r"label values \[3\] are not tumour labels of the brats2018 .*fit: \['brats2013', 'brats2023', 'msd_task01'\]"):
+    with pytest.raises(
+        LabelValueError,
+        match=r"label values \[3\] are not tumour labels of the brats2018 .*"
+        r"fit: \['brats2013', 'brats2023', 'msd_task01'\]",
+    ):
         ev.region_masks(np.array([0, 1, 2, 3]), "brats2018")
     with pytest.raises(LabelValueError, match=r"label values \[4\] .* msd_task01"):
         ev.region_masks(np.array([0, 1, 2, 4]), "msd_task01")
@@ -149,7 +162,10 @@ def test_evaluate_labels_summary_and_csv_round_trip(tmp_path):
     rows = ev.evaluate_labels(pred, ref, {1: "anterior", 2: "posterior"}, (1, 1, 2), case="c1")
     rows += ev.evaluate_labels(ref, ref, {1: "anterior", 2: "posterior"}, (1, 1, 2), case="c2")
     assert [(r["case"], r["label"]) for r in rows] == [
-        ("c1", "anterior"), ("c1", "posterior"), ("c2", "anterior"), ("c2", "posterior")
+        ("c1", "anterior"),
+        ("c1", "posterior"),
+        ("c2", "anterior"),
+        ("c2", "posterior"),
     ]
     summary = {s["label"]: s for s in ev.summarize(rows)}
     assert summary["posterior"]["dice_mean"] == pytest.approx(0.5)
@@ -164,5 +180,7 @@ def test_evaluate_labels_summary_and_csv_round_trip(tmp_path):
 
 
 def test_shape_mismatch():
-    with pytest.raises(ShapeError, match=r"prediction has shape \(2, 2\) but reference has \(3, 2\)"):
+    with pytest.raises(
+        ShapeError, match=r"prediction has shape \(2, 2\) but reference has \(3, 2\)"
+    ):
         ev.dice(np.zeros((2, 2)), np.zeros((3, 2)))

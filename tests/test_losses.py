@@ -73,7 +73,9 @@ def test_dice_ce_is_dice_plus_cross_entropy(rng):
     onehot = np.eye(3)[labels[..., 0]]
     ce = -np.mean(np.sum(onehot * np.log(np.clip(p, 1e-7, 1)), -1))
     dice = float(losses.SoftDiceLoss()(labels, p))
-    assert float(losses.DiceCELoss(lambda_ce=0.5)(labels, p)) == pytest.approx(dice + 0.5 * ce, rel=1e-5)
+    assert float(losses.DiceCELoss(lambda_ce=0.5)(labels, p)) == pytest.approx(
+        dice + 0.5 * ce, rel=1e-5
+    )
 
 
 def test_bce_matches_keras(rng):

@@ -26,7 +26,9 @@ def test_parameter_count_by_hand():
     # enc 40 + 148, bottleneck 296 + 584, up-convolution 132, dec 292 + 148, 1x1 output 5
     assert unet((16, 16, 1), 1, depth=1, filters=4, batch_norm=False).count_params() == 1645
     # batch norm: the 6 block convolutions lose their biases (32) and gain 4 numbers per channel
-    assert unet((16, 16, 1), 1, depth=1, filters=4, batch_norm=True).count_params() == 1645 - 32 + 128
+    assert (
+        unet((16, 16, 1), 1, depth=1, filters=4, batch_norm=True).count_params() == 1645 - 32 + 128
+    )
 
 
 def test_anisotropic_pooling_allows_thin_volumes():
@@ -40,7 +42,9 @@ def test_flexible_input_size():
 
 
 def test_indivisible_input_is_explained():
-    with pytest.raises(ShapeError, match=r"input size 35 on axis 0 is not divisible by 16 .* Pad the input to 48"):
+    with pytest.raises(
+        ShapeError, match=r"input size 35 on axis 0 is not divisible by 16 .* Pad the input to 48"
+    ):
         unet((35, 48, 1), 1, depth=4)
 
 
@@ -56,7 +60,11 @@ def test_save_and_load_round_trip_without_custom_objects(tmp_path, rng):
     model.compile(
         optimizer="adam",
         loss=losses.DiceCELoss(lambda_ce=0.5),
-        metrics=[metrics.DiceScore(3), metrics.DiceScore(3, class_id=2), metrics.GeneralizedDiceScore()],
+        metrics=[
+            metrics.DiceScore(3),
+            metrics.DiceScore(3, class_id=2),
+            metrics.GeneralizedDiceScore(),
+        ],
     )
     x = rng.normal(size=(4, 16, 16, 1)).astype(np.float32)
     y = rng.integers(0, 3, size=(4, 16, 16, 1))

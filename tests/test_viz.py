@@ -51,3 +51,36 @@ def test_show_planes_and_montage_draw_panels(rng):
     assert all(len(ax.images) == 2 for ax in fig.axes)  # image + overlay
     fig = viz.montage(image, Volume(label, np.eye(4)), view="axial", count=4)
     assert [ax.get_title() for ax in fig.axes] == ["2", "3", "4", "5"]
+
+
+def test_learning_curves_from_history_rows():
+    rows = [{"epoch": 0, "loss": 1.0, "val_loss": 1.2}, {"epoch": 1, "loss": 0.5, "val_loss": 0.7}]
+    fig = viz.learning_curves(rows, ("loss",))
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.lines] == ["training", "validation"]
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [1.2, 0.7])
+    with pytest.raises(KeyError, match="metric 'dice' is not in the history"):
+        viz.learning_curves(rows, ("dice",))
+
+
+def test_case_bars_marks_nan_cases():
+    rows = [
+        {"case": "a", "label": "x", "dice": 0.8},
+        {"case": "b", "label": "x", "dice": float("nan")},
+        {"case": "a", "label": "y", "dice": 0.1},
+    ]
+    ax = viz.case_bars(rows, "dice", label="x")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert any(t.get_text() == "NaN" for t in ax.texts)
+    assert ax.get_legend().get_texts()[0].get_text() == "mean 0.8"
+
+
+def test_contours_draws_one_outline_per_mask(rng):
+    image = Volume(rng.random((12, 12, 6)), np.eye(4))
+    a = np.zeros((12, 12, 6), np.uint8)
+    a[3:8, 3:8, 2:4] = 1
+    b = np.roll(a, 2, axis=0)
+    ax = viz.contours(
+        image, {"reference": Volume(a, np.eye(4)), "prediction": Volume(b, np.eye(4))}
+    )
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["reference", "prediction"]

@@ -1,0 +1,64 @@
+"""Study recipes: each registers itself under a name the command line uses (``labkit train NAME``).
+
+A recipe bundles what a study needs end to end: its profiles (``quick`` for a CPU, ``full`` for the
+published settings), how to write a synthetic twin in the real layout, how to train and evaluate
+on a dataset in that layout, and how to predict a folder of new images with a trained run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BUILTIN", "Study", "get", "names", "register"]
+
+
+@dataclass(frozen=True)
+class Study:
+    """A registered study recipe.
+
+    Attributes:
+        name: Command-line name.
+        description: One line for ``--help``.
+        synth: ``synth(out_dir, cases, seed, **options)`` writes a twin cohort in the real layout.
+        train: ``train(data_dir, run_dir, profile, seed)`` trains, evaluates the held-out cases and
+            returns the summary it writes to ``run_dir/summary.json``.
+        predict: ``predict(run_dir, input_dir, output_dir)`` writes ``<case id>.nii.gz`` label maps
+            and returns their paths.
+    """
+
+    name: str
+    description: str
+    synth: Callable[..., Any]
+    train: Callable[[Path, Path, str, int], dict[str, Any]]
+    predict: Callable[[Path, Path, Path], list[Path]]
+
+
+_REGISTRY: dict[str, Study] = {}
+
+#: Recipes that ship with labkit: name -> module that registers it (imported on first use, so
+#: that ``labkit --help`` does not pay for importing TensorFlow).
+BUILTIN = {"msd": "labkit.studies.msd"}
+
+
+def register(study: Study) -> Study:
+    """Add a recipe to the registry (a module-level call in each recipe module)."""
+    _REGISTRY[study.name] = study
+    return study
+
+
+def get(name: str) -> Study:
+    """Return a registered recipe by name, importing a built-in one on first use."""
+    if name not in _REGISTRY and name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown study {name!r}; registered studies: {', '.join(names())}.")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    """Names of the built-in and registered recipes."""
+    return sorted({*BUILTIN, *_REGISTRY})

@@ -1,0 +1,119 @@
+"""What every study recipe shares: run-folder files, held-out evaluation, folders of images.
+
+A run folder (``labkit train ... --out RUN``) holds ``model.keras`` (best on validation loss),
+``history.csv``, ``split.json`` (case ids per subset), ``config.json`` (everything ``predict``
+needs: study, profile, labels, modalities, preprocessing), ``metrics.csv`` (held-out per-case,
+per-label metrics) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from labkit.datasets.base import Case
+from labkit.datasets.msd import load_msd
+from labkit.errors import DatasetLayoutError
+from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
+
+__all__ = [
+    "finish_run",
+    "image_cases",
+    "progress",
+    "read_config",
+    "write_json",
+]
+
+T = TypeVar("T")
+
+
+def progress(items: Sequence[T], label: str) -> Iterator[T]:
+    """Yield items while drawing a one-line progress bar on stderr."""
+    n = len(items)
+    for i, item in enumerate(items, 1):
+        done = int(30 * i / max(n, 1))
+        sys.stderr.write(f"\r{label} [{'#' * done}{'.' * (30 - done)}] {i}/{n}")
+        sys.stderr.flush()
+        yield item
+    sys.stderr.write("\n")
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write pretty JSON (NaN becomes null)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    path.write_text(json.dumps(clean(dict(data)), indent=1))
+    return path
+
+
+def read_config(run: Path) -> dict[str, Any]:
+    """Read ``config.json`` of a run folder, with a clear error when it is not one."""
+    path = Path(run) / "config.json"
+    if not path.is_file() or not (Path(run) / "model.keras").is_file():
+        raise FileNotFoundError(
+            f"{run} is not a finished labkit run (expected config.json and model.keras in it). "
+            "Train one with `labkit train STUDY --data DIR --out RUN`."
+        )
+    return json.loads(path.read_text())
+
+
+def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
+    """The images to predict in ``folder``: an MSD task folder (every image it lists) or a plain
+    folder of ``.nii.gz`` files, one per case (3D, or 4D with one channel per modality)."""
+    folder = Path(folder)
+    if (folder / "dataset.json").is_file():
+        ds = load_msd(folder)
+        return [Case(c.case_id, c.images, None, c.modalities) for c in (*ds.cases, *ds.test_cases)]
+    files = sorted([*folder.glob("*.nii.gz"), *folder.glob("*.nii")])
+    if not files:
+        raise DatasetLayoutError(
+            f"no images in {folder}: expected an MSD task folder (with dataset.json) or .nii.gz "
+            "files, one per case."
+        )
+    cases = []
+    for f in files:
+        case_id = f.name[: -len(".nii.gz")] if f.name.endswith(".nii.gz") else f.stem
+        cases.append(Case(case_id, (f,), None, tuple(modalities)))
+    return cases
+
+
+def finish_run(
+    run: Path,
+    predictions: Iterable[tuple[str, np.ndarray, np.ndarray, tuple[float, ...]]],
+    labels: Mapping[int, str],
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Evaluate held-out predictions and write ``metrics.csv`` and ``summary.json``.
+
+    Args:
+        run: Run folder.
+        predictions: ``(case_id, predicted labels, reference labels, spacing)`` per held-out case,
+            on the source grid.
+        labels: Label value to name (background excluded).
+        extra: More facts for the summary (profile, timings, ...).
+
+    Returns:
+        The summary: per label ``dice_mean``, ``dice_sd``, ``dice_median``, ``hd95_*`` and counts.
+    """
+    rows = []
+    for case_id, pred, ref, spacing in predictions:
+        rows += evaluate_labels(pred, ref, labels, spacing, case=case_id)
+    write_metrics_csv(rows, run / "metrics.csv")
+    summary = {"labels": summarize(rows, metrics=("dice", "hd95", "nsd")), **(extra or {})}
+    write_json(run / "summary.json", summary)
+    return summary

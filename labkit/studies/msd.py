@@ -1,0 +1,235 @@
+"""The generic Decathlon recipe: one multiclass 2D U-Net on axial slices, generalized Dice.
+
+After the study "Medical Segmentation Decathlon: multiclass segmentation with U-Net and
+generalized Dice coefficient" (course write-up 003): every volume of a task is cut into slices
+along its third axis, slices wider than 256 pixels are downsampled by 2 (every second pixel, 512 to
+256), each volume is min-max normalised, and one softmax U-Net is trained with the generalized
+Dice loss (Sudre et al. 2017), reporting the generalized Dice score. The task (labels, modalities)
+comes from ``dataset.json``, so the same recipe runs on any MSD folder.
+
+Profiles:
+
+- ``full`` — the study's settings: batch 5, 20 epochs, Adam with a low learning rate (1e-4),
+  20% of the training cases for validation.
+- ``quick`` — a CPU budget of minutes: fewer filters, larger batches, a higher learning rate.
+
+Both hold out 20% of the cases (by patient) as a test set that training never sees.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from labkit import losses, metrics
+from labkit.datasets.base import Case, load_case
+from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
+from labkit.inference import predict_slices, save_prediction
+from labkit.io import load_nifti
+from labkit.models import unet
+from labkit.pipeline import slice_dataset, stack_slices
+from labkit.splits import split_ids
+from labkit.studies import Study, register
+from labkit.studies.common import finish_run, image_cases, progress, read_config, write_json
+from labkit.training import fit, seed_everything
+from labkit.transforms import Resize, resize
+
+__all__ = ["PROFILES", "MSDProfile", "predict", "preprocess", "synth", "train"]
+
+
+@dataclass(frozen=True)
+class MSDProfile:
+    """Settings of one profile of the Decathlon recipe."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    filters: int
+    depth: int
+    loss: str = "generalized_dice"
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    max_size: int = 256  # slices larger than this are downsampled by 2 (the study's 512 -> 256)
+    flip: bool = False
+
+
+PROFILES = {
+    "quick": MSDProfile(epochs=12, batch_size=32, learning_rate=2e-3, filters=16, depth=4),
+    "full": MSDProfile(epochs=20, batch_size=5, learning_rate=1e-4, filters=32, depth=4),
+}
+
+
+def _profile(name: str) -> MSDProfile:
+    if name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} for the msd study; expected one of {sorted(PROFILES)}."
+        )
+    return PROFILES[name]
+
+
+def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list[Resize]]:
+    """Min-max normalise each channel to ``[0, 1]`` and halve slices larger than ``max_size``.
+
+    Args:
+        image: ``(x, y, z, c)`` volume.
+        max_size: In-plane size above which x and y are downsampled by 2.
+
+    Returns:
+        The preprocessed volume and the resize record(s) that :func:`labkit.transforms.undo`
+        needs to bring a prediction back to the source grid.
+    """
+    image = image.astype(np.float32)
+    lo = image.min(axis=(0, 1, 2), keepdims=True)
+    hi = image.max(axis=(0, 1, 2), keepdims=True)
+    image = (image - lo) / np.maximum(hi - lo, 1e-6)
+    records: list[Resize] = []
+    if max(image.shape[:2]) > max_size:
+        shape = (image.shape[0] // 2, image.shape[1] // 2, image.shape[2])
+        image, record = resize(image, shape, order=1)
+        records.append(record)
+    return image, records
+
+
+def synth(out: Path, cases: int = 20, seed: int = 0, task: str = "hippocampus") -> Path:
+    """Write a twin of an MSD task (``hippocampus``, ``liver`` or ``spleen``) into ``out``."""
+    write_msd_twin(out, task, n_cases=cases, seed=seed)
+    return Path(out)
+
+
+def _load(cases: list[Case], max_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    images, labels = [], []
+    for case in progress(cases, "loading"):
+        loaded = load_case(case)
+        image, records = preprocess(loaded.image.array, max_size)
+        label = loaded.label.array
+        for r in records:
+            label = resize(label, r.shape, order=0)[0]
+        images.append(image)
+        labels.append(label)
+    return images, labels
+
+
+def train(data: Path, out: Path, profile: str = "quick", seed: int = 0) -> dict[str, Any]:
+    """Train on an MSD task folder, evaluate the held-out test cases, and fill the run folder."""
+    prof = _profile(profile)
+    start = time.perf_counter()
+    seed_everything(seed)
+    ds = load_msd(data)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    test_share = prof.test_fraction
+    val_share = (1 - test_share) * prof.val_fraction
+    split = split_ids(
+        ds.case_ids,
+        {"train": 1 - test_share - val_share, "val": val_share, "test": test_share},
+        seed,
+    )
+    write_json(out / "split.json", split)
+    by_id = {c.case_id: c for c in ds.cases}
+    n_classes = max(ds.labels) + 1
+    train_img, train_lab = _load([by_id[i] for i in split["train"]], prof.max_size)
+    val_img, val_lab = _load([by_id[i] for i in split["val"]], prof.max_size)
+    multiple = 2**prof.depth
+    size = np.max([img.shape[:2] for img in train_img + val_img], axis=0)
+    shape = tuple(int(-(-s // multiple) * multiple) for s in size)
+    x_train, y_train = stack_slices(train_img, train_lab, shape)
+    x_val, y_val = stack_slices(val_img, val_lab, shape)
+    config = {
+        "study": "msd",
+        "task": ds.name,
+        "profile": profile,
+        "settings": asdict(prof),
+        "labels": {str(k): v for k, v in ds.labels.items()},
+        "modalities": list(ds.modalities),
+        "slice_shape": list(shape),
+        "seed": seed,
+        "train_slices": len(x_train),
+        "val_slices": len(x_val),
+    }
+    write_json(out / "config.json", config)
+
+    def build() -> keras.Model:
+        model = unet(
+            (None, None, len(ds.modalities)), n_classes, depth=prof.depth, filters=prof.filters
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(prof.learning_rate),
+            loss=losses.get(prof.loss),
+            metrics=[metrics.GeneralizedDiceScore(), metrics.DiceScore(n_classes)],
+        )
+        return model
+
+    flips = (0, 1) if prof.flip else ()
+    fit(
+        build,
+        slice_dataset(x_train, y_train, prof.batch_size, shuffle=True, flip_axes=flips, seed=seed),
+        slice_dataset(x_val, y_val, prof.batch_size),
+        prof.epochs,
+        out,
+        verbose=2,
+    )
+    train_seconds = time.perf_counter() - start
+    model = keras.models.load_model(out / "model.keras")
+    labels = {k: v for k, v in ds.labels.items() if k != 0}
+
+    def held_out():
+        for case_id in progress(split["test"], "evaluating"):
+            loaded = load_case(by_id[case_id])
+            pred = _predict_volume(model, loaded.image.array, prof.max_size, multiple)
+            yield case_id, pred, loaded.label.array, loaded.image.spacing
+
+    summary = finish_run(
+        out,
+        held_out(),
+        labels,
+        {
+            "study": "msd",
+            "task": ds.name,
+            "profile": profile,
+            "train_seconds": round(train_seconds, 1),
+        },
+    )
+    return summary
+
+
+def _predict_volume(
+    model: keras.Model, image: np.ndarray, max_size: int, multiple: int
+) -> np.ndarray:
+    """Labels ``(x, y, z)`` on the source grid for one source image ``(x, y, z, c)``."""
+    pre, records = preprocess(image, max_size)
+    probs = predict_slices(model, pre, axis=2, multiple=multiple)
+    labels = np.argmax(probs, axis=-1).astype(np.uint8)
+    for record in reversed(records):
+        labels = resize(labels, record.original, order=0)[0]
+    return labels
+
+
+def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+    """Segment every image of ``input_dir`` with a trained run; write ``<case id>.nii.gz``."""
+    config = read_config(run)
+    model = keras.models.load_model(Path(run) / "model.keras")
+    settings = config["settings"]
+    written = []
+    for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
+        volume = load_nifti(case.images[0])
+        image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+        labels = _predict_volume(model, image, settings["max_size"], 2 ** settings["depth"])
+        written.append(save_prediction(labels, volume, Path(output_dir) / f"{case.case_id}.nii.gz"))
+    return written
+
+
+register(
+    Study(
+        name="msd",
+        description="generic multiclass 2D U-Net with generalized Dice on any Decathlon task "
+        f"(twins: {', '.join(TWIN_TASKS)})",
+        synth=synth,
+        train=train,
+        predict=predict,
+    )
+)

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from labkit import pipeline
+
+
+def test_fit_to_shape_pads_and_crops_centrally():
+    a = np.arange(6).reshape(2, 3)
+    out = pipeline.fit_to_shape(a, (4, 1))
+    assert out.shape == (4, 1)
+    np.testing.assert_array_equal(out[:, 0], [0, 1, 4, 0])
+
+
+def test_stack_slices_and_background_selection():
+    image = np.zeros((4, 5, 6, 1), np.float32)
+    label = np.zeros((4, 5, 6), np.uint8)
+    label[1, 1, 2] = 1
+    label[2, 2, 4] = 2
+    x, y = pipeline.stack_slices([image], [label], (8, 8), axis=2)
+    assert x.shape == (6, 8, 8, 1) and y.shape == (6, 8, 8, 1) and y.dtype == np.uint8
+    x, y = pipeline.stack_slices([image], [label], (8, 8), axis=2, background_fraction=0.0)
+    assert len(x) == 2 and all(s.any() for s in y)
+    with pytest.raises(ValueError, match="no slices selected"):
+        pipeline.stack_slices([image], [np.zeros_like(label)], (8, 8), background_fraction=0.0)
+
+
+def test_slice_dataset_batches_and_flips_pairs_together(rng):
+    x = rng.random((10, 8, 8, 1)).astype(np.float32)
+    y = (x > 0.5).astype(np.uint8)
+    ds = pipeline.slice_dataset(x, y, batch_size=4, shuffle=True, flip_axes=(0, 1))
+    batches = list(ds.as_numpy_iterator())
+    assert [len(b[0]) for b in batches] == [4, 4, 2]
+    for bx, by in batches:  # flips keep image and label aligned
+        np.testing.assert_array_equal(by, (bx > 0.5).astype(np.uint8))
