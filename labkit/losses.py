@@ -54,8 +54,43 @@ def _spatial_axes(y_pred: Any) -> list[int]:
     return list(range(1, len(y_pred.shape) - 1))
 
 
+class _DiceLossBase(keras.losses.Loss):
+    """Settings and target handling shared by the Dice-family losses."""
+
+    def __init__(
+        self,
+        include_background: bool = True,
+        batch: bool = False,
+        smooth_nr: float = 1e-5,
+        smooth_dr: float = 1e-5,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.include_background = include_background
+        self.batch = batch
+        self.smooth_nr = smooth_nr
+        self.smooth_dr = smooth_dr
+
+    def _prepare(self, y_true: Any, y_pred: Any) -> tuple[Any, Any, list[int]]:
+        """One-hot targets, background dropped if asked, and the axes to sum over."""
+        y_true = prepare_targets(y_true, y_pred)
+        if not self.include_background and y_pred.shape[-1] > 1:
+            y_true, y_pred = y_true[..., 1:], y_pred[..., 1:]
+        axes = _spatial_axes(y_pred)
+        return y_true, y_pred, [0, *axes] if self.batch else axes
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "include_background": self.include_background,
+            "batch": self.batch,
+            "smooth_nr": self.smooth_nr,
+            "smooth_dr": self.smooth_dr,
+        }
+
+
 @keras.saving.register_keras_serializable(package="labkit")
-class SoftDiceLoss(keras.losses.Loss):
+class SoftDiceLoss(_DiceLossBase):
     """Soft Dice loss (Milletari et al. 2016, V-Net, 3DV), per sample and class, then averaged.
 
     ``1 - (2 sum(p g) + smooth_nr) / (sum(p) + sum(g) + smooth_dr)`` with sums over space (and over
@@ -71,52 +106,26 @@ class SoftDiceLoss(keras.losses.Loss):
         name: Loss name.
     """
 
-    def __init__(
-        self,
-        include_background: bool = True,
-        squared: bool = False,
-        batch: bool = False,
-        smooth_nr: float = 1e-5,
-        smooth_dr: float = 1e-5,
-        name: str = "soft_dice",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, squared: bool = False, name: str = "soft_dice", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        self.include_background = include_background
         self.squared = squared
-        self.batch = batch
-        self.smooth_nr = smooth_nr
-        self.smooth_dr = smooth_dr
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        y_true = prepare_targets(y_true, y_pred)
-        if not self.include_background and y_pred.shape[-1] > 1:
-            y_true, y_pred = y_true[..., 1:], y_pred[..., 1:]
-        axes = _spatial_axes(y_pred)
-        if self.batch:
-            axes = [0, *axes]
+        y_true, y_pred, axes = self._prepare(y_true, y_pred)
         inter = ops.sum(y_true * y_pred, axis=axes)
         if self.squared:
             denom = ops.sum(y_true * y_true, axis=axes) + ops.sum(y_pred * y_pred, axis=axes)
         else:
             denom = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
-        dice = (2.0 * inter + self.smooth_nr) / (denom + self.smooth_dr)
-        loss = 1.0 - dice
+        loss = 1.0 - (2.0 * inter + self.smooth_nr) / (denom + self.smooth_dr)
         return ops.mean(loss) if self.batch else ops.mean(loss, axis=-1)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "include_background": self.include_background,
-            "squared": self.squared,
-            "batch": self.batch,
-            "smooth_nr": self.smooth_nr,
-            "smooth_dr": self.smooth_dr,
-        }
+        return {**super().get_config(), "squared": self.squared}
 
 
 @keras.saving.register_keras_serializable(package="labkit")
-class GeneralizedDiceLoss(keras.losses.Loss):
+class GeneralizedDiceLoss(_DiceLossBase):
     """Generalized Dice loss (Sudre et al. 2017, DLMIA, LNCS 10553).
 
     Each class is weighted by ``w_c = 1 / (sum g_c)^2`` so that small classes count as much as
@@ -132,31 +141,14 @@ class GeneralizedDiceLoss(keras.losses.Loss):
         name: Loss name.
     """
 
-    def __init__(
-        self,
-        include_background: bool = True,
-        batch: bool = False,
-        smooth_nr: float = 1e-5,
-        smooth_dr: float = 1e-5,
-        name: str = "generalized_dice",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, name: str = "generalized_dice", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        self.include_background = include_background
-        self.batch = batch
-        self.smooth_nr = smooth_nr
-        self.smooth_dr = smooth_dr
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        y_true = prepare_targets(y_true, y_pred)
-        if not self.include_background and y_pred.shape[-1] > 1:
-            y_true, y_pred = y_true[..., 1:], y_pred[..., 1:]
-        axes = _spatial_axes(y_pred)
-        if self.batch:
-            axes = [0, *axes]
+        y_true, y_pred, axes = self._prepare(y_true, y_pred)
         inter = ops.sum(y_true * y_pred, axis=axes)  # (batch, C) or (C,)
-        denom = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
         volume = ops.sum(y_true, axis=axes)
+        denom = volume + ops.sum(y_pred, axis=axes)
         empty = ops.equal(volume, 0.0)
         w = ops.where(empty, ops.zeros_like(volume), 1.0 / ops.where(empty, 1.0, volume) ** 2)
         w_max = ops.max(w, axis=-1, keepdims=True)
@@ -165,15 +157,6 @@ class GeneralizedDiceLoss(keras.losses.Loss):
         denom = ops.sum(w * denom, axis=-1) + self.smooth_dr
         loss = 1.0 - numer / denom
         return loss if not self.batch else ops.mean(loss)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "include_background": self.include_background,
-            "batch": self.batch,
-            "smooth_nr": self.smooth_nr,
-            "smooth_dr": self.smooth_dr,
-        }
 
 
 def _cross_entropy(y_true: Any, y_pred: Any) -> Any:

@@ -29,6 +29,7 @@ import numpy as np
 from labkit import losses, metrics
 from labkit.datasets.base import Case, load_case
 from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
+from labkit.errors import ShapeError
 from labkit.inference import predict_slices, save_prediction
 from labkit.io import load_nifti
 from labkit.models import unet
@@ -218,6 +219,12 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
         volume = load_nifti(case.images[0])
         image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+        if image.shape[-1] != len(config["modalities"]):
+            raise ShapeError(
+                f"{volume.name} has {image.shape[-1]} channel(s) but the model was trained on "
+                f"{len(config['modalities'])} modalities {config['modalities']}; expected one "
+                "channel per modality, in that order."
+            )
         labels = _predict_volume(model, image, settings["max_size"], 2 ** settings["depth"])
         written.append(save_prediction(labels, volume, Path(output_dir) / f"{case.case_id}.nii.gz"))
     return written
