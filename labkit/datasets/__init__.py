@@ -7,14 +7,18 @@ so the real loading code is what runs on synthetic data too.
 
 from labkit.datasets.base import Case, LoadedCase, cached_cohort, load_case
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd, write_msd_twin
+from labkit.datasets.phh import PHHCohort, load_phh, write_phh_twin
 
 __all__ = [
     "Case",
     "LoadedCase",
     "MSDDataset",
+    "PHHCohort",
     "cached_cohort",
     "load_case",
     "load_msd",
+    "load_phh",
     "write_msd",
     "write_msd_twin",
+    "write_phh_twin",
 ]

@@ -1,0 +1,212 @@
+"""Neonatal T2 MRI with CSF masks (post-hemorrhagic hydrocephalus): a plain per-patient folder.
+
+A hospital's private export rarely follows a challenge layout. This loader reads the simplest
+one: one T2 volume and one CSF mask per patient, paired by patient id::
+
+    PHH/
+        images/<patient id>.nii.gz     # T2-weighted volume
+        masks/<patient id>.nii.gz      # CSF mask: 0 background, 1 CSF
+
+Unpaired files and image/mask pairs on different grids are errors that name the files.
+:func:`write_phh_twin` writes a synthetic cohort in that layout: small preterm heads with
+neonatal T2 contrast (CSF brightest, unmyelinated white matter brighter than grey matter), lateral
+ventricles dilated asymmetrically and by a varying degree (mass effect pushes the surrounding
+tissue outwards), extra-axial CSF, skull and scalp, head rotation, bias field and noise. The CSF
+mask is the set of voxels where CSF is the majority tissue, so it is exact by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+import labkit
+from labkit.datasets.base import Case, cached_cohort
+from labkit.errors import DatasetLayoutError
+from labkit.io import save_nifti
+from labkit.phantoms import (
+    add_noise,
+    bias_field,
+    head_layers,
+    mni_brain,
+    random_rotation,
+    smooth_displacement,
+    tissue_image,
+    warp,
+)
+
+__all__ = ["PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
+
+_SUFFIXES = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class PHHCohort:
+    """A PHH folder, read.
+
+    Attributes:
+        root: The folder.
+        cases: One case per patient (``images`` holds the T2 file; ``label`` the CSF mask).
+    """
+
+    root: Path
+    cases: tuple[Case, ...]
+
+    @property
+    def case_ids(self) -> list[str]:
+        """Patient identifiers."""
+        return [c.case_id for c in self.cases]
+
+
+def _by_id(folder: Path) -> dict[str, Path]:
+    files = {}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        for suffix in _SUFFIXES:
+            if path.name.endswith(suffix):
+                files[path.name[: -len(suffix)]] = path
+    return files
+
+
+def load_phh(root: str | Path) -> PHHCohort:
+    """Read a PHH folder (``images/`` and ``masks/``, one file per patient in each).
+
+    Args:
+        root: The folder.
+
+    Returns:
+        The cohort, sorted by patient id. Grids are checked when a case is loaded
+        (:func:`labkit.datasets.load_case`).
+
+    Raises:
+        DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
+    """
+    root = Path(root)
+    images, masks = _by_id(root / "images"), _by_id(root / "masks")
+    if not images or not masks:
+        raise DatasetLayoutError(
+            f"{root} needs images/ and masks/ sub-folders with one .nii.gz per patient; found "
+            f"{len(images)} image(s) and {len(masks)} mask(s). Put each T2 volume in images/ and "
+            "its CSF mask, under the same file name, in masks/."
+        )
+    lonely_images = sorted(set(images) - set(masks))
+    lonely_masks = sorted(set(masks) - set(images))
+    if lonely_images or lonely_masks:
+        raise DatasetLayoutError(
+            f"unpaired files in {root}: images without a mask {lonely_images[:10]}, masks without "
+            f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in images/ "
+            "and masks/."
+        )
+    cases = tuple(
+        Case(case_id=pid, images=(images[pid],), label=masks[pid], modalities=("T2",))
+        for pid in sorted(images)
+    )
+    return PHHCohort(root=root, cases=cases)
+
+
+def _dilation(
+    ventricles: np.ndarray, amounts: tuple[float, float], decay: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dilate the ventricles and push the surrounding tissue outwards (mass effect).
+
+    A voxel at distance ``d`` from the ventricles, in a hemisphere dilated by ``a`` voxels, is
+    CSF when ``d <= a``; farther out it takes the template's content from distance
+    ``d - a * exp(-(d - a) / decay)`` along the same ray, so the tissue next to the ventricle is
+    shifted outwards by ``a`` and the shift fades with distance (a monotonic map: nothing folds).
+
+    Args:
+        ventricles: Bool mask ``(x, y, z)`` of the template's ventricles.
+        amounts: Dilation in voxels of the (left, right) ventricles; PHH is often asymmetric.
+        decay: Distance in voxels over which the push fades.
+
+    Returns:
+        ``(displacement (3, x, y, z), dilated ventricles (x, y, z) bool)``.
+    """
+    dist, nearest = ndimage.distance_transform_edt(~ventricles, return_indices=True)
+    offset = np.indices(ventricles.shape, dtype=np.float32) - nearest
+    right = nearest[0] >= ventricles.shape[0] // 2  # RAS: larger x is the patient's right
+    amount = np.where(right, amounts[1], amounts[0]).astype(np.float32)
+    pull = np.minimum(dist, amount * np.exp(-np.maximum(dist - amount, 0) / decay))
+    disp = -offset * (pull / np.maximum(dist, 1e-6))
+    return disp.astype(np.float32), dist <= amount
+
+
+def phh_head(
+    rng: np.random.Generator, resolution_mm: int = 2, severity: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw one preterm head with post-hemorrhagic ventricular dilation.
+
+    Args:
+        rng: Random generator.
+        resolution_mm: Voxel size of the adult template before shrinking (the returned grid has
+            voxels of ``0.62 * resolution_mm`` mm: the preterm brain is about 62% of the adult's
+            linear size).
+        severity: Ventricular dilation in ``[0, 1]`` (default: drawn at random).
+
+    Returns:
+        ``(t2, csf_mask, affine)``: float32 T2 image and uint8 mask ``(x, y, z)``, and the affine.
+    """
+    anatomy = mni_brain(resolution_mm)
+    pad = int(np.ceil(12 / resolution_mm))
+    tissues = {k: np.pad(v, pad) for k, v in anatomy.tissues().items()}
+    ventricles = np.pad(anatomy.ventricles, pad).astype(np.float32)
+    shape = ventricles.shape
+    severity = float(rng.uniform(0.2, 1.0) if severity is None else severity)
+    # dilate each ventricle by its own amount (PHH is often asymmetric), up to about 10 mm
+    amounts = tuple(severity * rng.uniform(3.0, 10.0) / resolution_mm for _ in range(2))
+    push, dilated = _dilation(ventricles > 0.5, amounts, decay=15.0 / resolution_mm)
+    names = list(tissues)
+    *maps, vent = warp([*tissues.values(), ventricles], push)
+    fill = dilated.astype(np.float32)  # the dilated ventricles are all CSF
+    tissues = {n: m * (1.0 - fill) for n, m in zip(names, maps, strict=True)}
+    tissues["csf"] += fill
+    vent = np.maximum(vent, dilated.astype(np.float32))
+    # then this subject's shape and head position
+    disp = smooth_displacement(shape, rng, magnitude_vox=1.0, control_spacing_vox=12)
+    rot = random_rotation(rng, (8, 8, 12))
+    *maps, vent = warp([*tissues.values(), vent], disp, rot)
+    tissues = dict(zip(names, maps, strict=True))
+    brain = (tissues["csf"] + tissues["gm"] + tissues["wm"]) > 0.5
+    layers = head_layers(brain, float(resolution_mm), csf_mm=3.0, skull_mm=3.0, scalp_mm=3.0)
+    tissues.update({k: v.astype(np.float32) for k, v in layers.items()})
+    t2 = tissue_image(tissues, "neonatal_T2", rng, variation=0.05)
+    t2 = add_noise(t2 * bias_field(shape, rng, 0.2), rng, sigma=0.03)
+    csf = np.maximum(tissues["csf"], vent > 0.5) + tissues["extra_csf"]
+    others = tissues["gm"] + tissues["wm"] + tissues["skull"] + tissues["scalp"]
+    mask = ((csf > 0.5) & (csf >= others)).astype(np.uint8)
+    affine = anatomy.affine.copy()
+    affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
+    affine[:3, :] *= 0.62  # a preterm head: the same anatomy at about 62% of the adult size
+    return t2.astype(np.float32), mask, affine
+
+
+def write_phh_twin(root: str | Path, n_cases: int = 10, seed: int = 0) -> PHHCohort:
+    """Write (or reuse) a synthetic PHH cohort in the ``images/`` + ``masks/`` layout.
+
+    Args:
+        root: Destination folder.
+        n_cases: Number of patients (the study had 10).
+        seed: Cohort seed; patient ``i`` is drawn from a generator seeded with ``(seed, i)``.
+
+    Returns:
+        The cohort, read back with :func:`load_phh`.
+    """
+    if n_cases < 1:
+        raise ValueError(f"n_cases must be at least 1; got {n_cases}.")
+
+    def patients() -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        for i in range(n_cases):
+            t2, mask, affine = phh_head(np.random.default_rng([seed, i]))
+            yield f"phh{i:03d}", t2, mask, affine
+
+    def write(folder: Path) -> None:
+        for pid, t2, mask, affine in patients():
+            save_nifti(folder / "images" / f"{pid}.nii.gz", t2, affine)
+            save_nifti(folder / "masks" / f"{pid}.nii.gz", mask, affine)
+
+    spec = {"generator": "phh", "n_cases": n_cases, "seed": seed, "version": labkit.__version__}
+    cached_cohort(root, spec, write)
+    return load_phh(root)
