@@ -5,8 +5,7 @@ its optimizer state) and a small ``state.json``; called again with the same run 
 them and continues from the next epoch, so the run ends with the number of epochs asked for and
 one continuous ``history.csv``. The best model on validation loss is kept in ``model.keras``.
 
-:func:`seed_everything` seeds Python, NumPy, TensorFlow/Keras and MONAI's random transforms in
-one call.
+:func:`seed_everything` seeds Python, NumPy, TensorFlow/Keras, torch and MONAI in one call.
 """
 
 from __future__ import annotations
@@ -32,7 +31,11 @@ STATE = "state.json"
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy, TensorFlow (through Keras) and MONAI's transforms.
+    """Seed Python's ``random``, NumPy, TensorFlow (through Keras), torch and MONAI.
+
+    MONAI random transforms built afterwards inside a ``monai.transforms.Compose`` draw from a
+    seeded state. A bare random transform used on its own keeps its own unseeded generator: give
+    it one with ``transform.set_random_state(seed)`` (MONAI's API), or wrap it in a ``Compose``.
 
     Args:
         seed: The seed.

@@ -117,17 +117,17 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
 def test_seed_everything_repeats_draws():
     import keras
     import torch
-    from monai.transforms import RandGaussianNoise
+    from monai.transforms import Compose, RandGaussianNoise
 
     from labkit.training import seed_everything
 
     def draws():
-        noise = RandGaussianNoise(prob=1.0)
-        noise.set_random_state(None)
+        noise = Compose([RandGaussianNoise(prob=1.0)])  # built after seeding, as a pipeline does
         return (
             np.random.rand(),  # noqa: NPY002 - the legacy global RNG is what seeding must cover
             float(keras.random.uniform((1,))[0]),
             float(torch.rand(1)[0]),
+            float(noise(np.zeros((1, 4, 4), np.float32)).sum()),
         )
 
     seed_everything(7)
