@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
-from labkit.io import check_same_grid, load_label
+from labkit.io import check_same_grid, load_label, nifti_files
 
 __all__ = ["evaluate_folders", "reference_files"]
-
-
-def _case_id(path: Path) -> str:
-    name = path.name
-    return name[: -len(".nii.gz")] if name.endswith(".nii.gz") else path.stem
 
 
 def reference_files(ref: Path) -> tuple[dict[str, Path], dict[int, str]]:
@@ -28,13 +23,11 @@ def reference_files(ref: Path) -> tuple[dict[str, Path], dict[int, str]]:
     plain folder of ``<case id>.nii.gz`` label maps.
     """
     ref = Path(ref)
-    names: dict[int, str] = {}
     if (ref / "dataset.json").is_file():
-        meta = json.loads((ref / "dataset.json").read_text())
-        names = {int(k): v for k, v in meta.get("labels", {}).items() if int(k) != 0}
-        ref = ref / "labelsTr"
-    files = {_case_id(p): p for p in sorted([*ref.glob("*.nii.gz"), *ref.glob("*.nii")])}
-    return files, names
+        ds = load_msd(ref)
+        names = {value: name for value, name in ds.labels.items() if value != 0}
+        return {c.case_id: c.label for c in ds.cases}, names
+    return nifti_files(ref), {}
 
 
 def evaluate_folders(
@@ -55,9 +48,7 @@ def evaluate_folders(
     Raises:
         DatasetLayoutError: If a folder is empty or some cases have no counterpart (all listed).
     """
-    preds = {
-        _case_id(p): p for p in sorted([*Path(pred).glob("*.nii.gz"), *Path(pred).glob("*.nii")])
-    }
+    preds = nifti_files(pred)
     refs, names = reference_files(Path(ref))
     if not preds:
         raise DatasetLayoutError(f"no predictions (*.nii.gz) in {pred}.")

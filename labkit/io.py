@@ -29,6 +29,8 @@ __all__ = [
     "check_same_grid",
     "load_label",
     "load_nifti",
+    "nifti_files",
+    "nifti_stem",
     "orientation",
     "reorient",
     "resample_to_shape",
@@ -96,6 +98,27 @@ def orientation(affine: np.ndarray) -> str:
     (R/L right/left, A/P anterior/posterior, S/I superior/inferior).
     """
     return "".join(ornt.aff2axcodes(np.asarray(affine, dtype=float)))
+
+
+def nifti_stem(path: str | Path) -> str:
+    """File name without ``.nii.gz`` or ``.nii``, e.g. ``case_01`` for ``case_01.nii.gz``."""
+    name = Path(path).name
+    for suffix in (".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def nifti_files(folder: str | Path) -> dict[str, Path]:
+    """The ``.nii.gz`` and ``.nii`` files of a folder by case id (see :func:`nifti_stem`), sorted.
+
+    A missing folder gives an empty dict.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return {}
+    paths = sorted(p for p in folder.iterdir() if p.name.endswith((".nii.gz", ".nii")))
+    return {nifti_stem(p): p for p in paths}
 
 
 def _read_error(path: Path, cause: BaseException) -> NiftiReadError:

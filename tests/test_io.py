@@ -364,3 +364,13 @@ def test_save_creates_parent_folders(tmp_path):
         tmp_path / "a" / "b" / "c.nii.gz", np.zeros((2, 2, 2), np.uint8), np.eye(4)
     )
     assert Path(path).is_file()
+
+
+def test_nifti_stem_and_files(tmp_path):
+    assert io.nifti_stem("a/case_01.nii.gz") == "case_01"
+    assert io.nifti_stem("b.nii") == "b"
+    assert io.nifti_stem("notes.txt") == "notes.txt"
+    for name in ("p2.nii.gz", "p1.nii", "readme.md", "p3.nii.gz.bak"):
+        (tmp_path / name).write_text("")
+    assert list(io.nifti_files(tmp_path)) == ["p1", "p2"]
+    assert io.nifti_files(tmp_path / "absent") == {}

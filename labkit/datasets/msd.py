@@ -27,7 +27,7 @@ import numpy as np
 import labkit
 from labkit.datasets.base import Case, cached_cohort
 from labkit.errors import DatasetLayoutError
-from labkit.io import save_nifti
+from labkit.io import nifti_stem, save_nifti
 from labkit.phantoms import abdominal_ct, hippocampus_mri
 
 __all__ = ["TWIN_TASKS", "MSDDataset", "load_msd", "write_msd", "write_msd_twin"]
@@ -57,14 +57,6 @@ class MSDDataset:
     def case_ids(self) -> list[str]:
         """Identifiers of the training cases."""
         return [c.case_id for c in self.cases]
-
-
-def _case_id(path: str) -> str:
-    name = Path(path).name
-    for suffix in (".nii.gz", ".nii"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def load_msd(root: str | Path) -> MSDDataset:
@@ -111,7 +103,7 @@ def load_msd(root: str | Path) -> MSDDataset:
 
     cases = tuple(
         Case(
-            case_id=_case_id(entry["image"]),
+            case_id=nifti_stem(entry["image"]),
             images=(resolve(entry["image"]),),
             label=resolve(entry["label"]),
             modalities=modalities,
@@ -119,7 +111,7 @@ def load_msd(root: str | Path) -> MSDDataset:
         for entry in meta["training"]
     )
     tests = tuple(
-        Case(case_id=_case_id(rel), images=(resolve(rel),), label=None, modalities=modalities)
+        Case(case_id=nifti_stem(rel), images=(resolve(rel),), label=None, modalities=modalities)
         for rel in meta.get("test", [])
     )
     if missing:

@@ -27,7 +27,7 @@ from scipy import ndimage
 import labkit
 from labkit.datasets.base import Case, cached_cohort
 from labkit.errors import DatasetLayoutError
-from labkit.io import save_nifti
+from labkit.io import nifti_files, save_nifti
 from labkit.phantoms import (
     add_noise,
     bias_field,
@@ -40,8 +40,6 @@ from labkit.phantoms import (
 )
 
 __all__ = ["PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
-
-_SUFFIXES = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -62,15 +60,6 @@ class PHHCohort:
         return [c.case_id for c in self.cases]
 
 
-def _by_id(folder: Path) -> dict[str, Path]:
-    files = {}
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        for suffix in _SUFFIXES:
-            if path.name.endswith(suffix):
-                files[path.name[: -len(suffix)]] = path
-    return files
-
-
 def load_phh(root: str | Path) -> PHHCohort:
     """Read a PHH folder (``images/`` and ``masks/``, one file per patient in each).
 
@@ -85,7 +74,7 @@ def load_phh(root: str | Path) -> PHHCohort:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     root = Path(root)
-    images, masks = _by_id(root / "images"), _by_id(root / "masks")
+    images, masks = nifti_files(root / "images"), nifti_files(root / "masks")
     if not images or not masks:
         raise DatasetLayoutError(
             f"{root} needs images/ and masks/ sub-folders with one .nii.gz per patient; found "

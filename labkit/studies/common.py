@@ -20,6 +20,7 @@ from labkit.datasets.base import Case
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
+from labkit.io import nifti_files
 
 __all__ = [
     "finish_run",
@@ -79,17 +80,13 @@ def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
     if (folder / "dataset.json").is_file():
         ds = load_msd(folder)
         return [Case(c.case_id, c.images, None, c.modalities) for c in (*ds.cases, *ds.test_cases)]
-    files = sorted([*folder.glob("*.nii.gz"), *folder.glob("*.nii")])
+    files = nifti_files(folder)
     if not files:
         raise DatasetLayoutError(
             f"no images in {folder}: expected an MSD task folder (with dataset.json) or .nii.gz "
             "files, one per case."
         )
-    cases = []
-    for f in files:
-        case_id = f.name[: -len(".nii.gz")] if f.name.endswith(".nii.gz") else f.stem
-        cases.append(Case(case_id, (f,), None, tuple(modalities)))
-    return cases
+    return [Case(case_id, (f,), None, tuple(modalities)) for case_id, f in files.items()]
 
 
 def finish_run(
