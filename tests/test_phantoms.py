@@ -251,3 +251,13 @@ def test_smooth_noise_is_smooth_with_unit_scale(rng):
     assert 0.3 < field.std() < 1.5
     # neighbours differ by a small share of the spread (white noise: about 1.1 times it)
     assert np.abs(np.diff(field, axis=1)).mean() < 0.2 * field.std()
+
+
+def test_padding_the_anatomy_keeps_world_positions():
+    brain = phantoms.mni_brain(2)
+    padded = brain.pad(16.0)  # 8 voxels of 2 mm
+    assert padded.shape == tuple(s + 16 for s in brain.shape)
+    ijk = np.argwhere(brain.ventricles)[0]
+    world = brain.affine @ np.append(ijk, 1)
+    np.testing.assert_allclose(padded.affine @ np.append(ijk + 8, 1), world)
+    assert padded.ventricles[tuple(ijk + 8)] and padded.ventricles.sum() == brain.ventricles.sum()

@@ -138,10 +138,9 @@ def phh_head(
     Returns:
         ``(t2, csf_mask, affine)``: float32 T2 image and uint8 mask ``(x, y, z)``, and the affine.
     """
-    anatomy = mni_brain(resolution_mm)
-    pad = int(np.ceil(12 / resolution_mm))
-    tissues = {k: np.pad(v, pad) for k, v in anatomy.tissues().items()}
-    ventricles = np.pad(anatomy.ventricles, pad).astype(np.float32)
+    anatomy = mni_brain(resolution_mm).pad(12.0)
+    tissues = anatomy.tissues()
+    ventricles = anatomy.ventricles.astype(np.float32)
     shape = ventricles.shape
     severity = float(rng.uniform(0.2, 1.0) if severity is None else severity)
     # dilate each ventricle by its own amount (PHH is often asymmetric), up to about 10 mm
@@ -167,7 +166,6 @@ def phh_head(
     others = tissues["gm"] + tissues["wm"] + tissues["skull"] + tissues["scalp"]
     mask = ((csf > 0.5) & (csf >= others)).astype(np.uint8)
     affine = anatomy.affine.copy()
-    affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
     affine[:3, :] *= 0.62  # a preterm head: the same anatomy at about 62% of the adult size
     return t2.astype(np.float32), mask, affine
 

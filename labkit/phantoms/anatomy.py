@@ -50,6 +50,22 @@ class BrainAnatomy:
         """Isotropic voxel size in mm."""
         return float(abs(self.affine[0, 0]))
 
+    def pad(self, margin_mm: float) -> BrainAnatomy:
+        """The same anatomy on a grid grown by ``margin_mm`` on every side (room for a skull).
+
+        The affine is shifted so that every voxel keeps its world position.
+        """
+        pad = int(np.ceil(margin_mm / self.spacing))
+        affine = self.affine.copy()
+        affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
+        return BrainAnatomy(
+            **{
+                f: np.pad(getattr(self, f), pad)
+                for f in ("t1", "gm", "wm", "csf", "brain", "ventricles")
+            },
+            affine=affine,
+        )
+
     def tissues(self) -> dict[str, np.ndarray]:
         """Return the probability maps as ``{"csf", "gm", "wm"}`` (float32, summing to <= 1)."""
         return {"csf": self.csf, "gm": self.gm, "wm": self.wm}

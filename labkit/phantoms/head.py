@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from labkit.phantoms.anatomy import BrainAnatomy, head_layers, mni_brain
+from labkit.phantoms.anatomy import head_layers, mni_brain
 from labkit.phantoms.artefacts import add_noise, bias_field
 from labkit.phantoms.contrast import BRAIN_CONTRASTS, overlay, tissue_image
 from labkit.phantoms.deform import random_rotation, smooth_displacement, warp
@@ -79,16 +79,6 @@ def lesion_regions(
     }
 
 
-def _padded(
-    anatomy: BrainAnatomy, pad: int
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    maps = {n: np.pad(a, pad) for n, a in anatomy.tissues().items()}
-    ventricles = np.pad(anatomy.ventricles, pad)
-    affine = anatomy.affine.copy()
-    affine[:3, 3] -= affine[:3, :3] @ np.full(3, pad)
-    return maps, ventricles, affine
-
-
 def synthetic_head(
     rng: np.random.Generator,
     contrasts: Sequence[str] = ("T1", "T2", "FLAIR", "CT"),
@@ -124,9 +114,8 @@ def synthetic_head(
         )
     if lesion_region not in LESION_REGIONS:
         raise ValueError(f"lesion_region {lesion_region!r} is not one of {LESION_REGIONS}.")
-    anatomy = mni_brain(resolution_mm)
-    pad = int(np.ceil(16 / resolution_mm))
-    maps, ventricles, affine = _padded(anatomy, pad)
+    anatomy = mni_brain(resolution_mm).pad(16.0)
+    maps, ventricles, affine = anatomy.tissues(), anatomy.ventricles, anatomy.affine
     shape = ventricles.shape
     disp = smooth_displacement(
         shape, rng, magnitude_vox=3.0 / resolution_mm, control_spacing_vox=30.0 / resolution_mm

@@ -38,7 +38,7 @@ from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import finish_run, image_cases, progress, read_config, write_json
 from labkit.training import fit, seed_everything
-from labkit.transforms import Resize, resize
+from labkit.transforms import Resize, resize, undo
 
 __all__ = ["PROFILES", "MSDProfile", "predict", "preprocess", "synth", "train"]
 
@@ -204,10 +204,7 @@ def _predict_volume(
     """Labels ``(x, y, z)`` on the source grid for one source image ``(x, y, z, c)``."""
     pre, records = preprocess(image, max_size)
     probs = predict_slices(model, pre, axis=2, multiple=multiple)
-    labels = np.argmax(probs, axis=-1).astype(np.uint8)
-    for record in reversed(records):
-        labels = resize(labels, record.original, order=0)[0]
-    return labels
+    return undo(np.argmax(probs, axis=-1).astype(np.uint8), records)
 
 
 def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
