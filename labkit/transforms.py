@@ -9,7 +9,7 @@ affine. Arrays are channels-last; the operations act on the first ``len(shape)``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -34,10 +34,6 @@ class Crop:
     stop: tuple[int, ...]
     original: tuple[int, ...]
 
-    def to_dict(self) -> dict:
-        """A JSON-serialisable record."""
-        return {"op": "crop", **asdict(self)}
-
 
 @dataclass(frozen=True)
 class Pad:
@@ -46,10 +42,6 @@ class Pad:
     before: tuple[int, ...]
     after: tuple[int, ...]
 
-    def to_dict(self) -> dict:
-        """A JSON-serialisable record."""
-        return {"op": "pad", **asdict(self)}
-
 
 @dataclass(frozen=True)
 class Resize:
@@ -57,10 +49,6 @@ class Resize:
 
     original: tuple[int, ...]
     shape: tuple[int, ...]
-
-    def to_dict(self) -> dict:
-        """A JSON-serialisable record."""
-        return {"op": "resize", **asdict(self)}
 
 
 def foreground_box(

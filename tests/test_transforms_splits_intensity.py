@@ -27,7 +27,7 @@ def test_resize_records_and_label_undo():
     labels = np.zeros((8, 8), np.uint8)
     labels[2:6, 2:6] = 3
     small, rec = transforms.resize(labels, (4, 4), order=0)
-    assert rec.to_dict() == {"op": "resize", "original": (8, 8), "shape": (4, 4)}
+    assert rec == transforms.Resize(original=(8, 8), shape=(4, 4))
     np.testing.assert_array_equal(transforms.undo(small, [rec]), labels)
 
 
