@@ -109,6 +109,10 @@ def confusion(pred: np.ndarray, ref: np.ndarray) -> tuple[int, int, int, int]:
 def dice(pred: np.ndarray, ref: np.ndarray) -> float:
     """Dice coefficient ``2|A∩B| / (|A| + |B|)`` (1.0 when both masks are empty)."""
     tp, fp, fn, _ = confusion(pred, ref)
+    return _dice(tp, fp, fn)
+
+
+def _dice(tp: int, fp: int, fn: int) -> float:
     return 1.0 if tp + fp + fn == 0 else 2.0 * tp / (2 * tp + fp + fn)
 
 
@@ -191,7 +195,7 @@ def binary_metrics(
     v_ref, v_pred = (tp + fn) * voxel_ml, (tp + fp) * voxel_ml
     ref_empty, pred_empty = tp + fn == 0, tp + fp == 0
     out: dict[str, float] = {
-        "dice": 1.0 if tp + fp + fn == 0 else 2.0 * tp / (2 * tp + fp + fn),
+        "dice": _dice(tp, fp, fn),
         "iou": 1.0 if tp + fp + fn == 0 else tp / (tp + fp + fn),
         "sensitivity": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),
