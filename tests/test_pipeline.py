@@ -32,3 +32,6 @@ def test_slice_dataset_batches_and_flips_pairs_together(rng):
     assert [len(b[0]) for b in batches] == [4, 4, 2]
     for bx, by in batches:  # flips keep image and label aligned
         np.testing.assert_array_equal(by, (bx > 0.5).astype(np.uint8))
+    seen = np.concatenate([b[0] for b in batches])
+    flipped = [not any(np.array_equal(img, orig) for orig in x) for img in seen]
+    assert any(flipped)  # 10 slices x 2 axes at p = 0.5: all unflipped has odds of about 1e-6
