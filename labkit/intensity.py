@@ -1,10 +1,10 @@
-"""Intensity normalisation: z-scores for MRI, window-and-scale for CT."""
+"""Intensity normalisation: z-scores for MRI, window-and-scale for CT, per-slice min-max."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["window_scale", "zscore"]
+__all__ = ["minmax_slices", "window_scale", "zscore"]
 
 
 def zscore(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -43,3 +43,29 @@ def window_scale(image: np.ndarray, low: float, high: float) -> np.ndarray:
     return ((np.clip(np.asarray(image, dtype=np.float32), low, high) - low) / (high - low)).astype(
         np.float32
     )
+
+
+def minmax_slices(image: np.ndarray, axis: int = 2) -> np.ndarray:
+    """Scale every slice along ``axis`` to ``[0, 1]`` by its own minimum and maximum.
+
+    This is the normalisation of a pipeline that cuts volumes into 2D slices first and normalises
+    each slice (as the PHH study did); applied to the whole volume, it gives exactly what the
+    slices would have got one by one, so prediction can reuse it.
+
+    Args:
+        image: ``(x, y, z, c)`` volume; each channel of each slice is scaled separately.
+        axis: Slicing axis (2: axial).
+
+    Returns:
+        float32 array of the same shape; a constant slice becomes 0.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 4:
+        raise ValueError(
+            f"minmax_slices expects a volume (x, y, z, c); got shape {image.shape}. "
+            "Add a channel axis with image[..., None]."
+        )
+    others = tuple(a for a in range(3) if a != axis)
+    lo = image.min(axis=others, keepdims=True)
+    span = image.max(axis=others, keepdims=True) - lo
+    return np.where(span > 1e-8, (image - lo) / np.maximum(span, 1e-8), 0.0).astype(np.float32)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["fit_to_shape", "slice_dataset", "stack_slices"]
+__all__ = ["fit_to_shape", "neighbour_channels", "slice_dataset", "stack_slices"]
 
 
 def fit_to_shape(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -29,6 +29,35 @@ def fit_to_shape(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
             start = (n - size) // 2
             out = np.take(out, np.arange(start, start + size), axis=axis)
     return out
+
+
+def neighbour_channels(image: np.ndarray, context: int, axis: int = 2) -> np.ndarray:
+    """Give every slice its ``context`` neighbours on each side as extra channels ("2.5D" input).
+
+    A 2D U-Net sees one slice; with neighbours it sees a thin slab, which tells it whether a dark
+    spot continues above and below. Slices at the ends of the volume repeat the edge slice.
+
+    Args:
+        image: ``(x, y, z, c)`` volume.
+        context: Neighbours per side (0 returns ``image`` unchanged).
+        axis: Slicing axis.
+
+    Returns:
+        ``(x, y, z, c * (2 * context + 1))``: the channels of slice ``s - context`` first, those
+        of slice ``s`` in the middle, ``s + context`` last.
+    """
+    if image.ndim != 4:
+        raise ValueError(f"neighbour_channels expects (x, y, z, c); got shape {image.shape}.")
+    if context < 0:
+        raise ValueError(f"context must be >= 0 slices; got {context}.")
+    if context == 0:
+        return image
+    n = image.shape[axis]
+    shifted = [
+        np.take(image, np.clip(np.arange(n) + k, 0, n - 1), axis=axis)
+        for k in range(-context, context + 1)
+    ]
+    return np.concatenate(shifted, axis=-1)
 
 
 def stack_slices(

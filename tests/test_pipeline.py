@@ -35,3 +35,16 @@ def test_slice_dataset_batches_and_flips_pairs_together(rng):
     seen = np.concatenate([b[0] for b in batches])
     flipped = [not any(np.array_equal(img, orig) for orig in x) for img in seen]
     assert any(flipped)  # 10 slices x 2 axes at p = 0.5: all unflipped has odds of about 1e-6
+
+
+def test_neighbour_channels_stack_adjacent_slices():
+    image = np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1) * np.ones((2, 3, 1, 1))
+    out = pipeline.neighbour_channels(image, 1)
+    assert out.shape == (2, 3, 4, 3)
+    # slice s carries (s-1, s, s+1), the ends repeating the edge slice
+    np.testing.assert_array_equal(out[0, 0], [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]])
+    assert pipeline.neighbour_channels(image, 0) is image
+    with pytest.raises(ValueError, match="context must be >= 0"):
+        pipeline.neighbour_channels(image, -1)
+    with pytest.raises(ValueError, match=r"got shape \(2, 3, 4\)"):
+        pipeline.neighbour_channels(image[..., 0], 1)

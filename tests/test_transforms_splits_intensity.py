@@ -75,3 +75,20 @@ def test_kfold_tests_every_case_once():
         assert len(f["train"]) + len(f["test"]) == 11
     with pytest.raises(ValueError, match="k must be between 2 and the number of cases"):
         splits.kfold(ids, 1)
+
+
+def test_minmax_slices_scales_each_axial_slice_alone():
+    image = np.zeros((2, 2, 3, 1), np.float32)
+    image[..., 0, 0] = [[1, 3], [5, 9]]  # slice 0: min 1, max 9
+    image[..., 1, 0] = [[-2, 0], [0, 2]]  # slice 1: min -2, max 2
+    image[..., 2, 0] = 4.0  # slice 2: constant
+    out = intensity.minmax_slices(image)
+    np.testing.assert_allclose(out[..., 0, 0], [[0, 0.25], [0.5, 1]])
+    np.testing.assert_allclose(out[..., 1, 0], [[0, 0.5], [0.5, 1]])
+    np.testing.assert_array_equal(out[..., 2, 0], 0)
+    # along x, the plane x = 0 holds 1, 3 (z = 0), -2, 0 (z = 1) and 4, 4 (z = 2): min -2, max 4
+    np.testing.assert_allclose(intensity.minmax_slices(image, axis=0)[0, :, 0, 0], [0.5, 5 / 6])
+    with pytest.raises(
+        ValueError, match=r"\(x, y, z, c\); got shape \(2, 2, 3\).*image\[\.\.\., None\]"
+    ):
+        intensity.minmax_slices(image[..., 0])
