@@ -48,6 +48,7 @@ def unet(
     batch_norm: bool = True,
     dropout: float = 0.0,
     name: str | None = None,
+    batch_norm_momentum: float = 0.99,
 ) -> keras.Model:
     """Build a 2D or 3D U-Net.
 
@@ -63,6 +64,10 @@ def unet(
         batch_norm: Batch normalisation after each convolution.
         dropout: Dropout rate at the bottleneck (0 disables it).
         name: Model name (default ``unet2d`` / ``unet3d``).
+        batch_norm_momentum: Momentum of the batch-normalisation moving statistics that the
+            model uses at inference. Keras' 0.99 suits long runs; a run of a few hundred steps
+            with a high learning rate needs a shorter memory (e.g. 0.9), or validation and test
+            see stale statistics and score far below training.
 
     Returns:
         A functional ``keras.Model`` mapping ``(batch, *spatial, c)`` to
@@ -91,7 +96,7 @@ def unet(
         for i in (1, 2):
             x = conv(n, kernel, padding="same", use_bias=not batch_norm, name=f"{tag}_conv{i}")(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"{tag}_bn{i}")(x)
+                x = layers.BatchNormalization(momentum=batch_norm_momentum, name=f"{tag}_bn{i}")(x)
             x = layers.Activation("relu", name=f"{tag}_relu{i}")(x)
         return x
 

@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["FitResult", "fit", "seed_everything"]
+__all__ = ["FitResult", "fit", "read_history", "seed_everything"]
 
 BEST = "model.keras"
 LAST = "last.keras"
@@ -82,7 +82,16 @@ class _State(keras.callbacks.Callback):
         )
 
 
-def _read_history(path: Path) -> list[dict[str, float]]:
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    """The per-epoch rows of a run's ``history.csv`` (``path`` is the file or the run folder).
+
+    Returns:
+        One dict per epoch (``epoch``, ``loss``, ``val_loss`` and the compiled metrics); empty
+        when no epoch has finished yet.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / HISTORY
     if not path.is_file():
         return []
     lines = path.read_text().strip().splitlines()
@@ -127,7 +136,7 @@ def fit(
     if done == 0 and history_path.exists():
         history_path.unlink()  # a fresh run starts a fresh history
     # keep exactly the epochs that the saved state covers (an epoch may have been cut mid-way)
-    rows = _read_history(history_path)[:done]
+    rows = read_history(history_path)[:done]
     if rows:
         keys = list(rows[0])
         history_path.write_text(
@@ -155,5 +164,5 @@ def fit(
             verbose=verbose,
         )
     return FitResult(
-        model=model, best_path=out / BEST, history=_read_history(history_path), resumed_from=done
+        model=model, best_path=out / BEST, history=read_history(history_path), resumed_from=done
     )

@@ -70,9 +70,9 @@ def _run(tmp_path: Path, out: Path, epochs: int, kill_after: int, distributed: b
 
 
 def _history(out: Path) -> list[dict[str, float]]:
-    from labkit.training import _read_history
+    from labkit.training import read_history
 
-    return _read_history(out / "history.csv")
+    return read_history(out)
 
 
 def test_killed_run_resumes_and_finishes_with_all_epochs(tmp_path):
