@@ -23,8 +23,10 @@ def _synth(args: argparse.Namespace) -> int:
     from labkit import studies
 
     options = {"task": args.task} if args.task else {}
-    studies.get(args.study).synth(Path(args.dir), args.cases, args.seed, **options)
-    print(f"wrote a synthetic {args.study} cohort of {args.cases} cases to {args.dir}")
+    if args.cases is not None:
+        options["cases"] = args.cases
+    studies.get(args.study).synth(Path(args.dir), seed=args.seed, **options)
+    print(f"wrote a synthetic {args.study} cohort to {args.dir}")
     return 0
 
 
@@ -76,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="write a synthetic twin cohort in a study's real layout")
     p.add_argument("study", choices=names)
     p.add_argument("dir", help="output folder (created)")
-    p.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
+    p.add_argument(
+        "--cases", type=int, help="number of cases (default: the study's, msd 20, phh 10)"
+    )
     p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     p.add_argument("--task", help="task of studies with several (msd: hippocampus, liver, spleen)")
     p.set_defaults(handler=_synth)
