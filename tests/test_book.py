@@ -128,3 +128,32 @@ def test_ci_runs_exactly_the_readme_test_command():
         if ln and not ln.startswith("#")
     ]
     assert ci[-1] == "make test"
+
+
+STUDY_SECTIONS = [
+    "The study at a glance",
+    "Data",
+    "Preprocessing",
+    "Model",
+    "Training",
+    "Evaluation",
+    "Paper vs this chapter",
+    "Exercises",
+    "References",
+]
+
+
+def study_chapters() -> list[Path]:
+    part = next(p for p in TOC["parts"] if p["caption"] == "The five studies")
+    return [ROOT / f"{c['file']}.md" for c in part["chapters"]]
+
+
+@pytest.mark.parametrize("md", study_chapters(), ids=lambda p: p.stem)
+def test_study_chapter_has_the_shared_shape(md: Path):
+    text = md.read_text()
+    sections = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
+    assert sections == STUDY_SECTIONS, f"{md.name}: sections {sections}"
+    assert ":class: dropdown" in text.split("## Exercises")[1], "solutions must be hidden"
+    assert "assert " in text.split("## Evaluation")[1].split("## Paper")[0], (
+        "the evaluation must assert a held-out floor"
+    )
