@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 test: setup lint unit notebooks book-check
 
 lint: setup
-	$(BIN)/ruff check labkit tests tools book
-	$(BIN)/ruff format --check labkit tests tools
+	$(BIN)/ruff check labkit tests tools book benchmarks
+	$(BIN)/ruff format --check labkit tests tools benchmarks
 
 unit: setup
 	$(BIN)/python -m pytest -p no:cacheprovider tests
