@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -22,10 +23,16 @@ __all__ = ["main"]
 def _synth(args: argparse.Namespace) -> int:
     from labkit import studies
 
+    study = studies.get(args.study)
+    if args.task and "task" not in inspect.signature(study.synth).parameters:
+        raise ValueError(
+            f"the {args.study} study has one task, but --task {args.task} was given; drop --task "
+            "(it is for studies with several, such as msd)."
+        )
     options = {"task": args.task} if args.task else {}
     if args.cases is not None:
         options["cases"] = args.cases
-    studies.get(args.study).synth(Path(args.dir), seed=args.seed, **options)
+    study.synth(Path(args.dir), seed=args.seed, **options)
     print(f"wrote a synthetic {args.study} cohort to {args.dir}")
     return 0
 

@@ -114,3 +114,9 @@ def test_too_few_patients_for_the_split(tmp_path, tiny_profile, capsys):
     cli.main(["synth", "phh", str(data), "--cases", "3"])
     assert cli.main(["train", "phh", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
     assert "3 cases are too few for the split" in capsys.readouterr().err
+
+
+def test_synth_refuses_a_task_option(tmp_path, capsys):
+    assert cli.main(["synth", "phh", str(tmp_path / "x"), "--task", "liver"]) == 2
+    assert "the phh study has one task" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

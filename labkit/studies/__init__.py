@@ -23,7 +23,8 @@ class Study:
     Attributes:
         name: Command-line name.
         description: One line for ``--help``.
-        synth: ``synth(out_dir, cases, seed, **options)`` writes a twin cohort in the real layout.
+        synth: ``synth(out_dir, cases=..., seed=..., **options)`` writes a twin cohort in the real
+            layout (``cases`` defaults to the study's own cohort size).
         train: ``train(data_dir, run_dir, profile, seed)`` trains, evaluates the held-out cases and
             returns the summary it writes to ``run_dir/summary.json``.
         predict: ``predict(run_dir, input_dir, output_dir)`` writes ``<case id>.nii.gz`` label maps
