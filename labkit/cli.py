@@ -6,6 +6,7 @@
     labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S]
     labkit predict RUN --input DIR --output DIR
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...]
+    labkit download TASK [--root DIR]
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(args: argparse.Namespace) -> int:
+    from labkit.datasets.download import download_msd
+
+    folder = download_msd(args.task, args.root)
+    print(f"{folder.name}: ready in {folder}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from labkit import studies
 
@@ -122,6 +131,11 @@ def _parser() -> argparse.ArgumentParser:
         "--labels", type=int, nargs="+", help="label values to score (default: all non-zero)"
     )
     p.set_defaults(handler=_evaluate)
+
+    p = sub.add_parser("download", help="download a real Decathlon task (needs internet)")
+    p.add_argument("task", help="e.g. Task04_Hippocampus, hippocampus or 4")
+    p.add_argument("--root", help="folder to extract into (default: LABKIT_DATA_ROOT or the cache)")
+    p.set_defaults(handler=_download)
     return parser
 
 
@@ -131,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, OSError, KeyError) as exc:
         print(f"labkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
