@@ -103,7 +103,7 @@ class PHHProfile:
 PROFILES = {
     "quick": PHHProfile(
         size=64,
-        epochs=12,
+        epochs=10,
         batch_size=16,
         learning_rate=2e-3,
         filters=16,
