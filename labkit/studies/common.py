@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,12 +26,45 @@ from labkit.io import nifti_files
 __all__ = [
     "finish_run",
     "image_cases",
+    "profile_settings",
     "progress",
     "read_config",
     "write_json",
 ]
 
 T = TypeVar("T")
+P = TypeVar("P")
+
+
+def profile_settings(
+    study: str, profiles: Mapping[str, P], profile: str, overrides: Mapping[str, Any] | None
+) -> P:
+    """One profile's settings (a frozen dataclass) with some fields replaced.
+
+    Args:
+        study: Study name, for the messages.
+        profiles: Profile name to settings.
+        profile: The profile to start from.
+        overrides: Field name to new value; lists (as JSON gives them) become tuples where the
+            field holds a tuple.
+
+    Raises:
+        ValueError: For an unknown profile or field.
+    """
+    if profile not in profiles:
+        raise ValueError(
+            f"unknown profile {profile!r} for the {study} study; expected one of "
+            f"{sorted(profiles)}."
+        )
+    base = profiles[profile]
+    known = {f.name for f in fields(base)}
+    overrides = dict(overrides or {})
+    if unknown := sorted(set(overrides) - known):
+        raise ValueError(f"unknown {study} setting(s) {unknown}; the settings are {sorted(known)}.")
+    for name, value in overrides.items():
+        if isinstance(getattr(base, name), tuple):
+            overrides[name] = tuple(value)
+    return replace(base, **overrides)
 
 
 def progress(items: Sequence[T], label: str) -> Iterator[T]:

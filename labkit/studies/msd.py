@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,14 @@ from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
-from labkit.studies.common import finish_run, image_cases, progress, read_config, write_json
+from labkit.studies.common import (
+    finish_run,
+    image_cases,
+    profile_settings,
+    progress,
+    read_config,
+    write_json,
+)
 from labkit.training import fit, seed_everything
 from labkit.transforms import Resize, resize, undo
 
@@ -77,17 +84,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> MSDPro
     Raises:
         ValueError: For an unknown profile, field or schedule.
     """
-    if profile not in PROFILES:
-        raise ValueError(
-            f"unknown profile {profile!r} for the msd study; expected one of {sorted(PROFILES)}."
-        )
-    overrides = dict(overrides or {})
-    known = {f.name for f in fields(MSDProfile)}
-    if unknown := sorted(set(overrides) - known):
-        raise ValueError(f"unknown msd setting(s) {unknown}; the settings are {sorted(known)}.")
-    if "flip_axes" in overrides:
-        overrides["flip_axes"] = tuple(overrides["flip_axes"])
-    prof = replace(PROFILES[profile], **overrides)
+    prof = profile_settings("msd", PROFILES, profile, overrides)
     if prof.schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine'; got {prof.schedule!r}.")
     return prof

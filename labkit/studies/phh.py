@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,13 @@ from labkit.models import unet
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
-from labkit.studies.common import finish_run, progress, read_config, write_json
+from labkit.studies.common import (
+    finish_run,
+    profile_settings,
+    progress,
+    read_config,
+    write_json,
+)
 from labkit.training import fit, seed_everything
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
@@ -124,17 +130,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> PHHPro
     Raises:
         ValueError: For an unknown profile or field.
     """
-    if profile not in PROFILES:
-        raise ValueError(
-            f"unknown profile {profile!r} for the phh study; expected one of {sorted(PROFILES)}."
-        )
-    overrides = dict(overrides or {})
-    known = {f.name for f in fields(PHHProfile)}
-    if unknown := sorted(set(overrides) - known):
-        raise ValueError(f"unknown phh setting(s) {unknown}; the settings are {sorted(known)}.")
-    if "fractions" in overrides:
-        overrides["fractions"] = tuple(overrides["fractions"])
-    return replace(PROFILES[profile], **overrides)
+    return profile_settings("phh", PROFILES, profile, overrides)
 
 
 def head_box(
@@ -316,7 +312,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     """Segment the CSF of every T2 volume in ``input_dir`` (a PHH folder, or plain ``.nii.gz``
     files) with a trained run; write ``<patient id>.nii.gz`` masks on each image's grid."""
     config = read_config(run)
-    prof = PHHProfile(**{**config["settings"], "fractions": tuple(config["settings"]["fractions"])})
+    prof = profile_settings("phh", PROFILES, config["profile"], config["settings"])
     model = keras.models.load_model(Path(run) / "model.keras")
     folder = Path(input_dir)
     folder = folder / "images" if (folder / "images").is_dir() else folder
