@@ -45,6 +45,7 @@ __all__ = [
     "confusion",
     "dice",
     "evaluate_labels",
+    "generalized_dice",
     "lesion_metrics",
     "read_metrics_csv",
     "region_masks",
@@ -114,6 +115,46 @@ def dice(pred: np.ndarray, ref: np.ndarray) -> float:
 
 def _dice(tp: int, fp: int, fn: int) -> float:
     return 1.0 if tp + fp + fn == 0 else 2.0 * tp / (2 * tp + fp + fn)
+
+
+def generalized_dice(
+    pred: np.ndarray, ref: np.ndarray, labels: Sequence[int] | None = None
+) -> float:
+    """Generalized Dice score of two label maps (Sudre et al. 2017, DLMIA, LNCS 10553).
+
+    ``2 sum_c w_c |P_c ∩ R_c| / sum_c w_c (|P_c| + |R_c|)`` with ``w_c = 1 / |R_c|^2``: one number
+    for all classes in which each class counts about equally, whatever its size. A class absent
+    from the reference (infinite weight) gets the largest finite weight, as in MONAI's
+    ``GeneralizedDiceScore`` (against which this is tested). This is the hard score of the
+    predicted labels; :class:`labkit.metrics.GeneralizedDiceScore` is the soft one of training.
+
+    Args:
+        pred: Predicted label map ``(x, y[, z])`` of integers.
+        ref: Reference label map of the same shape.
+        labels: Label values to score, background included if wanted (default: ``0`` up to the
+            largest value in either map).
+
+    Returns:
+        The score in ``[0, 1]``; 1.0 when every scored class is empty in both maps.
+
+    Raises:
+        ShapeError: If the shapes differ.
+    """
+    pred, ref = np.asarray(pred), np.asarray(ref)
+    if pred.shape != ref.shape:
+        raise ShapeError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}.")
+    if labels is None:
+        labels = range(int(max(pred.max(initial=0), ref.max(initial=0))) + 1)
+    inter = np.array([np.count_nonzero((pred == c) & (ref == c)) for c in labels], dtype=float)
+    size_ref = np.array([np.count_nonzero(ref == c) for c in labels], dtype=float)
+    size_pred = np.array([np.count_nonzero(pred == c) for c in labels], dtype=float)
+    present = size_ref > 0
+    if not present.any():
+        return 1.0 if not size_pred.any() else 0.0
+    w = np.zeros_like(size_ref)
+    w[present] = 1.0 / size_ref[present] ** 2
+    w[~present] = w[present].max()
+    return float(2.0 * np.sum(w * inter) / np.sum(w * (size_ref + size_pred)))
 
 
 def _ratio(num: float, den: float) -> float:

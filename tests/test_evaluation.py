@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from monai.metrics import (
+    GeneralizedDiceScore,
     compute_average_surface_distance,
     compute_dice,
     compute_hausdorff_distance,
@@ -184,3 +185,31 @@ def test_shape_mismatch():
         ShapeError, match=r"prediction has shape \(2, 2\) but reference has \(3, 2\)"
     ):
         ev.dice(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+def test_generalized_dice_by_hand():
+    ref = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 2])
+    pred = np.array([0, 0, 0, 0, 0, 1, 1, 1, 0, 0])
+    # class sizes in ref 6, 3, 1 and in pred 7, 3, 0; weights 1/36, 1/9, 1; intersections 5, 2, 0
+    num = 2 * (5 / 36 + 2 / 9 + 0)
+    den = (6 + 7) / 36 + (3 + 3) / 9 + (1 + 0) / 1
+    assert ev.generalized_dice(pred, ref) == pytest.approx(num / den)
+    # the tumour-like class 2 (one voxel, missed) pulls the score far below plain accuracy
+    assert ev.generalized_dice(pred, ref) < np.mean(pred == ref) - 0.3
+    assert ev.generalized_dice(ref, ref) == 1.0
+    assert ev.generalized_dice(np.zeros(4, int), np.zeros(4, int), labels=[1, 2]) == 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_generalized_dice_agrees_with_monai(seed):
+    rng = np.random.default_rng(seed)
+    ref = rng.choice(4, size=(12, 10, 6), p=[0.7, 0.2, 0.1, 0.0])  # class 3 absent
+    pred = np.where(rng.random(ref.shape) < 0.8, ref, rng.integers(0, 4, ref.shape))
+    one_hot = lambda a: torch.nn.functional.one_hot(torch.as_tensor(a), 4).permute(3, 0, 1, 2)  # noqa: E731
+    theirs = GeneralizedDiceScore(include_background=True)(one_hot(pred)[None], one_hot(ref)[None])
+    assert ev.generalized_dice(pred, ref, labels=range(4)) == pytest.approx(float(theirs), abs=1e-6)
+
+
+def test_generalized_dice_shape_mismatch():
+    with pytest.raises(ShapeError, match=r"prediction shape \(3,\) differs"):
+        ev.generalized_dice(np.zeros(3, int), np.zeros(4, int))
