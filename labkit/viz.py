@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.animation import FuncAnimation
 from matplotlib.colors import ListedColormap
 
+from labkit.errors import ShapeError
 from labkit.io import Volume, reorient
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "montage",
     "plane",
     "show_planes",
+    "slice_animation",
     "window",
 ]
 
@@ -298,3 +301,80 @@ def case_bars(
     ax.set_xticks(x, [str(r["case"]) for r in sel], rotation=90, fontsize=7)
     ax.set_ylabel(metric + (f" ({label})" if label else ""))
     return ax
+
+
+def slice_animation(
+    image: Volume,
+    labels: dict[str, Volume],
+    view: str = "axial",
+    display: tuple[float, float] | None = None,
+    step: int = 1,
+    interval_ms: int = 150,
+) -> FuncAnimation:
+    """Animate label maps through a volume, one panel per label map, one frame per slice.
+
+    Save the result as a GIF with ``anim.save("x.gif", writer="pillow")`` or embed it in a
+    notebook with ``IPython.display.HTML(anim.to_jshtml())``.
+
+    Args:
+        image: Image volume ``(x, y, z)``.
+        labels: Panel title to label volume ``(x, y, z)`` on the image's grid (e.g. reference
+            and prediction); values 1, 2, ... are drawn in :data:`LABEL_COLOURS`.
+        view: ``"axial"``, ``"coronal"`` or ``"sagittal"``: the axis the frames walk along.
+        display: ``(low, high)`` intensity range shown (default: the 1st and 99th percentiles).
+        step: Show every ``step``-th slice.
+        interval_ms: Delay between frames.
+
+    Returns:
+        The animation (``len(anim.frames)`` slices); its figure is closed so that a notebook
+        does not also show a still copy.
+
+    Raises:
+        ShapeError: If a label volume is not on the image's grid.
+    """
+    if view not in _AXES:
+        raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
+    if step < 1:
+        raise ValueError(f"step must be >= 1; got {step}.")
+    for name, vol in labels.items():
+        if vol.shape[:3] != image.shape[:3]:
+            raise ShapeError(
+                f"label map {name!r} has shape {vol.shape} but the image has {image.shape}; "
+                "resample the prediction to the image's grid first (inference.save_prediction)."
+            )
+    ras = reorient(image, "RAS")
+    lo, hi = display or np.percentile(ras.array, (1, 99))
+    n = ras.shape[_AXES[view]]
+    frames = list(range(0, n, step))
+    fig, axes = plt.subplots(
+        1, len(labels), figsize=(3.2 * len(labels), 3.4), layout="constrained", squeeze=False
+    )
+    cmap = ListedColormap(["none", *LABEL_COLOURS])
+    artists = []
+    for ax, (name, vol) in zip(axes[0], labels.items(), strict=True):
+        cut, aspect = plane(ras, view, 0)
+        img = ax.imshow(cut, cmap="gray", vmin=lo, vmax=hi, aspect=aspect, interpolation="nearest")
+        lab = ax.imshow(
+            plane(vol, view, 0)[0],
+            cmap=cmap,
+            vmin=0,
+            vmax=len(LABEL_COLOURS),
+            alpha=0.55,
+            aspect=aspect,
+            interpolation="nearest",
+        )
+        ax.set_title(name, fontsize=9)
+        ax.axis("off")
+        artists.append((img, lab, reorient(vol, "RAS")))
+    caption = fig.suptitle("", fontsize=9)
+
+    def draw(index: int) -> list:
+        for img, lab, vol in artists:
+            img.set_data(plane(ras, view, index)[0])
+            lab.set_data(plane(vol, view, index)[0])
+        caption.set_text(f"{view} slice {index + 1} of {n}")
+        return [a for img, lab, _ in artists for a in (img, lab)] + [caption]
+
+    anim = FuncAnimation(fig, draw, frames=frames, interval=interval_ms, blit=False)
+    plt.close(fig)
+    return anim

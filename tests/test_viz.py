@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from labkit import viz
+from labkit.errors import ShapeError
 from labkit.io import Volume
 
 
@@ -84,3 +85,22 @@ def test_contours_draws_one_outline_per_mask(rng):
         image, {"reference": Volume(a, np.eye(4)), "prediction": Volume(b, np.eye(4))}
     )
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["reference", "prediction"]
+
+
+def test_slice_animation_has_one_frame_per_shown_slice(tmp_path, rng):
+    image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
+    label = image.with_array((image.array > 0.5).astype(np.uint8))
+    anim = viz.slice_animation(image, {"reference": label, "prediction": label}, step=2)
+    assert list(anim.new_frame_seq()) == [0, 2, 4, 6]  # axial slices 0, 2, 4, 6 of 7
+    gif = tmp_path / "slices.gif"
+    anim.save(gif, writer="pillow", fps=4)
+    assert gif.read_bytes()[:6] == b"GIF89a"
+
+
+def test_slice_animation_rejects_labels_off_the_image_grid(rng):
+    image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
+    wrong = Volume(np.zeros((6, 5, 6), np.uint8), np.eye(4))
+    with pytest.raises(ShapeError, match=r"label map 'U-Net' has shape \(6, 5, 6\)"):
+        viz.slice_animation(image, {"U-Net": wrong})
+    with pytest.raises(ValueError, match="step must be >= 1"):
+        viz.slice_animation(image, {}, step=0)
