@@ -1,8 +1,11 @@
 """The Decathlon recipe's settings."""
 
+import numpy as np
 import pytest
 
+from labkit.datasets import load_case, load_msd
 from labkit.studies import msd
+from labkit.training import read_history
 
 
 def test_full_profile_keeps_the_study_settings():
@@ -41,3 +44,29 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
     rate = optimizer.learning_rate  # the schedule evaluated at the current step
     assert int(optimizer.iterations) > 0
     assert float(rate) == pytest.approx(0.0, abs=1e-9)
+
+    # the run remembers its settings, overrides included, and predicts on the source grid
+    prof = msd.run_settings(tmp_path / "run")
+    assert prof == msd.settings("quick", {"schedule": "cosine"})
+    case = load_msd(data).cases[0]
+    image = load_case(case).image.array
+    labels = msd.predict_volume(model, image, prof)
+    assert labels.shape == image.shape[:3] and labels.dtype == np.uint8
+    assert set(np.unique(labels)) <= {0, 1}
+    history = read_history(tmp_path / "run")
+    assert {"accuracy", "val_accuracy", "generalized_dice_score", "dice"} <= set(history[0])
+
+
+def test_build_model_follows_the_profile():
+    prof = msd.settings("quick", {"filters": 4, "depth": 2, "batch_norm_momentum": 0.8})
+    model = msd.build_model(prof, n_channels=2, n_classes=3)
+    assert model.input_shape == (None, None, None, 2)
+    assert model.output_shape == (None, None, None, 3)
+    assert {layer.momentum for layer in model.layers if "bn" in layer.name} == {0.8}
+
+
+def test_run_settings_refuses_other_studies(tmp_path):
+    (tmp_path / "config.json").write_text('{"study": "phh", "profile": "quick", "settings": {}}')
+    (tmp_path / "model.keras").write_bytes(b"")
+    with pytest.raises(ValueError, match="a run of the 'phh' study, not of 'msd'"):
+        msd.run_settings(tmp_path)
