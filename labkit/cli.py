@@ -3,7 +3,7 @@
 ::
 
     labkit synth STUDY DIR [--cases N] [--seed S] [--task T]
-    labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S]
+    labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S] [--set KEY=VALUE ...]
     labkit predict RUN --input DIR --output DIR
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...]
     labkit download TASK [--root DIR]
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "parse_setting"]
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -38,11 +39,26 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_setting(text: str) -> tuple[str, object]:
+    """Parse ``KEY=VALUE`` from ``--set``; the value is read as JSON when it can be (4, 1e-3,
+    [0], true), else kept as a string (dice_ce)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(
+            f"--set expects KEY=VALUE (for example epochs=4 or loss=dice_ce); got {text!r}."
+        )
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def _train(args: argparse.Namespace) -> int:
     from labkit import studies
 
+    overrides = dict(args.set or [])
     summary = studies.get(args.study).train(
-        Path(args.data), Path(args.out), args.profile, args.seed
+        Path(args.data), Path(args.out), args.profile, args.seed, overrides=overrides
     )
     print(f"run written to {args.out}; held-out results:")
     for row in summary["labels"]:
@@ -111,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", choices=("quick", "full"), default=os.environ.get("LABKIT_PROFILE", "quick")
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--set",
+        type=parse_setting,
+        action="append",
+        metavar="KEY=VALUE",
+        help="change one setting of the profile, e.g. --set epochs=4 --set loss=dice_ce "
+        "(repeatable; the run's config.json records them)",
+    )
     p.set_defaults(handler=_train)
 
     p = sub.add_parser("predict", help="segment a folder of images with a trained run")

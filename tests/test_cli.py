@@ -49,7 +49,10 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile, capsys):
     )
     assert json.loads((data / "dataset.json").read_text())["numTraining"] == 6
 
-    assert cli.main(["train", "msd", "--data", str(data), "--out", str(run), "--seed", "2"]) == 0
+    train = ["train", "msd", "--data", str(data), "--out", str(run), "--seed", "2"]
+    assert cli.main([*train, "--set", "batch_size=8", "--set", "loss=dice_ce"]) == 0
+    settings = json.loads((run / "config.json").read_text())["settings"]
+    assert (settings["batch_size"], settings["loss"]) == (8, "dice_ce")
     for name in (
         "model.keras",
         "history.csv",
@@ -122,3 +125,15 @@ def test_predict_needs_a_finished_run(tmp_path, capsys):
         == 2
     )
     assert "is not a finished labkit run" in capsys.readouterr().err
+
+
+def test_train_set_refuses_unknown_or_malformed_settings(tmp_path, capsys):
+    data = tmp_path / "Task09_Spleen"
+    assert cli.main(["synth", "msd", str(data), "--cases", "3", "--task", "spleen"]) == 0
+    train = ["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]
+    assert cli.main([*train, "--set", "lr=3"]) == 2
+    assert "unknown msd setting(s) ['lr']" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main([*train, "--set", "epochs"])
+    assert exc.value.code == 2
+    assert "--set expects KEY=VALUE" in capsys.readouterr().err

@@ -25,8 +25,9 @@ class Study:
         description: One line for ``--help``.
         synth: ``synth(out_dir, cases=..., seed=..., **options)`` writes a twin cohort in the real
             layout (``cases`` defaults to the study's own cohort size).
-        train: ``train(data_dir, run_dir, profile, seed)`` trains, evaluates the held-out cases and
-            returns the summary it writes to ``run_dir/summary.json``.
+        train: ``train(data_dir, run_dir, profile, seed, overrides=None)`` trains, evaluates the
+            held-out cases and returns the summary it writes to ``run_dir/summary.json``;
+            ``overrides`` changes settings of the profile (``{"epochs": 4}``).
         predict: ``predict(run_dir, input_dir, output_dir)`` writes ``<case id>.nii.gz`` label maps
             and returns their paths.
     """
@@ -34,7 +35,7 @@ class Study:
     name: str
     description: str
     synth: Callable[..., Any]
-    train: Callable[[Path, Path, str, int], dict[str, Any]]
+    train: Callable[..., dict[str, Any]]
     predict: Callable[[Path, Path, Path], list[Path]]
 
 
