@@ -1,8 +1,11 @@
-"""The core's acceptance run: the msd recipe on the 200 real MSD hippocampus cases (quick profile).
+"""The command line's acceptance run on the 200 real MSD hippocampus cases.
 
-Trains for several minutes on a 2-core CPU, so it runs only when the real data are present
-(``../shared/data`` or ``LABKIT_DATA_ROOT``). It asserts the held-out Dice floor of the quick
-profile and that ``labkit predict`` + ``labkit evaluate`` reproduce the run's own metrics.
+``labkit train msd`` with the quick profile cut to two epochs (``--set epochs=2``, about three
+minutes on a 2-core CPU), then ``labkit predict`` + ``labkit evaluate``, which must reproduce the
+run's own metrics. It runs only when the real data are present (``../shared/data`` or
+``LABKIT_DATA_ROOT``). The quality of the recipe is asserted elsewhere: the Decathlon chapter
+holds a 0.80 floor with four epochs, and ``benchmarks/msd_hippocampus.py`` measures the full
+twelve-epoch quick profile.
 """
 
 import json
@@ -14,14 +17,15 @@ import pytest
 from labkit import cli
 from labkit.evaluation import read_metrics_csv
 
-#: Measured held-out Dice of this run on a 2-core CPU: anterior 0.862, posterior 0.845 (README).
-DICE_FLOOR = 0.80
+#: Measured held-out Dice of this two-epoch run on a 2-core CPU: anterior 0.780, posterior 0.768.
+DICE_FLOOR = 0.70
 
 
 @pytest.mark.shared_data
-def test_quick_profile_on_real_hippocampus(hippocampus_root, tmp_path):
+def test_cli_on_real_hippocampus(hippocampus_root, tmp_path):
     run, pred, images = tmp_path / "run", tmp_path / "pred", tmp_path / "test_images"
-    assert cli.main(["train", "msd", "--data", str(hippocampus_root), "--out", str(run)]) == 0
+    train = ["train", "msd", "--data", str(hippocampus_root), "--out", str(run)]
+    assert cli.main([*train, "--set", "epochs=2"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     by_label = {row["label"]: row for row in summary["labels"]}
     assert set(by_label) == {"Anterior", "Posterior"}
