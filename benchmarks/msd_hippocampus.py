@@ -13,11 +13,12 @@ Run (about 14 minutes on a 2-core CPU)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _results import report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -55,11 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
             for row in summary["labels"]
         },
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return result
+    return report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _results import paired_difference, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -86,18 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
             }
             for loss in losses
         },
-        "tumour_dice_gdl_minus_ce": {
-            "mean": round(float(np.mean(diffs)), 4),
-            "sd": round(float(np.std(diffs, ddof=1)), 4),
-            "n_case_runs": len(diffs),
-            "positive": int(np.sum(np.array(diffs) > 0)),
-        },
+        "tumour_dice_gdl_minus_ce": paired_difference(diffs, "n_case_runs"),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return result
+    return report(result, args.out)
 
 
 if __name__ == "__main__":

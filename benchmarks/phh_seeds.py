@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _results import paired_difference, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -67,18 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
             v: [round(float(np.mean(d)), 4), round(float(np.std(d, ddof=1)), 4)]
             for v, d in by_variant.items()
         },
-        "difference_2.5D_minus_2D": {
-            "mean": round(float(np.mean(diffs)), 4),
-            "sd": round(float(np.std(diffs, ddof=1)), 4),
-            "n_patient_runs": len(diffs),
-            "positive": int(np.sum(np.array(diffs) > 0)),
-        },
+        "difference_2.5D_minus_2D": paired_difference(diffs, "n_patient_runs"),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return result
+    return report(result, args.out)
 
 
 if __name__ == "__main__":

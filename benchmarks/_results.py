@@ -1,0 +1,37 @@
+"""What the benchmark scripts share: the summary of paired differences and the JSON report.
+
+The scripts run as ``python benchmarks/NAME.py``, which puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def paired_difference(diffs: Sequence[float], count_name: str) -> dict:
+    """Mean, spread and sign count of paired differences (one per case and seed).
+
+    Args:
+        diffs: Differences, variant minus baseline.
+        count_name: Key under which the number of pairs is reported (e.g. ``n_case_runs``).
+    """
+    values = np.asarray(diffs, dtype=float)
+    return {
+        "mean": round(float(values.mean()), 4),
+        "sd": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
+        count_name: len(values),
+        "positive": int(np.sum(values > 0)),
+    }
+
+
+def report(result: dict, out: str | None) -> dict:
+    """Print the results as JSON and, when ``out`` is given, write them there too."""
+    text = json.dumps(result, indent=1)
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n")
+    return result
