@@ -79,13 +79,18 @@ REGION_CONVENTIONS: dict[str, dict[str, tuple[int, ...]]] = {
 }
 
 
-def _check_pair(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_shapes(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred, ref = np.asarray(pred), np.asarray(ref)
     if pred.shape != ref.shape:
         raise ShapeError(
             f"prediction has shape {pred.shape} but reference has {ref.shape}; expected the same "
             "grid. Resample the prediction onto the reference grid before evaluating."
         )
+    return pred, ref
+
+
+def _check_pair(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred, ref = _check_shapes(pred, ref)
     return pred.astype(bool), ref.astype(bool)
 
 
@@ -140,9 +145,7 @@ def generalized_dice(
     Raises:
         ShapeError: If the shapes differ.
     """
-    pred, ref = np.asarray(pred), np.asarray(ref)
-    if pred.shape != ref.shape:
-        raise ShapeError(f"prediction shape {pred.shape} differs from reference shape {ref.shape}.")
+    pred, ref = _check_shapes(pred, ref)
     if labels is None:
         labels = range(int(max(pred.max(initial=0), ref.max(initial=0))) + 1)
     inter = np.array([np.count_nonzero((pred == c) & (ref == c)) for c in labels], dtype=float)

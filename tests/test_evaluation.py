@@ -211,5 +211,5 @@ def test_generalized_dice_agrees_with_monai(seed):
 
 
 def test_generalized_dice_shape_mismatch():
-    with pytest.raises(ShapeError, match=r"prediction shape \(3,\) differs"):
+    with pytest.raises(ShapeError, match=r"prediction has shape \(3,\) but reference has \(4,\)"):
         ev.generalized_dice(np.zeros(3, int), np.zeros(4, int))
