@@ -15,8 +15,7 @@ import numpy as np
 from matplotlib.animation import FuncAnimation
 from matplotlib.colors import ListedColormap
 
-from labkit.errors import ShapeError
-from labkit.io import Volume, reorient
+from labkit.io import Volume, check_same_grid, reorient
 
 __all__ = [
     "LABEL_COLOURS",
@@ -54,6 +53,12 @@ def window(image: np.ndarray, level: float, width: float) -> np.ndarray:
     return np.clip((np.asarray(image, dtype=np.float32) - lo) / width, 0.0, 1.0)
 
 
+def _axis(view: str) -> int:
+    if view not in _AXES:
+        raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
+    return _AXES[view]
+
+
 def plane(volume: Volume, view: str, index: int | None = None) -> tuple[np.ndarray, float]:
     """Cut one display-ready 2D slice from a volume.
 
@@ -65,10 +70,8 @@ def plane(volume: Volume, view: str, index: int | None = None) -> tuple[np.ndarr
     Returns:
         ``(slice2d, aspect)``: the slice oriented for ``imshow`` and its pixel aspect ratio.
     """
-    if view not in _AXES:
-        raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
+    axis = _axis(view)
     ras = reorient(volume, "RAS")
-    axis = _AXES[view]
     index = ras.shape[axis] // 2 if index is None else int(index)
     cut = np.take(ras.array, index, axis=axis)
     sp = [s for i, s in enumerate(ras.spacing) if i != axis]
@@ -326,25 +329,20 @@ def slice_animation(
         interval_ms: Delay between frames.
 
     Returns:
-        The animation (``len(anim.frames)`` slices); its figure is closed so that a notebook
-        does not also show a still copy.
+        The animation, one frame per shown slice; its figure is closed so that a notebook does
+        not also show a still copy.
 
     Raises:
-        ShapeError: If a label volume is not on the image's grid.
+        ShapeError: If a label volume is not on the image's grid (shape and affine).
     """
-    if view not in _AXES:
-        raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
+    axis = _axis(view)
     if step < 1:
         raise ValueError(f"step must be >= 1; got {step}.")
-    for name, vol in labels.items():
-        if vol.shape[:3] != image.shape[:3]:
-            raise ShapeError(
-                f"label map {name!r} has shape {vol.shape} but the image has {image.shape}; "
-                "resample the prediction to the image's grid first (inference.save_prediction)."
-            )
+    for vol in labels.values():
+        check_same_grid(image, vol)
     ras = reorient(image, "RAS")
     lo, hi = display or np.percentile(ras.array, (1, 99))
-    n = ras.shape[_AXES[view]]
+    n = ras.shape[axis]
     frames = list(range(0, n, step))
     fig, axes = plt.subplots(
         1, len(labels), figsize=(3.2 * len(labels), 3.4), layout="constrained", squeeze=False
@@ -365,7 +363,7 @@ def slice_animation(
         )
         ax.set_title(name, fontsize=9)
         ax.axis("off")
-        artists.append((img, lab, reorient(vol, "RAS")))
+        artists.append((img, lab, vol))
     caption = fig.suptitle("", fontsize=9)
 
     def draw(index: int) -> list:

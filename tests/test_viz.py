@@ -100,7 +100,10 @@ def test_slice_animation_has_one_frame_per_shown_slice(tmp_path, rng):
 def test_slice_animation_rejects_labels_off_the_image_grid(rng):
     image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
     wrong = Volume(np.zeros((6, 5, 6), np.uint8), np.eye(4))
-    with pytest.raises(ShapeError, match=r"label map 'U-Net' has shape \(6, 5, 6\)"):
+    with pytest.raises(ShapeError, match=r"has spatial shape \(6, 5, 7\) but label <array> has"):
         viz.slice_animation(image, {"U-Net": wrong})
+    shifted = Volume(np.zeros((6, 5, 7), np.uint8), np.diag([2.0, 1.0, 1.0, 1.0]))
+    with pytest.raises(ShapeError, match="different affines"):
+        viz.slice_animation(image, {"U-Net": shifted})
     with pytest.raises(ValueError, match="step must be >= 1"):
         viz.slice_animation(image, {}, step=0)
