@@ -1,9 +1,12 @@
 """The Decathlon recipe's settings."""
 
+import json
+
 import numpy as np
 import pytest
 
 from labkit.datasets import load_case, load_msd
+from labkit.evaluation import dice, read_metrics_csv
 from labkit.studies import msd
 from labkit.training import read_history
 
@@ -53,6 +56,12 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
     labels = msd.predict_volume(model, image, prof)
     assert labels.shape == image.shape[:3] and labels.dtype == np.uint8
     assert set(np.unique(labels)) <= {0, 1}
+    # predicting the test cases again reproduces what train scored in metrics.csv
+    again = msd.held_out_predictions(tmp_path / "run", data)
+    scored = {r["case"]: r["dice"] for r in read_metrics_csv(tmp_path / "run" / "metrics.csv")}
+    assert list(again) == json.loads((tmp_path / "run" / "split.json").read_text())["test"]
+    for case_id, (loaded, pred) in again.items():
+        assert dice(pred == 1, loaded.label.array == 1) == pytest.approx(scored[case_id])
     history = read_history(tmp_path / "run")
     assert {"accuracy", "val_accuracy", "generalized_dice_score", "dice"} <= set(history[0])
 

@@ -20,8 +20,9 @@ Both hold out 20% of the cases (by patient) as a test set that training never se
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ import keras
 import numpy as np
 
 from labkit import losses, metrics
-from labkit.datasets.base import Case, load_case
+from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
 from labkit.errors import ShapeError
 from labkit.inference import predict_slices, save_prediction
@@ -55,6 +56,7 @@ __all__ = [
     "TWIN_BUDGET",
     "MSDProfile",
     "build_model",
+    "held_out_predictions",
     "predict",
     "predict_volume",
     "preprocess",
@@ -279,10 +281,8 @@ def train(
     labels = {k: v for k, v in ds.labels.items() if k != 0}
 
     def held_out():
-        for case_id in progress(split["test"], "evaluating"):
-            loaded = load_case(by_id[case_id])
-            pred = predict_volume(model, loaded.image.array, prof)
-            yield case_id, pred, loaded.label.array, loaded.image.spacing
+        for loaded, pred in _predict_cases(model, prof, [by_id[i] for i in split["test"]]):
+            yield loaded.case.case_id, pred, loaded.label.array, loaded.image.spacing
 
     summary = finish_run(
         out,
@@ -313,6 +313,33 @@ def predict_volume(model: keras.Model, image: np.ndarray, prof: MSDProfile) -> n
     pre, records = preprocess(image, prof.max_size)
     probs = predict_slices(model, pre, axis=2, multiple=2**prof.depth)
     return undo(np.argmax(probs, axis=-1).astype(np.uint8), records)
+
+
+def _predict_cases(
+    model: keras.Model, prof: MSDProfile, cases: list[Case]
+) -> Iterator[tuple[LoadedCase, np.ndarray]]:
+    for case in progress(cases, "predicting"):
+        loaded = load_case(case)
+        yield loaded, predict_volume(model, loaded.image.array, prof)
+
+
+def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, np.ndarray]]:
+    """Predict a finished run's held-out test cases again, as ``train`` scored them.
+
+    Args:
+        run: Run folder (``model.keras``, ``config.json``, ``split.json``).
+        data: The MSD task folder the run was trained on.
+
+    Returns:
+        Case id (in ``split.json`` order) to ``(loaded case, label map (x, y, z) uint8)``, the
+        prediction on the case's own grid.
+    """
+    prof = run_settings(run)
+    model = keras.models.load_model(Path(run) / "model.keras")
+    by_id = {c.case_id: c for c in load_msd(data).cases}
+    test_ids = json.loads((Path(run) / "split.json").read_text())["test"]
+    cases = [by_id[i] for i in test_ids]
+    return {lc.case.case_id: (lc, pred) for lc, pred in _predict_cases(model, prof, cases)}
 
 
 def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
