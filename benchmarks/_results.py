@@ -12,6 +12,12 @@ from pathlib import Path
 import numpy as np
 
 
+def mean_sd(values: Sequence[float]) -> list[float]:
+    """``[mean, sample standard deviation]`` of some values, rounded to 4 decimals."""
+    values = np.asarray(values, dtype=float)
+    return [round(float(values.mean()), 4), round(float(values.std(ddof=1)), 4)]
+
+
 def paired_difference(diffs: Sequence[float], count_name: str) -> dict:
     """Mean, spread and sign count of paired differences (one per case and seed).
 

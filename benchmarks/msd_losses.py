@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _results import paired_difference, report
+from _results import mean_sd, paired_difference, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -28,15 +28,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
-    import keras
-
     from labkit.config import cache_dir
-    from labkit.datasets import load_case, write_msd_twin
+    from labkit.datasets import write_msd_twin
     from labkit.evaluation import read_metrics_csv
     from labkit.studies import msd
 
     ds = write_msd_twin(cache_dir("msd_twins") / "Task03_Liver", "liver", n_cases=20, seed=0)
-    by_id = {c.case_id: c for c in ds.cases}
     losses = ("generalized_dice", "cross_entropy")
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,12 +43,10 @@ def main(argv: list[str] | None = None) -> dict:
                 overrides = {**msd.TWIN_BUDGET, "loss": loss}
                 summary = msd.train(ds.root, out, "quick", seed=seed, overrides=overrides)
                 rows = read_metrics_csv(out / "metrics.csv")
-                model, prof = keras.models.load_model(out / "model.keras"), msd.run_settings(out)
-                accuracy = {}
-                for case_id in dict.fromkeys(r["case"] for r in rows):
-                    case = load_case(by_id[case_id])
-                    pred = msd.predict_volume(model, case.image.array, prof)
-                    accuracy[case_id] = round(float(np.mean(pred == case.label.array)), 4)
+                accuracy = {
+                    case_id: round(float(np.mean(pred == case.label.array)), 4)
+                    for case_id, (case, pred) in msd.held_out_predictions(out, ds.root).items()
+                }
                 runs.append(
                     {
                         "seed": seed,
@@ -81,9 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "mean_sd": {
             loss: {
-                key: [round(float(np.mean(v)), 4), round(float(np.std(v, ddof=1)), 4)]
-                for key in ("liver_dice", "cancer_dice", "accuracy")
-                for v in [pooled(loss, key)]
+                key: mean_sd(pooled(loss, key)) for key in ("liver_dice", "cancer_dice", "accuracy")
             }
             for loss in losses
         },

@@ -17,8 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from _results import paired_difference, report
+from _results import mean_sd, paired_difference, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -64,10 +63,7 @@ def main(argv: list[str] | None = None) -> dict:
         "profile": args.profile,
         "seeds": args.seeds,
         "runs": runs,
-        "dice_mean_sd": {
-            v: [round(float(np.mean(d)), 4), round(float(np.std(d, ddof=1)), 4)]
-            for v, d in by_variant.items()
-        },
+        "dice_mean_sd": {v: mean_sd(d) for v, d in by_variant.items()},
         "difference_2.5D_minus_2D": paired_difference(diffs, "n_patient_runs"),
     }
     return report(result, args.out)
