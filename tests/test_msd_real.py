@@ -18,7 +18,7 @@ from labkit import cli
 from labkit.evaluation import read_metrics_csv
 
 #: Measured held-out Dice of this two-epoch run on a 2-core CPU: anterior 0.780, posterior 0.768.
-DICE_FLOOR = 0.70
+DICE_FLOOR = 0.75
 
 
 @pytest.mark.shared_data
