@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from labkit.errors import ShapeError
-from labkit.io import Volume, check_same_grid, load_label, load_nifti
+from labkit.errors import DatasetLayoutError, ShapeError
+from labkit.io import Volume, check_same_grid, load_label, load_nifti, nifti_files
 
-__all__ = ["Case", "LoadedCase", "cached_cohort", "load_case"]
+__all__ = ["Case", "Cohort", "LoadedCase", "cached_cohort", "load_case", "paired_folders"]
 
 _MANIFEST = ".labkit-cohort.json"
 
@@ -47,6 +47,65 @@ class Case:
     label: Path | None
     modalities: tuple[str, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A dataset folder, read: where each case's files are.
+
+    Attributes:
+        root: The folder.
+        cases: One case per patient, sorted by id.
+    """
+
+    root: Path
+    cases: tuple[Case, ...]
+
+    @property
+    def case_ids(self) -> list[str]:
+        """Patient identifiers."""
+        return [c.case_id for c in self.cases]
+
+
+def paired_folders(
+    root: str | Path, image_dir: str, label_dir: str, modality: str, hint: str
+) -> Cohort:
+    """Read a layout of two sub-folders, images and label maps paired by file name.
+
+    Args:
+        root: The dataset folder.
+        image_dir: Sub-folder of the images, one ``<case id>.nii.gz`` per patient.
+        label_dir: Sub-folder of the label maps, under the same file names.
+        modality: Name of the single image modality (``"T2"``, ``"CT"``).
+        hint: What to put where, for the error messages.
+
+    Returns:
+        The cohort, sorted by case id. Grids are checked when a case is loaded
+        (:func:`load_case`).
+
+    Raises:
+        DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
+    """
+    root = Path(root)
+    images, masks = nifti_files(root / image_dir), nifti_files(root / label_dir)
+    if not images or not masks:
+        raise DatasetLayoutError(
+            f"{root} needs {image_dir}/ and {label_dir}/ sub-folders with one .nii.gz per "
+            f"patient; found {len(images)} image(s) and {len(masks)} mask(s). {hint}"
+        )
+    lonely_images = sorted(set(images) - set(masks))
+    lonely_masks = sorted(set(masks) - set(images))
+    if lonely_images or lonely_masks:
+        raise DatasetLayoutError(
+            f"unpaired files in {root}: images without a mask {lonely_images[:10]}, masks without "
+            f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in "
+            f"{image_dir}/ and {label_dir}/."
+        )
+    cases = tuple(
+        Case(case_id=pid, images=(images[pid],), label=masks[pid], modalities=(modality,))
+        for pid in sorted(images)
+    )
+    return Cohort(root=root, cases=cases)
 
 
 @dataclass(frozen=True)

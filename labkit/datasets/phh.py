@@ -18,16 +18,14 @@ mask is the set of voxels where CSF is the majority tissue, so it is exact by co
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 import labkit
-from labkit.datasets.base import Case, cached_cohort
-from labkit.errors import DatasetLayoutError
-from labkit.io import nifti_files, save_nifti
+from labkit.datasets.base import Cohort, cached_cohort, paired_folders
+from labkit.io import save_nifti
 from labkit.phantoms import (
     add_noise,
     bias_field,
@@ -42,58 +40,25 @@ from labkit.phantoms import (
 __all__ = ["PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
 
 
-@dataclass(frozen=True)
-class PHHCohort:
-    """A PHH folder, read.
-
-    Attributes:
-        root: The folder.
-        cases: One case per patient (``images`` holds the T2 file; ``label`` the CSF mask).
-    """
-
-    root: Path
-    cases: tuple[Case, ...]
-
-    @property
-    def case_ids(self) -> list[str]:
-        """Patient identifiers."""
-        return [c.case_id for c in self.cases]
+#: The cohort type :func:`load_phh` returns (a :class:`~labkit.datasets.base.Cohort`).
+PHHCohort = Cohort
 
 
-def load_phh(root: str | Path) -> PHHCohort:
+def load_phh(root: str | Path) -> Cohort:
     """Read a PHH folder (``images/`` and ``masks/``, one file per patient in each).
 
     Args:
         root: The folder.
 
     Returns:
-        The cohort, sorted by patient id. Grids are checked when a case is loaded
-        (:func:`labkit.datasets.load_case`).
+        The cohort, sorted by patient id; each case's ``images`` holds the T2 file and ``label``
+        the CSF mask. Grids are checked when a case is loaded (:func:`labkit.datasets.load_case`).
 
     Raises:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
-    root = Path(root)
-    images, masks = nifti_files(root / "images"), nifti_files(root / "masks")
-    if not images or not masks:
-        raise DatasetLayoutError(
-            f"{root} needs images/ and masks/ sub-folders with one .nii.gz per patient; found "
-            f"{len(images)} image(s) and {len(masks)} mask(s). Put each T2 volume in images/ and "
-            "its CSF mask, under the same file name, in masks/."
-        )
-    lonely_images = sorted(set(images) - set(masks))
-    lonely_masks = sorted(set(masks) - set(images))
-    if lonely_images or lonely_masks:
-        raise DatasetLayoutError(
-            f"unpaired files in {root}: images without a mask {lonely_images[:10]}, masks without "
-            f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in images/ "
-            "and masks/."
-        )
-    cases = tuple(
-        Case(case_id=pid, images=(images[pid],), label=masks[pid], modalities=("T2",))
-        for pid in sorted(images)
-    )
-    return PHHCohort(root=root, cases=cases)
+    hint = "Put each T2 volume in images/ and its CSF mask, under the same file name, in masks/."
+    return paired_folders(root, "images", "masks", "T2", hint)
 
 
 def _dilation(
