@@ -5,19 +5,23 @@ channels-last arrays. Each twin writer produces a small seeded cohort in exactly
 so the real loading code is what runs on synthetic data too.
 """
 
-from labkit.datasets.base import Case, LoadedCase, cached_cohort, load_case
+from labkit.datasets.base import Case, Cohort, LoadedCase, cached_cohort, load_case
+from labkit.datasets.ich import load_instance, write_ich_twin
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd, write_msd_twin
 from labkit.datasets.phh import PHHCohort, load_phh, write_phh_twin
 
 __all__ = [
     "Case",
+    "Cohort",
     "LoadedCase",
     "MSDDataset",
     "PHHCohort",
     "cached_cohort",
     "load_case",
+    "load_instance",
     "load_msd",
     "load_phh",
+    "write_ich_twin",
     "write_msd",
     "write_msd_twin",
     "write_phh_twin",

@@ -129,10 +129,12 @@ def synthetic_head(
     tissues.update(
         {k: v.astype(np.float32) for k, v in head_layers(brain, float(resolution_mm)).items()}
     )
-    region = lesion_regions(tissues, ventricles, float(resolution_mm))[lesion_region]
     count = int(rng.integers(lesion_count[0], lesion_count[1] + 1))
-    spacing = (float(resolution_mm),) * 3
-    lesion = scatter_lesions(region, rng, count, lesion_radius_mm, spacing, elongation=1.6)
+    lesion = np.zeros(shape, dtype=bool)
+    if count:  # the regions cost two distance transforms; skip them when nothing is placed
+        region = lesion_regions(tissues, ventricles, float(resolution_mm))[lesion_region]
+        spacing = (float(resolution_mm),) * 3
+        lesion = scatter_lesions(region, rng, count, lesion_radius_mm, spacing, elongation=1.6)
     tissues = overlay(tissues, "lesion", lesion)
     images = {}
     for name in contrasts:
