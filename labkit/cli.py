@@ -5,7 +5,7 @@
     labkit synth STUDY DIR [--cases N] [--seed S] [--task T]
     labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S] [--set KEY=VALUE ...]
     labkit predict RUN --input DIR --output DIR
-    labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...]
+    labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
     labkit download TASK [--root DIR]
 """
 
@@ -84,11 +84,14 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from labkit.evaluate_folder import evaluate_folders
 
-    rows, summary = evaluate_folders(Path(args.pred), Path(args.ref), Path(args.out), args.labels)
+    rows, summary = evaluate_folders(
+        Path(args.pred), Path(args.ref), Path(args.out), args.labels, args.lesions
+    )
     print(f"wrote {len(rows)} rows to {args.out}")
     for row in summary:
         dice = f"Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}"
-        print(f"  {row['label']:>14s}: {dice} (n={row['n']})")
+        fps = f", false-positive components {row['fp_components_mean']:.1f}" if args.lesions else ""
+        print(f"  {row['label']:>14s}: {dice}{fps} (n={row['n']})")
     return 0
 
 
@@ -148,11 +151,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--pred", required=True, help="folder of predicted <case id>.nii.gz")
     p.add_argument(
-        "--ref", required=True, help="folder of reference label maps, or an MSD task folder"
+        "--ref",
+        required=True,
+        help="folder of reference label maps, an MSD task folder or an INSTANCE folder",
     )
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument(
         "--labels", type=int, nargs="+", help="label values to score (default: all non-zero)"
+    )
+    p.add_argument(
+        "--lesions",
+        action="store_true",
+        help="add lesion-wise columns: components, false-positive components, lesion F1",
     )
     p.set_defaults(handler=_evaluate)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.datasets.ich import load_instance
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
@@ -19,19 +20,25 @@ __all__ = ["evaluate_folders", "reference_files"]
 def reference_files(ref: Path) -> tuple[dict[str, Path], dict[int, str]]:
     """Reference label files by case id, and label names when the folder says them.
 
-    ``ref`` is an MSD task folder (labels from ``labelsTr`` and names from ``dataset.json``) or a
-    plain folder of ``<case id>.nii.gz`` label maps.
+    ``ref`` is an MSD task folder (labels from ``labelsTr`` and names from ``dataset.json``), an
+    INSTANCE folder (labels from ``label/``), or a plain folder of ``<case id>.nii.gz`` label maps.
     """
     ref = Path(ref)
     if (ref / "dataset.json").is_file():
         ds = load_msd(ref)
         names = {value: name for value, name in ds.labels.items() if value != 0}
         return {c.case_id: c.label for c in ds.cases}, names
+    if (ref / "data").is_dir() and (ref / "label").is_dir():
+        return {c.case_id: c.label for c in load_instance(ref).cases}, {1: "haemorrhage"}
     return nifti_files(ref), {}
 
 
 def evaluate_folders(
-    pred: Path, ref: Path, out: Path, labels: Sequence[int] | None = None
+    pred: Path,
+    ref: Path,
+    out: Path,
+    labels: Sequence[int] | None = None,
+    lesions: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Score every predicted case against its reference and write the per-case CSV.
 
@@ -41,6 +48,8 @@ def evaluate_folders(
         out: CSV path (columns ``case, label, dice, hd95, ...``).
         labels: Label values to score; default: the names in ``dataset.json``, else every
             non-zero value found in the references.
+        lesions: Add lesion-wise columns (components, false-positive components, lesion recall,
+            precision and F1; see :func:`labkit.evaluation.lesion_metrics`).
 
     Returns:
         The per-case rows and the per-label summary.
@@ -68,6 +77,7 @@ def evaluate_folders(
             wanted = names
         else:
             wanted = {int(v): str(v) for v in np.unique(r.array) if v != 0}
-        rows += evaluate_labels(p.array, r.array, wanted, r.spacing, case=case_id)
+        rows += evaluate_labels(p.array, r.array, wanted, r.spacing, case=case_id, lesions=lesions)
     write_metrics_csv(rows, out)
-    return rows, summarize(rows, metrics=("dice", "hd95", "nsd"))
+    extra = ("fp_components", "lesion_f1") if lesions else ()
+    return rows, summarize(rows, metrics=("dice", "hd95", "nsd", *extra))

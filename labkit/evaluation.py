@@ -356,6 +356,7 @@ def evaluate_labels(
     labels: Mapping[int, str] | Iterable[int],
     spacing: Sequence[float] | None = None,
     case: str = "",
+    lesions: bool = False,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Per-label metrics of a predicted label map: one row per label.
@@ -366,6 +367,8 @@ def evaluate_labels(
         labels: Label values to score (background excluded by the caller), or value -> name.
         spacing: Voxel size in mm.
         case: Case identifier written into each row.
+        lesions: Add the lesion-wise columns of :func:`lesion_metrics` (components,
+            false-positive components, lesion recall, precision and F1).
         **kwargs: Passed to :func:`binary_metrics` (``nsd_tolerance_mm``, ``empty_distance``).
 
     Returns:
@@ -375,14 +378,12 @@ def evaluate_labels(
     if pred.shape != ref.shape:
         _check_pair(pred, ref)
     names = dict(labels) if isinstance(labels, Mapping) else {int(v): str(v) for v in labels}
-    return [
-        {
-            "case": case,
-            "label": name,
-            **binary_metrics(pred == value, ref == value, spacing, **kwargs),
-        }
-        for value, name in names.items()
-    ]
+    rows = []
+    for value, name in names.items():
+        p, r = pred == value, ref == value
+        row = {"case": case, "label": name, **binary_metrics(p, r, spacing, **kwargs)}
+        rows.append({**row, **lesion_metrics(p, r)} if lesions else row)
+    return rows
 
 
 def summarize(
