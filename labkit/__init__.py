@@ -6,6 +6,7 @@ Every piece of logic a chapter needs lives here, one topic per module:
 - :mod:`labkit.io` — NIfTI input/output, spacing, orientation, resampling.
 - :mod:`labkit.phantoms` — primitives that synthetic twin cohorts are built from.
 - :mod:`labkit.datasets` — one module per study dataset: real loaders and twin writers.
+- :mod:`labkit.intensity`, :mod:`labkit.ct` — normalisation; CT windows and skull removal.
 - :mod:`labkit.models`, :mod:`labkit.losses`, :mod:`labkit.metrics` — U-Nets and what trains them.
 - :mod:`labkit.evaluation` — per-case metrics on the physical spacing.
 - :mod:`labkit.training`, :mod:`labkit.inference`, :mod:`labkit.pipeline` — fit, predict, feed.

@@ -43,7 +43,11 @@ _REGISTRY: dict[str, Study] = {}
 
 #: Recipes that ship with labkit: name -> module that registers it (imported on first use, so
 #: that ``labkit --help`` does not pay for importing TensorFlow).
-BUILTIN = {"msd": "labkit.studies.msd", "phh": "labkit.studies.phh"}
+BUILTIN = {
+    "ich": "labkit.studies.ich",
+    "msd": "labkit.studies.msd",
+    "phh": "labkit.studies.phh",
+}
 
 
 def register(study: Study) -> Study:

@@ -10,25 +10,31 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import keras
 import numpy as np
 
+from labkit import losses
+from labkit import metrics as keras_metrics
 from labkit.datasets.base import Case
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.io import nifti_files
+from labkit.models import unet
 
 __all__ = [
+    "binary_slice_model",
     "finish_run",
     "image_cases",
     "profile_settings",
     "progress",
     "read_config",
+    "run_profile",
     "write_json",
 ]
 
@@ -65,6 +71,48 @@ def profile_settings(
         if isinstance(getattr(base, name), tuple):
             overrides[name] = tuple(value)
     return replace(base, **overrides)
+
+
+def run_profile(run: Path, study: str, settings: Callable[[str, Mapping[str, Any]], P]) -> P:
+    """The settings a finished run was trained with, overrides included (from ``config.json``).
+
+    Args:
+        run: Run folder.
+        study: The study the run must belong to.
+        settings: The study's ``settings(profile, overrides)``.
+
+    Raises:
+        ValueError: If the run belongs to another study.
+    """
+    config = read_config(run)
+    if config.get("study") != study:
+        raise ValueError(f"{run} is a run of the {config.get('study')!r} study, not of {study!r}.")
+    return settings(config["profile"], dict(config["settings"]))
+
+
+def binary_slice_model(prof: Any) -> keras.Model:
+    """A compiled 2D U-Net with one sigmoid output, for ``(size, size, 1 + 2 * context)`` slices.
+
+    Args:
+        prof: A study profile with ``size``, ``context``, ``depth``, ``filters``,
+            ``batch_norm_momentum``, ``learning_rate`` and ``loss``.
+
+    Returns:
+        The model, compiled with Adam, the profile's loss, pixel accuracy and Dice.
+    """
+    model = unet(
+        (prof.size, prof.size, 2 * prof.context + 1),
+        1,
+        depth=prof.depth,
+        filters=prof.filters,
+        batch_norm_momentum=prof.batch_norm_momentum,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(prof.learning_rate),
+        loss=losses.get(prof.loss),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras_metrics.DiceScore(1)],
+    )
+    return model
 
 
 def progress(items: Sequence[T], label: str) -> Iterator[T]:
@@ -128,6 +176,8 @@ def finish_run(
     predictions: Iterable[tuple[str, np.ndarray, np.ndarray, tuple[float, ...]]],
     labels: Mapping[int, str],
     extra: Mapping[str, Any] | None = None,
+    metrics: tuple[str, ...] = ("dice", "hd95", "nsd"),
+    **kwargs: Any,
 ) -> dict[str, Any]:
     """Evaluate held-out predictions and write ``metrics.csv`` and ``summary.json``.
 
@@ -137,14 +187,17 @@ def finish_run(
             on the source grid.
         labels: Label value to name (background excluded).
         extra: More facts for the summary (profile, timings, ...).
+        metrics: Columns to summarise.
+        **kwargs: Passed to :func:`labkit.evaluation.evaluate_labels` (``lesions``,
+            ``nsd_tolerance_mm``, ``empty_distance``).
 
     Returns:
         The summary: per label ``dice_mean``, ``dice_sd``, ``dice_median``, ``hd95_*`` and counts.
     """
     rows = []
     for case_id, pred, ref, spacing in predictions:
-        rows += evaluate_labels(pred, ref, labels, spacing, case=case_id)
+        rows += evaluate_labels(pred, ref, labels, spacing, case=case_id, **kwargs)
     write_metrics_csv(rows, run / "metrics.csv")
-    summary = {"labels": summarize(rows, metrics=("dice", "hd95", "nsd")), **(extra or {})}
+    summary = {"labels": summarize(rows, metrics=metrics), **(extra or {})}
     write_json(run / "summary.json", summary)
     return summary

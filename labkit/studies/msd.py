@@ -46,6 +46,7 @@ from labkit.studies.common import (
     profile_settings,
     progress,
     read_config,
+    run_profile,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -182,11 +183,7 @@ def build_model(prof: MSDProfile, n_channels: int, n_classes: int) -> keras.Mode
 
 def run_settings(run: Path) -> MSDProfile:
     """The settings a finished run was trained with, overrides included (from ``config.json``)."""
-    config = read_config(run)
-    if config.get("study") != "msd":
-        raise ValueError(f"{run} is a run of the {config.get('study')!r} study, not of 'msd'.")
-    saved = dict(config["settings"])
-    return settings(config["profile"], saved)
+    return run_profile(run, "msd", settings)
 
 
 def train(

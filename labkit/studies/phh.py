@@ -30,7 +30,6 @@ import keras
 import numpy as np
 from scipy import ndimage
 
-from labkit import losses, metrics
 from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import load_case
 from labkit.datasets.phh import load_phh, write_phh_twin
@@ -38,11 +37,11 @@ from labkit.errors import ShapeError
 from labkit.inference import keep_largest_component, predict_slices, save_prediction
 from labkit.intensity import minmax_slices
 from labkit.io import load_nifti, nifti_files
-from labkit.models import unet
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    binary_slice_model,
     finish_run,
     profile_settings,
     progress,
@@ -203,19 +202,7 @@ def _prepare(cases: list, prof: PHHProfile, label: str) -> tuple[np.ndarray, np.
 
 def build_model(prof: PHHProfile) -> keras.Model:
     """A compiled 2D U-Net for ``(size, size, 1 + 2 * context)`` slices with a sigmoid output."""
-    model = unet(
-        (prof.size, prof.size, 2 * prof.context + 1),
-        1,
-        depth=prof.depth,
-        filters=prof.filters,
-        batch_norm_momentum=prof.batch_norm_momentum,
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(prof.learning_rate),
-        loss=losses.get(prof.loss),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), metrics.DiceScore(1)],
-    )
-    return model
+    return binary_slice_model(prof)
 
 
 def train(
