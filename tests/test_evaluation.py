@@ -213,3 +213,19 @@ def test_generalized_dice_agrees_with_monai(seed):
 def test_generalized_dice_shape_mismatch():
     with pytest.raises(ShapeError, match=r"prediction has shape \(3,\) but reference has \(4,\)"):
         ev.generalized_dice(np.zeros(3, int), np.zeros(4, int))
+
+
+def test_evaluate_labels_adds_lesion_columns_on_request():
+    ref = np.zeros((10, 10, 3), np.uint8)
+    ref[1:3, 1:3, 1] = 1  # lesion A, found
+    ref[6:8, 6:8, 1] = 1  # lesion B, missed
+    pred = np.zeros_like(ref)
+    pred[1:3, 1:3, 1] = 1
+    pred[5, 1, 0] = 1  # a false-positive speck
+    plain = ev.evaluate_labels(pred, ref, {1: "bleed"})
+    assert "fp_components" not in plain[0]
+    (row,) = ev.evaluate_labels(pred, ref, {1: "bleed"}, lesions=True, case="p1")
+    assert (row["case"], row["label"]) == ("p1", "bleed")
+    assert (row["n_ref"], row["detected"], row["fp_components"]) == (2, 1, 1)
+    assert row["lesion_recall"] == 0.5 and row["lesion_precision"] == 0.5
+    assert row["dice"] == pytest.approx(2 * 4 / (5 + 8))
