@@ -5,11 +5,28 @@ The scripts run as ``python benchmarks/NAME.py``, which puts this folder on ``sy
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+
+def seed_arguments(doc: str, argv: list[str] | None, profile: bool = True) -> argparse.Namespace:
+    """Parse the options every seed-repeating script takes: ``--seeds``, ``--profile``, ``--out``.
+
+    Args:
+        doc: The script's docstring; its first paragraph is the ``--help`` description.
+        argv: Command-line arguments (``None``: ``sys.argv[1:]``).
+        profile: Offer ``--profile quick|full``.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    if profile:
+        parser.add_argument("--profile", default="quick", choices=("quick", "full"))
+    parser.add_argument("--out", help="also write the results to this JSON file")
+    return parser.parse_args(argv)
 
 
 def mean_sd(values: Sequence[float]) -> list[float]:

@@ -14,13 +14,12 @@ Run (about 8 minutes per seed on a 2-core CPU, quick profile)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 from pathlib import Path
 
-from _results import mean_sd, paired_difference, report
+from _results import mean_sd, paired_difference, report, seed_arguments
 
 VARIANTS = {
     "faithful": {},
@@ -32,11 +31,7 @@ POST = "post-processing"
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--profile", default="quick", choices=("quick", "full"))
-    parser.add_argument("--out", help="also write the results to this JSON file")
-    args = parser.parse_args(argv)
+    args = seed_arguments(__doc__, argv)
 
     from labkit.config import cache_dir
     from labkit.datasets import write_ich_twin

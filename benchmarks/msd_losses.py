@@ -12,21 +12,17 @@ Run (about 3.5 minutes per seed on a 2-core CPU)::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from _results import mean_sd, paired_difference, report
+from _results import mean_sd, paired_difference, report, seed_arguments
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", help="also write the results to this JSON file")
-    args = parser.parse_args(argv)
+    args = seed_arguments(__doc__, argv, profile=False)
 
     from labkit.config import cache_dir
     from labkit.datasets import write_msd_twin
