@@ -7,7 +7,7 @@ patients), scores the post-processing on each seed's faithful predictions, and r
 variant the per-patient Dice and false-positive regions, and the mean and spread of the paired
 per-patient differences against the faithful pipeline.
 
-Run (about 8 minutes per seed on a 2-core CPU, quick profile)::
+Run (about 5 minutes per seed on a 2-core CPU, quick profile)::
 
     python benchmarks/ich_fixes.py [--seeds 0 1 2] [--profile quick] [--out results.json]
 """
