@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from labkit import cli
+from labkit.errors import ShapeError
 from labkit.evaluation import dice, read_metrics_csv
-from labkit.io import load_label, load_nifti
+from labkit.io import load_label, load_nifti, save_nifti
 from labkit.studies import ich
+from labkit.studies.common import single_channel_volumes
 from labkit.transforms import undo
 
 
@@ -157,3 +159,14 @@ def test_held_out_predictions_reproduce_the_scores(tmp_path, twin, tiny_profile)
     with pytest.raises(ValueError, match=r"is a run of the 'phh' study, not of 'ich'"):
         (run / "config.json").write_text(json.dumps({"study": "phh"}))
         ich.run_settings(run)
+
+
+def test_single_channel_volumes_reads_a_layout_or_a_plain_folder(tmp_path):
+    save_nifti(tmp_path / "data" / "a.nii.gz", np.zeros((4, 4, 3), np.float32), np.eye(4))
+    found = list(single_channel_volumes(tmp_path, "data", "CT", "an INSTANCE folder"))
+    assert [(c, i.shape) for c, _, i in found] == [("a", (4, 4, 3, 1))]
+    with pytest.raises(FileNotFoundError, match=r"expected an INSTANCE folder or a folder of CT"):
+        list(single_channel_volumes(tmp_path / "none", "data", "CT", "an INSTANCE folder"))
+    save_nifti(tmp_path / "two" / "b.nii.gz", np.zeros((4, 4, 3, 2), np.float32), np.eye(4))
+    with pytest.raises(ShapeError, match=r"b\.nii\.gz has 2 channels .* one CT volume"):
+        list(single_channel_volumes(tmp_path / "two", "data", "CT", "an INSTANCE folder"))

@@ -22,9 +22,9 @@ from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.base import Case
 from labkit.datasets.msd import load_msd
-from labkit.errors import DatasetLayoutError
+from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
-from labkit.io import nifti_files
+from labkit.io import Volume, load_nifti, nifti_files
 from labkit.models import unet
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "progress",
     "read_config",
     "run_profile",
+    "single_channel_volumes",
     "write_json",
 ]
 
@@ -169,6 +170,44 @@ def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
             "files, one per case."
         )
     return [Case(case_id, (f,), None, tuple(modalities)) for case_id, f in files.items()]
+
+
+def single_channel_volumes(
+    input_dir: Path, subfolder: str, modality: str, layout: str
+) -> Iterator[tuple[str, Volume, np.ndarray]]:
+    """The images to predict for a one-modality study, read one at a time with a progress bar.
+
+    Args:
+        input_dir: A dataset folder (its ``subfolder`` holds the images) or a plain folder of
+            ``.nii.gz`` volumes, one per case.
+        subfolder: The images' sub-folder in the study's layout (``"images"``, ``"data"``).
+        modality: The modality's name, for the messages (``"T2"``, ``"CT"``).
+        layout: The study's layout in words, for the messages.
+
+    Yields:
+        ``(case id, volume as loaded, image (x, y, z, 1))``.
+
+    Raises:
+        FileNotFoundError: If there are no images.
+        ShapeError: If an image has more than one channel.
+    """
+    folder = Path(input_dir)
+    folder = folder / subfolder if (folder / subfolder).is_dir() else folder
+    files = nifti_files(folder)
+    if not files:
+        raise FileNotFoundError(
+            f"no .nii.gz images in {folder}; expected {layout} or a folder of {modality} "
+            "volumes, one per patient."
+        )
+    for case_id, path in progress(list(files.items()), "predicting"):
+        volume = load_nifti(path)
+        image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+        if image.shape[-1] != 1:
+            raise ShapeError(
+                f"{path} has {image.shape[-1]} channels (shape {image.shape}); the model reads "
+                f"one {modality} volume (x, y, z) per patient. Pass the {modality} image alone."
+            )
+        yield case_id, volume, image
 
 
 def finish_run(

@@ -44,9 +44,7 @@ from scipy import ndimage
 from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.ich import load_instance, write_ich_twin
-from labkit.errors import ShapeError
 from labkit.inference import predict_slices, remove_small_components, save_prediction
-from labkit.io import load_nifti, nifti_files
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register
@@ -56,6 +54,7 @@ from labkit.studies.common import (
     profile_settings,
     progress,
     run_profile,
+    single_channel_volumes,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -458,23 +457,10 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's grid."""
     prof = run_settings(run)
     model = keras.models.load_model(Path(run) / "model.keras")
-    folder = Path(input_dir)
-    folder = folder / "data" if (folder / "data").is_dir() else folder
-    files = nifti_files(folder)
-    if not files:
-        raise FileNotFoundError(
-            f"no .nii.gz images in {folder}; expected an INSTANCE folder (data/ + label/) or a "
-            "folder of head CT volumes in Hounsfield units, one per patient."
-        )
     written = []
-    for pid, path in progress(list(files.items()), "predicting"):
-        volume = load_nifti(path)
-        if volume.array.ndim == 4 and volume.array.shape[-1] != 1:
-            raise ShapeError(
-                f"{path} has {volume.array.shape[-1]} channels (shape {volume.shape}); the "
-                "haemorrhage model reads one CT volume (x, y, z) in HU per patient."
-            )
-        mask = predict_volume(model, volume.array, volume.spacing, prof)
+    layout = "an INSTANCE folder (data/ + label/)"
+    for pid, volume, image in single_channel_volumes(input_dir, "data", "CT", layout):
+        mask = predict_volume(model, image, volume.spacing, prof)
         written.append(save_prediction(mask, volume, Path(output_dir) / f"{pid}.nii.gz"))
     return written
 

@@ -33,10 +33,8 @@ from scipy import ndimage
 from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import load_case
 from labkit.datasets.phh import load_phh, write_phh_twin
-from labkit.errors import ShapeError
 from labkit.inference import keep_largest_component, predict_slices, save_prediction
 from labkit.intensity import minmax_slices
-from labkit.io import load_nifti, nifti_files
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
@@ -46,6 +44,7 @@ from labkit.studies.common import (
     profile_settings,
     progress,
     read_config,
+    single_channel_volumes,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -301,23 +300,9 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     config = read_config(run)
     prof = profile_settings("phh", PROFILES, config["profile"], config["settings"])
     model = keras.models.load_model(Path(run) / "model.keras")
-    folder = Path(input_dir)
-    folder = folder / "images" if (folder / "images").is_dir() else folder
-    files = nifti_files(folder)
-    if not files:
-        raise FileNotFoundError(
-            f"no .nii.gz images in {folder}; expected a PHH folder (images/ + masks/) or a folder "
-            "of T2 volumes, one per patient."
-        )
     written = []
-    for pid, path in progress(list(files.items()), "predicting"):
-        volume = load_nifti(path)
-        image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
-        if image.shape[-1] != 1:
-            raise ShapeError(
-                f"{path} has {image.shape[-1]} channels (shape {image.shape}); the PHH model "
-                "reads one T2 volume per patient. Pass the T2 image alone."
-            )
+    layout = "a PHH folder (images/ + masks/)"
+    for pid, volume, image in single_channel_volumes(input_dir, "images", "T2", layout):
         mask = predict_volume(model, image, prof)
         written.append(save_prediction(mask, volume, Path(output_dir) / f"{pid}.nii.gz"))
     return written
