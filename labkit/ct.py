@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from labkit.errors import ShapeError
-from labkit.inference import keep_largest_component
+from labkit.inference import fill_holes, keep_largest_component
 from labkit.intensity import window_scale
 
 __all__ = ["CT_WINDOWS", "apply_window", "brain_median_hu", "intracranial_mask"]
@@ -112,12 +112,10 @@ def intracranial_mask(
         )
     # grow back to the bone within soft tissue and blood, then close holes slice by slice
     inside = (hu > soft_range[0]) & ~bone
-    grown = core
     steps = max(1, int(np.ceil(neck_mm / min(spacing[:2]))) + 1)
-    plane = np.zeros((3, 3, 3), dtype=bool)
-    plane[:, :, 1] = ndimage.generate_binary_structure(2, 1)
-    grown = ndimage.binary_dilation(core, structure=plane, iterations=steps, mask=inside)
-    filled = np.stack([ndimage.binary_fill_holes(grown[..., k]) for k in range(hu.shape[2])], -1)
+    in_plane = ndimage.generate_binary_structure(2, 1)[..., None]  # grow within each slice
+    grown = ndimage.binary_dilation(core, structure=in_plane, iterations=steps, mask=inside)
+    filled = fill_holes(grown, axis=2)
     # filling also swallows bone inside the outline (skull base, calcifications): take it out,
     # with anything above the soft-tissue range (bone mixed into a thick slice), not blood
     return filled & (hu <= soft_range[1])

@@ -319,8 +319,7 @@ def postprocess(
     """
     out = np.asarray(mask, bool) & brain
     if opening:
-        cross = np.zeros((3, 3, 3), dtype=bool)
-        cross[:, :, 1] = ndimage.generate_binary_structure(2, 1)
+        cross = ndimage.generate_binary_structure(2, 1)[..., None]  # 3x3, within each slice
         out = ndimage.binary_opening(out, structure=cross)
     if min_component_ml > 0:
         out = remove_small_components(out, min_component_ml * 1000.0, spacing)
