@@ -363,7 +363,7 @@ def slice_animation(
         )
         ax.set_title(name, fontsize=9)
         ax.axis("off")
-        artists.append((img, lab, vol))
+        artists.append((img, lab, reorient(vol, "RAS")))  # once, not at every frame
     caption = fig.suptitle("", fontsize=9)
 
     def draw(index: int) -> list:
