@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.datasets.ich import LABELS as INSTANCE_LABELS
 from labkit.datasets.ich import load_instance
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
@@ -29,7 +30,7 @@ def reference_files(ref: Path) -> tuple[dict[str, Path], dict[int, str]]:
         names = {value: name for value, name in ds.labels.items() if value != 0}
         return {c.case_id: c.label for c in ds.cases}, names
     if (ref / "data").is_dir() and (ref / "label").is_dir():
-        return {c.case_id: c.label for c in load_instance(ref).cases}, {1: "haemorrhage"}
+        return {c.case_id: c.label for c in load_instance(ref).cases}, dict(INSTANCE_LABELS)
     return nifti_files(ref), {}
 
 

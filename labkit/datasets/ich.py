@@ -15,7 +15,7 @@ slices, a per-scanner calibration offset, and haemorrhages of the kinds a real c
 deep intraparenchymal bleeds with a rim of oedema, lobar bleeds near the cortex, thin crescents
 of subdural blood along the skull, and patients whose only lesions are tiny. The twin keeps the
 folder layout and the 5 mm slices but not the in-plane resolution: its slices are 2 mm pixels
-on a 132x132 matrix, a sixteenth of the real pixel count, so that a CPU can afford it.
+on a 132x132 matrix, about a fifteenth of the real pixel count, so that a CPU can afford it.
 """
 
 from __future__ import annotations
@@ -40,7 +40,17 @@ from labkit.phantoms import (
     tissue_image,
 )
 
-__all__ = ["HAEMORRHAGE_KINDS", "ich_head", "load_instance", "thick_slices", "write_ich_twin"]
+__all__ = [
+    "HAEMORRHAGE_KINDS",
+    "LABELS",
+    "ich_head",
+    "load_instance",
+    "thick_slices",
+    "write_ich_twin",
+]
+
+#: The label values of INSTANCE masks (0 is background).
+LABELS = {1: "haemorrhage"}
 
 #: Kinds of haemorrhage in the twin and the share of patients drawn with each.
 HAEMORRHAGE_KINDS = {"deep": 0.4, "lobar": 0.25, "subdural": 0.2, "tiny": 0.15}

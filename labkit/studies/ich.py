@@ -43,7 +43,7 @@ from scipy import ndimage
 
 from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, LoadedCase, load_case
-from labkit.datasets.ich import load_instance, write_ich_twin
+from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
 from labkit.inference import predict_slices, remove_small_components, save_prediction
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
@@ -76,9 +76,6 @@ __all__ = [
     "synth",
     "train",
 ]
-
-#: The label of the haemorrhage masks.
-LABELS = {1: "haemorrhage"}
 
 
 @dataclass(frozen=True)
