@@ -44,7 +44,11 @@ P = TypeVar("P")
 
 
 def profile_settings(
-    study: str, profiles: Mapping[str, P], profile: str, overrides: Mapping[str, Any] | None
+    study: str,
+    profiles: Mapping[str, P],
+    profile: str,
+    overrides: Mapping[str, Any] | None,
+    choices: Mapping[str, Sequence[str]] | None = None,
 ) -> P:
     """One profile's settings (a frozen dataclass) with some fields replaced.
 
@@ -54,9 +58,11 @@ def profile_settings(
         profile: The profile to start from.
         overrides: Field name to new value; lists (as JSON gives them) become tuples where the
             field holds a tuple.
+        choices: Field name to the values it may take (e.g. ``{"schedule": ("constant",
+            "cosine")}``).
 
     Raises:
-        ValueError: For an unknown profile or field.
+        ValueError: For an unknown profile or field, or a value outside its choices.
     """
     if profile not in profiles:
         raise ValueError(
@@ -71,7 +77,12 @@ def profile_settings(
     for name, value in overrides.items():
         if isinstance(getattr(base, name), tuple):
             overrides[name] = tuple(value)
-    return replace(base, **overrides)
+    prof = replace(base, **overrides)
+    for name, allowed in (choices or {}).items():
+        if getattr(prof, name) not in allowed:
+            options = " or ".join(repr(a) for a in allowed)
+            raise ValueError(f"{name} must be {options}; got {getattr(prof, name)!r}.")
+    return prof
 
 
 def run_profile(run: Path, study: str, settings: Callable[[str, Mapping[str, Any]], P]) -> P:

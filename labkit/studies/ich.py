@@ -148,10 +148,9 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> ICHPro
     Raises:
         ValueError: For an unknown profile, field or normalisation.
     """
-    prof = profile_settings("ich", PROFILES, profile, overrides)
-    if prof.normalisation not in ("fixed", "patient"):
-        raise ValueError(f"normalisation must be 'fixed' or 'patient'; got {prof.normalisation!r}.")
-    return prof
+    return profile_settings(
+        "ich", PROFILES, profile, overrides, choices={"normalisation": ("fixed", "patient")}
+    )
 
 
 def run_settings(run: Path) -> ICHProfile:

@@ -113,10 +113,9 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> MSDPro
     Raises:
         ValueError: For an unknown profile, field or schedule.
     """
-    prof = profile_settings("msd", PROFILES, profile, overrides)
-    if prof.schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine'; got {prof.schedule!r}.")
-    return prof
+    return profile_settings(
+        "msd", PROFILES, profile, overrides, choices={"schedule": ("constant", "cosine")}
+    )
 
 
 def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list[Resize]]:
