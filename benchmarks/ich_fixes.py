@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.config import cache_dir
     from labkit.datasets import write_ich_twin
-    from labkit.evaluation import binary_metrics, lesion_metrics, read_metrics_csv
+    from labkit.evaluation import read_metrics_csv
     from labkit.studies import ich
 
     data = write_ich_twin(cache_dir("ich_twin"), n_cases=24, seed=0).root
@@ -58,12 +58,10 @@ def main(argv: list[str] | None = None) -> dict:
                 print(json.dumps(runs[-1]), flush=True)
                 if name != "faithful":
                     continue
-                dice, fp = {}, {}  # the chapter's post-processing of these predictions
-                for case_id, (loaded, probs, brain) in ich.held_out_predictions(out, data).items():
-                    spacing, ref = loaded.image.spacing, loaded.label.array
-                    mask = ich.postprocess(probs >= 0.5, brain, spacing, 0.1, opening=True)
-                    dice[case_id] = round(binary_metrics(mask, ref, spacing)["dice"], 4)
-                    fp[case_id] = int(lesion_metrics(mask, ref)["fp_components"])
+                held_out = ich.held_out_predictions(out, data)  # the chapter's post-processing:
+                post = ich.score_postprocessing(held_out, min_component_ml=0.1, opening=True)
+                dice = {r["case"]: round(r["dice"], 4) for r in post}
+                fp = {r["case"]: int(r["fp_components"]) for r in post}
                 runs.append({"seed": seed, "variant": POST, "dice": dice, "fp": fp})
                 print(json.dumps(runs[-1]), flush=True)
 

@@ -2,14 +2,16 @@
 command line end to end on a small twin in the INSTANCE layout."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from labkit import cli
+from labkit.datasets import Case, LoadedCase
 from labkit.errors import ShapeError
 from labkit.evaluation import dice, read_metrics_csv
-from labkit.io import load_label, load_nifti, save_nifti
+from labkit.io import Volume, load_label, load_nifti, save_nifti
 from labkit.studies import ich
 from labkit.studies.common import single_channel_volumes
 from labkit.transforms import undo
@@ -115,6 +117,24 @@ def test_postprocess_keeps_the_brain_drops_specks_and_opens():
     assert not ich.postprocess(mask, brain, (1, 1, 1), 0.1).any()  # 0.1 mL: all are small
 
 
+def test_score_postprocessing_drops_specks_and_scores_like_train():
+    ref = np.zeros((12, 12, 3), np.uint8)
+    ref[2:6, 2:6, 1] = 1
+    probs = np.zeros(ref.shape, np.float32)
+    probs[2:6, 2:6, 1] = 0.9  # the bleed, found
+    probs[9, 9, 1] = 0.8  # a one-voxel false positive
+    probs[8, 1, 2] = 0.4  # below the threshold
+    image = Volume(np.zeros((12, 12, 3, 1), np.float32), np.eye(4))
+    case = Case("p1", (Path("p1.nii.gz"),), None, ("CT",))
+    loaded = LoadedCase(case, image, Volume(ref, np.eye(4)))
+    held_out = {"p1": (loaded, probs, np.ones(ref.shape, bool))}
+    (raw,) = ich.score_postprocessing(held_out, min_component_ml=0.0)
+    (clean,) = ich.score_postprocessing(held_out, min_component_ml=0.002)  # 2 voxels of 1 mm3
+    assert (raw["case"], raw["label"]) == ("p1", "haemorrhage")
+    assert raw["fp_components"] == 1 and clean["fp_components"] == 0
+    assert raw["dice"] == pytest.approx(2 * 16 / 33) and clean["dice"] == 1.0
+
+
 def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile):
     data, run, pred = twin, tmp_path / "run", tmp_path / "pred"
     assert sorted(p.name for p in (data / "label").iterdir())[0] == "001.nii.gz"
@@ -156,8 +176,8 @@ def test_held_out_predictions_reproduce_the_scores(tmp_path, twin, tiny_profile)
     for case_id, (loaded, probs, brain) in again.items():
         assert probs.shape == brain.shape == loaded.label.shape
         assert dice(probs >= 0.5, loaded.label.array) == pytest.approx(scored[case_id])
+    (run / "config.json").write_text(json.dumps({"study": "phh"}))
     with pytest.raises(ValueError, match=r"is a run of the 'phh' study, not of 'ich'"):
-        (run / "config.json").write_text(json.dumps({"study": "phh"}))
         ich.run_settings(run)
 
 
