@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["markdown_table", "mean_sd", "show_table"]
+__all__ = ["markdown_table", "mean_sd", "paired_verdict", "show_table"]
 
 
 def _number(x: float, digits: int) -> str:
@@ -39,6 +39,33 @@ def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     text = f"{_number(finite.mean(), digits)} ± {_number(sd, digits)}"
     text += f" (n={finite.size}" + (f", {nan} NaN)" if nan else ")")
     return text
+
+
+def paired_verdict(new: Sequence[float], base: Sequence[float], margin: float = 0.01) -> str:
+    """Say in words how a change moved a score, case by case (the same cases in both lists).
+
+    A change is called better (or worse) only when every case moved by more than ``margin`` in
+    the same direction; anything else is "no consistent change", with the range of the moves.
+
+    Args:
+        new: Per-case scores with the change (e.g. Dice per test patient).
+        base: Per-case scores without it, in the same case order.
+        margin: Smallest move per case that counts.
+
+    Returns:
+        E.g. ``"better on every case (+0.012 to +0.080)"``.
+    """
+    if len(new) != len(base) or not len(new):
+        raise ValueError(
+            f"paired_verdict needs the same cases in both lists; got {len(new)} and {len(base)}."
+        )
+    gain = np.asarray(new, dtype=float) - np.asarray(base, dtype=float)
+    moves = f"{gain.min():+.3f} to {gain.max():+.3f}"
+    if gain.min() > margin:
+        return f"better on every case ({moves})"
+    if gain.max() < -margin:
+        return f"worse on every case ({moves})"
+    return f"no consistent change ({moves})"
 
 
 def _cell(value: Any, floatfmt: str) -> str:

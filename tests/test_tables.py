@@ -24,3 +24,19 @@ def test_show_table_prints_outside_ipython(capsys):
     out = tables.show_table([{"x": 1.5}], floatfmt=".2f")
     assert out == "| x |\n|---|\n| 1.50 |"
     assert "| 1.50 |" in capsys.readouterr().out
+
+
+def test_paired_verdict_needs_every_case_to_move_one_way():
+    assert (
+        tables.paired_verdict([0.8, 0.9], [0.7, 0.85]) == "better on every case (+0.050 to +0.100)"
+    )
+    assert (
+        tables.paired_verdict([0.6, 0.7], [0.7, 0.75]) == "worse on every case (-0.100 to -0.050)"
+    )
+    # one case moved by less than the margin: no claim
+    assert tables.paired_verdict([0.8, 0.905], [0.7, 0.9]) == (
+        "no consistent change (+0.005 to +0.100)"
+    )
+    assert tables.paired_verdict([0.8, 0.905], [0.7, 0.9], margin=0.001).startswith("better")
+    with pytest.raises(ValueError, match=r"same cases in both lists; got 2 and 1"):
+        tables.paired_verdict([0.8, 0.9], [0.7])
