@@ -1,9 +1,17 @@
 import json
+import os
 
 import numpy as np
 import pytest
 
-from labkit.datasets import cached_cohort, load_case, load_msd, write_msd, write_msd_twin
+from labkit.datasets import (
+    cached_cohort,
+    draw_cases,
+    load_case,
+    load_msd,
+    write_msd,
+    write_msd_twin,
+)
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import save_nifti
 
@@ -157,3 +165,16 @@ def test_cached_cohort_never_overwrites_foreign_folders(tmp_path):
     with pytest.raises(FileExistsError, match="not empty and was not written by labkit"):
         cached_cohort(tmp_path, {"x": 1}, lambda folder: None)
     assert (tmp_path / "mine.txt").read_text() == "real data"
+
+
+def _draw(rng):
+    return float(rng.random()), os.getpid()
+
+
+def test_draw_cases_gives_the_same_cohort_in_order_whatever_the_workers():
+    serial = list(draw_cases(_draw, 7, seed=3, workers=1))
+    parallel = list(draw_cases(_draw, 7, seed=3, workers=2))
+    expected = [float(np.random.default_rng([3, i]).random()) for i in range(7)]
+    assert [v for v, _ in serial] == expected == [v for v, _ in parallel]
+    assert {pid for _, pid in serial} == {os.getpid()}
+    assert os.getpid() not in {pid for _, pid in parallel}  # drawn in worker processes

@@ -23,6 +23,7 @@ SCRIPT = textwrap.dedent(
     from labkit.training import fit, seed_everything
 
     out, epochs, kill_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    save_every_s = float(sys.argv[4])
     seed_everything(0)
     rng = np.random.default_rng(0)
     x = rng.random((24, 16, 16, 1)).astype("float32")
@@ -41,14 +42,21 @@ SCRIPT = textwrap.dedent(
 
     strategy = {strategy}
     result = fit(build, slice_dataset(x, y, 8, shuffle=True), slice_dataset(x, y, 8), epochs, out,
-                 strategy=strategy, callbacks=[Kill()], verbose=0)
+                 strategy=strategy, callbacks=[Kill()], verbose=0, save_every_s=save_every_s)
     print("RESUMED_FROM", result.resumed_from, "REPLICAS",
           strategy.num_replicas_in_sync if strategy else 1)
     """
 )
 
 
-def _run(tmp_path: Path, out: Path, epochs: int, kill_after: int, distributed: bool = False):
+def _run(
+    tmp_path: Path,
+    out: Path,
+    epochs: int,
+    kill_after: int,
+    distributed: bool = False,
+    save_every_s: float = 0.0,
+):
     devices = strategy = ""
     if distributed:
         devices = (
@@ -61,7 +69,7 @@ def _run(tmp_path: Path, out: Path, epochs: int, kill_after: int, distributed: b
     script.write_text(SCRIPT.format(devices=devices, strategy=strategy or "None"))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, str(script), str(out), str(epochs), str(kill_after)],
+        [sys.executable, str(script), str(out), str(epochs), str(kill_after), str(save_every_s)],
         capture_output=True,
         text=True,
         env=env,
@@ -102,6 +110,22 @@ def test_killed_run_resumes_and_finishes_with_all_epochs(tmp_path):
     )
     third = _run(tmp_path, out, epochs=5, kill_after=-1)  # a finished run is not trained again
     assert "RESUMED_FROM 5" in third.stdout and len(_history(out)) == 5
+
+
+def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
+    out = tmp_path / "run"
+    first = _run(tmp_path, out, epochs=4, kill_after=2, save_every_s=3600)
+    assert first.returncode == 3, first.stderr[-2000:]
+    # killed before the first save: nothing to resume from, the history is started again
+    assert not (out / "state.json").exists() and not (out / "last.keras").exists()
+    second = _run(tmp_path, out, epochs=4, kill_after=-1, save_every_s=3600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "RESUMED_FROM 0" in second.stdout
+    state = json.loads((out / "state.json").read_text())
+    history = _history(out)
+    assert state["epochs_done"] == 4 and [r["epoch"] for r in history] == [0, 1, 2, 3]
+    assert state["best_val_loss"] == pytest.approx(min(r["val_loss"] for r in history))
+    assert (out / "model.keras").is_file() and (out / "last.keras").is_file()
 
 
 def test_fit_under_mirrored_strategy_on_two_logical_cpus(tmp_path):

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import Volume, check_same_grid, load_label, load_nifti, nifti_files
 
-__all__ = ["Case", "Cohort", "LoadedCase", "cached_cohort", "load_case", "paired_folders"]
+__all__ = [
+    "Case",
+    "Cohort",
+    "LoadedCase",
+    "cached_cohort",
+    "draw_cases",
+    "load_case",
+    "paired_folders",
+]
 
 _MANIFEST = ".labkit-cohort.json"
+_T = TypeVar("_T")
 
 
 def _generator_fingerprint() -> str:
@@ -206,3 +218,41 @@ def cached_cohort(
     write(folder)
     manifest.write_text(json.dumps(wanted, indent=1, sort_keys=True))
     return folder
+
+
+def draw_cases(
+    draw: Callable[[np.random.Generator], _T], n_cases: int, seed: int, workers: int | None = None
+) -> Iterator[_T]:
+    """Draw a synthetic cohort's cases in parallel, case ``i`` from ``default_rng([seed, i])``.
+
+    Each case has its own generator, so the cohort is the same whichever process draws which
+    case, and the cases come back in order. Drawing a head takes seconds of single-threaded
+    SciPy; on a 2-core machine two processes halve the time a twin takes to write.
+
+    Args:
+        draw: Draws one case from a generator. Runs in a forked worker process, so it must not
+            use TensorFlow (a forked copy of a running TensorFlow is not safe to use).
+        n_cases: Number of cases.
+        seed: Cohort seed.
+        workers: Processes (default: the CPUs this process may use, at most ``n_cases``). With
+            1, or where processes cannot be forked, the cases are drawn here, one by one.
+
+    Yields:
+        What ``draw`` returns, for case 0, 1, ... in turn (at most two per worker are held).
+    """
+    rngs = (np.random.default_rng([seed, i]) for i in range(n_cases))
+    if workers is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        workers = len(affinity(0)) if affinity else os.cpu_count() or 1
+    workers = max(1, min(workers, n_cases))
+    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(draw, rngs)
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pending: list[Future[_T]] = []
+        for rng in rngs:
+            pending.append(pool.submit(draw, rng))
+            if len(pending) >= 2 * workers:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 import labkit
-from labkit.datasets.base import Cohort, cached_cohort, paired_folders
+from labkit.datasets.base import Cohort, cached_cohort, draw_cases, paired_folders
 from labkit.io import save_nifti
 from labkit.phantoms import (
     BRAIN_CONTRASTS,
@@ -205,8 +205,7 @@ def write_ich_twin(root: str | Path, n_cases: int = 24, seed: int = 0) -> Cohort
 
     def write(folder: Path) -> None:
         kinds = {}
-        for i in range(n_cases):
-            ct, mask, affine, kind = ich_head(np.random.default_rng([seed, i]))
+        for i, (ct, mask, affine, kind) in enumerate(draw_cases(ich_head, n_cases, seed)):
             pid = f"{i + 1:03d}"
             save_nifti(folder / "data" / f"{pid}.nii.gz", ct, affine)
             save_nifti(folder / "label" / f"{pid}.nii.gz", mask, affine)

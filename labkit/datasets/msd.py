@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, cached_cohort
+from labkit.datasets.base import Case, cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import nifti_stem, save_nifti
 from labkit.phantoms import abdominal_ct, hippocampus_mri
@@ -248,11 +249,8 @@ def write_msd_twin(root: str | Path, task: str, n_cases: int = 20, seed: int = 0
     _, name, modalities, labels, prefix, description = TWIN_TASKS[task]
 
     def cases() -> Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-        for i in range(n_cases):
-            rng = np.random.default_rng([seed, i])
-            image, label, affine = (
-                _hippocampus_case(rng) if task == "hippocampus" else _abdomen_case(task, rng)
-            )
+        draw = _hippocampus_case if task == "hippocampus" else partial(_abdomen_case, task)
+        for i, (image, label, affine) in enumerate(draw_cases(draw, n_cases, seed)):
             yield f"{prefix}_{i:03d}", image, label, affine
 
     spec = {

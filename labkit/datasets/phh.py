@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 import labkit
-from labkit.datasets.base import Cohort, cached_cohort, paired_folders
+from labkit.datasets.base import Cohort, cached_cohort, draw_cases, paired_folders
 from labkit.io import save_nifti
 from labkit.phantoms import (
     add_noise,
@@ -150,8 +150,7 @@ def write_phh_twin(root: str | Path, n_cases: int = 10, seed: int = 0) -> PHHCoh
         raise ValueError(f"n_cases must be at least 1; got {n_cases}.")
 
     def patients() -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-        for i in range(n_cases):
-            t2, mask, affine = phh_head(np.random.default_rng([seed, i]))
+        for i, (t2, mask, affine) in enumerate(draw_cases(phh_head, n_cases, seed)):
             yield f"phh{i:03d}", t2, mask, affine
 
     def write(folder: Path) -> None:
