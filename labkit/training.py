@@ -182,6 +182,10 @@ def fit(
     scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
     with scope:
         model = keras.models.load_model(out / LAST) if done > 0 else build()
+        if model.optimizer is not None and not model.optimizer.built:
+            # built lazily, the optimizer creates its variables inside the first traced train
+            # step, and TensorFlow then traces the step a second time: ~4 s of a quick run
+            model.optimizer.build(model.trainable_variables)
     if done < epochs:
         model.fit(
             train,
