@@ -77,6 +77,30 @@ def test_preprocess_removes_the_skull_crops_and_undoes():
     assert np.mean(undo(pre.label, pre.records) != label) < 0.01
 
 
+def test_preprocess_computes_each_intracranial_mask_once(monkeypatch):
+    from labkit.ct import intracranial_mask
+
+    calls = []
+
+    def counted(hu, spacing):
+        calls.append(spacing)
+        return intracranial_mask(hu, spacing)
+
+    monkeypatch.setattr(ich, "intracranial_mask", counted)
+    hu = _head(offset=3.0)[0]
+    prof = ich.settings("quick", {"size": 16})
+    first = ich.preprocess(hu, (1.0, 1.0, 5.0), prof)
+    again = ich.preprocess(hu.copy(), (1.0, 1.0, 5.0), ich.settings("quick", {"size": 24}))
+    assert again.brain is first.brain and len(calls) == 1
+    np.testing.assert_array_equal(first.brain, intracranial_mask(hu, (1.0, 1.0, 5.0)))
+    ich.preprocess(hu, (1.0, 1.0, 4.0), prof)  # another spacing is another mask
+    hu[0, 0, 0] = -999.0  # so is another volume
+    ich.preprocess(hu, (1.0, 1.0, 5.0), prof)
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="read-only"):
+        first.brain[0, 0, 0] = True  # shared between callers: not to be edited in place
+
+
 def test_patient_normalisation_follows_the_scanner_offset():
     prof = ich.settings("quick", {"size": 16, "normalisation": "patient", "reference_hu": 35.0})
     plain = ich.preprocess(*_head()[:1], (1.0, 1.0, 5.0), prof)

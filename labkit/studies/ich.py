@@ -25,13 +25,15 @@ Profiles:
   binary cross-entropy; epochs, batch size and learning rate were not reported, so Keras'
   defaults for Adam (1e-3), batch 8 and 50 epochs.
 - ``quick`` — a CPU budget of one to two minutes a run: the brain's bounding box resized to
-  80x80 pixels, a narrow U-Net, a higher learning rate.
+  64x64 pixels, a narrow U-Net, a higher learning rate.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,7 +134,7 @@ class ICHProfile:
 
 PROFILES = {
     "quick": ICHProfile(
-        size=80,
+        size=64,
         epochs=20,
         batch_size=16,
         learning_rate=2e-3,
@@ -179,6 +181,31 @@ class Preprocessed:
     shift_hu: float
 
 
+_MASKS: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_MASK_BYTES = 256 * 2**20
+
+
+def _intracranial(hu: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """:func:`labkit.ct.intracranial_mask`, remembered for the CTs this process saw last.
+
+    A chapter trains several runs on the same patients; each run preprocesses every CT again.
+    The mask is keyed by a hash of the volume and its spacing, and the oldest masks are
+    forgotten beyond 256 MB.
+    """
+    digest = hashlib.blake2b(hu.tobytes(), digest_size=16)
+    digest.update(repr((hu.shape, tuple(float(s) for s in spacing))).encode())
+    key = digest.digest()
+    if key in _MASKS:
+        _MASKS.move_to_end(key)
+        return _MASKS[key]
+    brain = intracranial_mask(hu, spacing)
+    brain.flags.writeable = False  # shared between callers
+    _MASKS[key] = brain
+    while sum(m.nbytes for m in _MASKS.values()) > _MASK_BYTES and len(_MASKS) > 1:
+        _MASKS.popitem(last=False)
+    return brain
+
+
 def preprocess(
     hu: np.ndarray,
     spacing: tuple[float, ...],
@@ -198,7 +225,7 @@ def preprocess(
         slice ``k`` of the CT.
     """
     hu = np.asarray(hu[..., 0] if hu.ndim == 4 else hu, dtype=np.float32)
-    brain = intracranial_mask(hu, spacing)
+    brain = _intracranial(hu, spacing)
     shift = 0.0
     if prof.normalisation == "patient":
         shift = brain_median_hu(hu, brain) - prof.reference_hu
