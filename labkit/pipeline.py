@@ -99,9 +99,11 @@ def stack_slices(
     return np.stack(xs).astype(np.float32), np.stack(ys)[..., None].astype(np.uint8)
 
 
-def _flip(x: tf.Tensor, y: tf.Tensor, axes: Sequence[int]) -> tuple[tf.Tensor, tf.Tensor]:
-    for axis in axes:
-        flip = tf.random.uniform(()) < 0.5
+def _flip(
+    x: tf.Tensor, y: tf.Tensor, axes: Sequence[int], key: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    for axis in axes:  # stateless: the draw belongs to the element, not to the map's thread
+        flip = tf.random.stateless_uniform((), seed=tf.stack([key, axis])) < 0.5
         x = tf.where(flip, tf.reverse(x, [axis]), x)
         y = tf.where(flip, tf.reverse(y, [axis]), y)
     return x, y
@@ -124,7 +126,8 @@ def slice_dataset(
         shuffle: Reshuffle every epoch (training data).
         flip_axes: Axes of a slice (0 or 1) to flip at random (augmentation; leave empty where
             left and right carry meaning for the labels).
-        seed: Shuffle seed.
+        seed: Seed of the shuffling and of the flips; the same seed gives the same batches,
+            epoch after epoch, in every run.
 
     Returns:
         The dataset.
@@ -133,5 +136,10 @@ def slice_dataset(
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if flip_axes:
-        ds = ds.map(lambda a, b: _flip(a, b, flip_axes), num_parallel_calls=tf.data.AUTOTUNE)
+        # one key per element, drawn in order: a parallel map then flips the same slices in
+        # the same epochs every run (a stateful draw inside the map would not)
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, keys).map(
+            lambda ab, key: _flip(*ab, flip_axes, key), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

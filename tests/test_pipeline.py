@@ -37,6 +37,21 @@ def test_slice_dataset_batches_and_flips_pairs_together(rng):
     assert any(flipped)  # 10 slices x 2 axes at p = 0.5: all unflipped has odds of about 1e-6
 
 
+def test_slice_dataset_repeats_its_flips_with_its_seed(rng):
+    x = rng.random((12, 8, 8, 1)).astype(np.float32)
+    y = (x > 0.5).astype(np.uint8)
+
+    def epochs(seed):
+        ds = pipeline.slice_dataset(x, y, 4, shuffle=True, flip_axes=(0, 1), seed=seed)
+        return [np.concatenate([b[0] for b in ds.as_numpy_iterator()]) for _ in range(2)]
+
+    first, again, other = epochs(3), epochs(3), epochs(4)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)  # same seed: the same batches in each epoch
+    assert not np.array_equal(first[0], first[1])  # a new epoch draws new flips and order
+    assert not np.array_equal(first[0], other[0])
+
+
 def test_neighbour_channels_stack_adjacent_slices():
     image = np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1) * np.ones((2, 3, 1, 1))
     out = pipeline.neighbour_channels(image, 1)
