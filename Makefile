@@ -23,11 +23,11 @@ lint: setup
 	$(BIN)/ruff format --check labkit tests tools benchmarks
 
 unit: setup
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=10 tests
 
 notebooks: setup
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=900 book
+		--nbval-cell-timeout=900 --durations=15 book
 
 book-check: setup
 	$(BIN)/python tools/build_book.py --no-execute

@@ -13,20 +13,31 @@ from pathlib import Path
 import numpy as np
 
 
-def seed_arguments(doc: str, argv: list[str] | None, profile: bool = True) -> argparse.Namespace:
+def seed_arguments(
+    doc: str, argv: list[str] | None, profile: bool = True, settings: bool = False
+) -> argparse.Namespace:
     """Parse the options every seed-repeating script takes: ``--seeds``, ``--profile``, ``--out``.
 
     Args:
         doc: The script's docstring; its first paragraph is the ``--help`` description.
         argv: Command-line arguments (``None``: ``sys.argv[1:]``).
         profile: Offer ``--profile quick|full``.
+        settings: Offer ``--set KEY=VALUE`` (repeatable, as ``labkit train`` takes it); the
+            parsed settings are in ``args.overrides``.
     """
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     if profile:
         parser.add_argument("--profile", default="quick", choices=("quick", "full"))
+    if settings:
+        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", help="also write the results to this JSON file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if settings:
+        from labkit.cli import parse_setting
+
+        args.overrides = dict(parse_setting(text) for text in args.set)
+    return args
 
 
 def mean_sd(values: Sequence[float]) -> list[float]:

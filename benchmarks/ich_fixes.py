@@ -7,9 +7,10 @@ patients), scores the post-processing on each seed's faithful predictions, and r
 variant the per-patient Dice and false-positive regions, and the mean and spread of the paired
 per-patient differences against the faithful pipeline.
 
-Run (about 5 minutes per seed on a 2-core CPU, quick profile)::
+Run (about 4 minutes per seed on a 2-core CPU, quick profile)::
 
-    python benchmarks/ich_fixes.py [--seeds 0 1 2] [--profile quick] [--out results.json]
+    python benchmarks/ich_fixes.py [--seeds 0 1 2] [--profile quick] [--set size=64 ...]
+                                   [--out results.json]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ POST = "post-processing"
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = seed_arguments(__doc__, argv)
+    args = seed_arguments(__doc__, argv, settings=True)
 
     from labkit.config import cache_dir
     from labkit.datasets import write_ich_twin
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> dict:
         for seed in args.seeds:
             for name, overrides in VARIANTS.items():
                 out = Path(tmp) / f"{name}_{seed}".replace(" ", "_")
-                summary = ich.train(data, out, args.profile, seed=seed, overrides=overrides)
+                changed = {**args.overrides, **overrides}
+                summary = ich.train(data, out, args.profile, seed=seed, overrides=changed)
                 rows = read_metrics_csv(out / "metrics.csv")
                 runs.append(
                     {
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     names = [*VARIANTS, POST]
     result = {
         "profile": args.profile,
+        "settings": args.overrides,
         "seeds": args.seeds,
         "runs": runs,
         "dice_mean_sd": {v: mean_sd(values(v, "dice")) for v in names},

@@ -25,7 +25,7 @@ Profiles:
   binary cross-entropy; epochs, batch size and learning rate were not reported, so Keras'
   defaults for Adam (1e-3), batch 8 and 50 epochs.
 - ``quick`` — a CPU budget of one to two minutes a run: the brain's bounding box resized to
-  64x64 pixels, a narrow U-Net, a higher learning rate.
+  80x80 pixels, a narrow U-Net, a higher learning rate.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class ICHProfile:
 
 PROFILES = {
     "quick": ICHProfile(
-        size=64,
+        size=80,
         epochs=20,
         batch_size=16,
         learning_rate=2e-3,
