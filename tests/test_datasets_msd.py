@@ -1,5 +1,6 @@
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -178,3 +179,11 @@ def test_draw_cases_gives_the_same_cohort_in_order_whatever_the_workers():
     assert [v for v, _ in serial] == expected == [v for v, _ in parallel]
     assert {pid for _, pid in serial} == {os.getpid()}
     assert os.getpid() not in {pid for _, pid in parallel}  # drawn in worker processes
+
+
+def test_draw_cases_draws_in_this_process_off_linux(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")  # forking TensorFlow is unsafe on macOS
+    drawn = list(draw_cases(_draw, 3, seed=3, workers=2))
+    assert {pid for _, pid in drawn} == {os.getpid()}
+    expected = [float(np.random.default_rng([3, i]).random()) for i in range(3)]
+    assert [v for v, _ in drawn] == expected

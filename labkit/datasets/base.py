@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -235,7 +236,8 @@ def draw_cases(
         n_cases: Number of cases.
         seed: Cohort seed.
         workers: Processes (default: the CPUs this process may use, at most ``n_cases``). With
-            1, or where processes cannot be forked, the cases are drawn here, one by one.
+            1, or off Linux (forking a process that runs TensorFlow is unsafe on macOS), the cases
+            are drawn here, one by one.
 
     Yields:
         What ``draw`` returns, for case 0, 1, ... in turn (at most two per worker are held).
@@ -245,7 +247,7 @@ def draw_cases(
         affinity = getattr(os, "sched_getaffinity", None)
         workers = len(affinity(0)) if affinity else os.cpu_count() or 1
     workers = max(1, min(workers, n_cases))
-    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers == 1 or not sys.platform.startswith("linux"):  # fork is unsafe on macOS
         yield from map(draw, rngs)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
