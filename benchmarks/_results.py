@@ -30,14 +30,26 @@ def seed_arguments(
     if profile:
         parser.add_argument("--profile", default="quick", choices=("quick", "full"))
     if settings:
-        parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        add_settings_option(parser)
     parser.add_argument("--out", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     if settings:
-        from labkit.cli import parse_setting
-
-        args.overrides = dict(parse_setting(text) for text in args.set)
+        args.overrides = parsed_settings(args.set)
     return args
+
+
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--set KEY=VALUE`` (repeatable), read as ``labkit train --set`` reads it."""
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="change one setting"
+    )
+
+
+def parsed_settings(texts: Sequence[str]) -> dict:
+    """The settings that ``--set`` options give, as a dict of overrides."""
+    from labkit.cli import parse_setting
+
+    return dict(parse_setting(text) for text in texts)
 
 
 def mean_sd(values: Sequence[float]) -> list[float]:

@@ -18,25 +18,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import report
+from _results import add_settings_option, parsed_settings, report
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="Task04_Hippocampus folder (default: the real data found)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_settings_option(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
     from labkit import config
-    from labkit.cli import parse_setting
     from labkit.studies import msd
 
     data = Path(args.data) if args.data else config.find_real_dataset("Task04_Hippocampus")
     if data is None:
         parser.error("no real Task04_Hippocampus found; pass --data or set LABKIT_DATA_ROOT.")
-    overrides = dict(parse_setting(s) for s in args.set)
+    overrides = parsed_settings(args.set)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         summary = msd.train(data, Path(tmp) / "run", "quick", args.seed, overrides=overrides)
