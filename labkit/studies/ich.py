@@ -169,7 +169,8 @@ class Preprocessed:
     Attributes:
         image: ``(size, size, z, 1 + 2 * context)`` float32 in ``[0, 1]``, skull removed.
         label: ``(size, size, z)`` uint8 haemorrhage mask, or ``None``.
-        brain: ``(x, y, z)`` intracranial mask on the source grid.
+        brain: ``(x, y, z)`` intracranial mask on the source grid (read-only: later calls on
+            the same CT return the same array).
         records: Crop and resize records back to the source grid (:func:`labkit.transforms.undo`).
         shift_hu: How far the window was moved for this patient (0 with ``"fixed"``).
     """
