@@ -3,7 +3,8 @@
 Overlap: Dice, IoU (Jaccard), sensitivity, specificity, precision, accuracy.
 Surface (in mm, from the voxel spacing): Hausdorff distance, HD95, average symmetric surface
 distance (ASSD), normalised surface Dice (NSD, Nikolov et al. 2021, JMIR 23:e26151).
-Volume: relative and absolute volume difference. Lesions: lesion-wise recall, precision and F1 of
+Volume: relative and absolute volume difference (in ml, and in percent of the reference: the WMH
+challenge's AVD, Kuijf et al. 2019). Lesions: lesion-wise recall, precision and F1 of
 3D connected components, and the count of false-positive components.
 
 Surfaces are the mask voxels removed by one binary erosion (6-connected in 3D), and distances run
@@ -62,7 +63,8 @@ EMPTY_POLICY = (
 #: Column order of per-case metric tables and CSV files, after ``case`` and ``label``.
 METRIC_COLUMNS = (
     "dice", "hd95", "iou", "sensitivity", "specificity", "precision", "accuracy", "hd", "assd",
-    "nsd", "volume_ref_ml", "volume_pred_ml", "rvd", "avd_ml", "ref_empty", "pred_empty",
+    "nsd", "volume_ref_ml", "volume_pred_ml", "rvd", "avd_ml", "avd_pct", "ref_empty",
+    "pred_empty",
 )  # fmt: skip
 
 #: Label values of tumour regions per convention: whole tumour (WT), tumour core (TC), enhancing
@@ -249,6 +251,7 @@ def binary_metrics(
         "volume_pred_ml": v_pred,
         "rvd": 0.0 if ref_empty and pred_empty else _ratio(v_pred - v_ref, v_ref),
         "avd_ml": abs(v_pred - v_ref),
+        "avd_pct": 0.0 if ref_empty and pred_empty else 100.0 * abs(_ratio(v_pred - v_ref, v_ref)),
         "ref_empty": float(ref_empty),
         "pred_empty": float(pred_empty),
     }
@@ -357,6 +360,7 @@ def evaluate_labels(
     spacing: Sequence[float] | None = None,
     case: str = "",
     lesions: bool = False,
+    ignore: Iterable[int] = (),
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Per-label metrics of a predicted label map: one row per label.
@@ -369,6 +373,9 @@ def evaluate_labels(
         case: Case identifier written into each row.
         lesions: Add the lesion-wise columns of :func:`lesion_metrics` (components,
             false-positive components, lesion recall, precision and F1).
+        ignore: Reference label values whose voxels are left out of every metric, in the
+            reference and in the prediction alike (the WMH challenge's label 2, "other
+            pathology": a prediction there is neither right nor wrong).
         **kwargs: Passed to :func:`binary_metrics` (``nsd_tolerance_mm``, ``empty_distance``).
 
     Returns:
@@ -377,6 +384,10 @@ def evaluate_labels(
     pred, ref = np.asarray(pred), np.asarray(ref)
     if pred.shape != ref.shape:
         _check_pair(pred, ref)
+    ignore = [int(v) for v in ignore]
+    if ignore:
+        keep = ~np.isin(ref, ignore)
+        pred, ref = np.where(keep, pred, 0), np.where(keep, ref, 0)
     names = dict(labels) if isinstance(labels, Mapping) else {int(v): str(v) for v in labels}
     rows = []
     for value, name in names.items():

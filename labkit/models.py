@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import layers
 
 from labkit.errors import ShapeError
 
-__all__ = ["unet"]
+__all__ = ["layer_outputs", "unet"]
 
 
 def _tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
@@ -116,3 +117,27 @@ def unet(
     activation = "sigmoid" if num_classes == 1 else "softmax"
     outputs = conv(num_classes, 1, activation=activation, dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=name or f"unet{ndim}d")
+
+
+def layer_outputs(model: keras.Model, x: np.ndarray, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """What some layers of a model output for one input: its activation (feature) maps.
+
+    Args:
+        model: A functional Keras model (e.g. from :func:`unet`).
+        x: One input ``(*spatial, c)`` (no batch axis).
+        names: Layer names, e.g. ``["enc0_relu2", "bottleneck_relu2", "dec0_relu2"]``.
+
+    Returns:
+        Layer name to its output ``(*spatial_at_that_level, channels)`` as float32.
+
+    Raises:
+        KeyError: If a name is not a layer of the model (the message lists the ReLU layers).
+    """
+    known = {layer.name for layer in model.layers}
+    if missing := [n for n in names if n not in known]:
+        relus = [layer.name for layer in model.layers if "relu" in layer.name]
+        raise KeyError(f"no layers {missing} in model {model.name!r}; its ReLU layers are {relus}.")
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    outs = probe(np.asarray(x, np.float32)[None], training=False)
+    outs = outs if isinstance(outs, list | tuple) else [outs]
+    return {n: np.asarray(o)[0] for n, o in zip(names, outs, strict=True)}

@@ -1,18 +1,30 @@
-"""``tf.data`` pipelines: 2D slices cut from volumes, batched, shuffled, augmented, prefetched.
+"""``tf.data`` pipelines: 2D slices or 3D patches cut from volumes, batched, shuffled, prefetched.
 
 Volumes differ in shape; slices are padded (or centre-cropped) to one shape so they batch. The
 U-Nets are fully convolutional, so a model trained on one slice shape predicts any shape that is a
-multiple of ``2**depth`` (see :func:`labkit.inference.predict_slices`).
+multiple of ``2**depth`` (see :func:`labkit.inference.predict_slices`). 3D patches are drawn anew
+every epoch, a set share of them centred on foreground so that small lesions are seen often
+(:func:`sample_patches`, :func:`patch_dataset`); whole volumes are then predicted with a sliding
+window (:func:`labkit.inference.sliding_window`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["fit_to_shape", "neighbour_channels", "slice_dataset", "stack_slices"]
+from labkit.errors import ShapeError
+
+__all__ = [
+    "fit_to_shape",
+    "neighbour_channels",
+    "patch_dataset",
+    "sample_patches",
+    "slice_dataset",
+    "stack_slices",
+]
 
 
 def fit_to_shape(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -143,3 +155,114 @@ def slice_dataset(
             lambda ab, key: _flip(*ab, flip_axes, key), num_parallel_calls=tf.data.AUTOTUNE
         )
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def sample_patches(
+    image: np.ndarray,
+    label: np.ndarray,
+    patch: Sequence[int],
+    n: int,
+    rng: np.random.Generator,
+    foreground: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` patches from one volume, a share of them centred on foreground voxels.
+
+    This is MONAI's ``RandCropByPosNegLabel`` idea in NumPy: with probability ``foreground`` a
+    patch is centred on a random labelled voxel (shifted inwards where it would leave the
+    volume), otherwise its corner is drawn uniformly. A volume smaller than the patch is
+    zero-padded first (at the end of each short axis).
+
+    Args:
+        image: ``(x, y, z, c)`` volume.
+        label: ``(x, y, z)`` or ``(x, y, z, 1)`` labels on the same grid.
+        patch: Patch size ``(px, py, pz)``.
+        n: Number of patches.
+        rng: Random generator.
+        foreground: Share of patches centred on a labelled voxel (a volume without any gets
+            uniform patches only).
+
+    Returns:
+        ``(n, px, py, pz, c)`` float32 images and ``(n, px, py, pz, 1)`` labels in their dtype.
+
+    Raises:
+        ShapeError: If image and label grids differ.
+    """
+    label = label[..., 0] if label.ndim == image.ndim else label
+    if image.shape[:-1] != label.shape:
+        raise ShapeError(
+            f"image {image.shape} and label {label.shape} are not on one grid; expected "
+            "(x, y, z, c) and (x, y, z) with the same x, y, z."
+        )
+    patch = tuple(int(p) for p in patch)
+    short = [max(p - s, 0) for p, s in zip(patch, label.shape, strict=True)]
+    if any(short):
+        image = np.pad(image, [(0, d) for d in short] + [(0, 0)])
+        label = np.pad(label, [(0, d) for d in short])
+    high = np.asarray(label.shape) - np.asarray(patch)
+    fg = np.argwhere(label > 0)
+    xs, ys = [], []
+    for _ in range(n):
+        if len(fg) and rng.random() < foreground:
+            corner = fg[rng.integers(len(fg))] - np.asarray(patch) // 2
+            corner = np.clip(corner, 0, high)
+        else:
+            corner = np.array([rng.integers(h + 1) for h in high])
+        box = tuple(slice(c, c + p) for c, p in zip(corner, patch, strict=True))
+        xs.append(image[box])
+        ys.append(label[box])
+    return np.stack(xs).astype(np.float32), np.stack(ys)[..., None]
+
+
+def patch_dataset(
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    patch: Sequence[int],
+    per_volume: int,
+    batch_size: int,
+    foreground: float = 0.5,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A training dataset of 3D patches, drawn anew every epoch and shuffled across volumes.
+
+    Args:
+        images: Volumes ``(x, y, z, c)``, shapes may differ.
+        labels: Labels ``(x, y, z)`` or ``(x, y, z, 1)``, one per image.
+        patch: Patch size ``(px, py, pz)``.
+        per_volume: Patches per volume per epoch.
+        batch_size: Patches per batch.
+        foreground: Share of patches centred on a labelled voxel (see :func:`sample_patches`).
+        seed: Seed of the draws; the same seed gives the same epochs in every run.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(image, label)`` batches, ``ceil(n * per_volume /
+        batch_size)`` of them an epoch.
+    """
+    if len(images) != len(labels) or not images:
+        raise ValueError(
+            f"patch_dataset needs one label per image and at least one image; got "
+            f"{len(images)} images and {len(labels)} labels."
+        )
+    rng = np.random.default_rng(seed)  # outlives the generator: new patches every epoch
+    channels = images[0].shape[-1]
+    dtype = np.asarray(labels[0]).dtype
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        pairs = [
+            sample_patches(x, y, patch, per_volume, rng, foreground)
+            for x, y in zip(images, labels, strict=True)
+        ]
+        x = np.concatenate([p[0] for p in pairs])
+        y = np.concatenate([p[1] for p in pairs])
+        order = rng.permutation(len(x))
+        for start in range(0, len(order), batch_size):
+            pick = order[start : start + batch_size]
+            yield x[pick], y[pick]
+
+    signature = (
+        tf.TensorSpec(shape=(None, *patch, channels), dtype=tf.float32),
+        tf.TensorSpec(shape=(None, *patch, 1), dtype=tf.as_dtype(dtype)),
+    )
+    ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
+    steps = -(-len(images) * per_volume // batch_size)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    return ds.prefetch(tf.data.AUTOTUNE)

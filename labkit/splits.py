@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["assert_disjoint", "kfold", "split_ids"]
+__all__ = ["assert_disjoint", "kfold", "leave_group_out", "split_ids", "stratified_split_ids"]
 
 
 def split_ids(
@@ -50,6 +50,60 @@ def split_ids(
         raise ValueError(
             f"{len(ids)} cases are too few for the split {dict(fractions)}: {empty} would be empty."
         )
+    assert_disjoint(out)
+    return out
+
+
+def stratified_split_ids(
+    groups: Mapping[str, Sequence[str]], fractions: Mapping[str, float], seed: int = 0
+) -> dict[str, list[str]]:
+    """Split every group (e.g. acquisition site) on its own, so each subset holds every group.
+
+    Args:
+        groups: Group name to its case ids (ids unique across groups).
+        fractions: Subset name to fraction, as :func:`split_ids` takes them.
+        seed: Shuffle seed (each group is shuffled with ``[seed, k]``, ``k`` its position).
+
+    Returns:
+        Subset name to sorted ids; e.g. 8 subjects per site and ``{"train": 0.6, "val": 0.1,
+        "test": 0.3}`` give 5 / 1 / 2 per site.
+    """
+    out: dict[str, list[str]] = {name: [] for name in fractions}
+    for k, ids in enumerate(groups.values()):
+        part = split_ids(ids, fractions, int(np.random.default_rng([seed, k]).integers(2**31)))
+        for name in fractions:
+            out[name] += part[name]
+    out = {name: sorted(ids) for name, ids in out.items()}
+    assert_disjoint(out)
+    return out
+
+
+def leave_group_out(
+    groups: Mapping[str, Sequence[str]],
+    test_group: str,
+    fractions: Mapping[str, float],
+    seed: int = 0,
+) -> dict[str, list[str]]:
+    """Test on one whole group (a site never seen in training); split the others into the rest.
+
+    Args:
+        groups: Group name to its case ids.
+        test_group: The group that becomes the test set.
+        fractions: The other subsets (e.g. ``{"train": 0.85, "val": 0.15}``), stratified by group
+            as :func:`stratified_split_ids` does.
+        seed: Shuffle seed.
+
+    Returns:
+        The subsets of ``fractions`` plus ``test``.
+
+    Raises:
+        KeyError: If ``test_group`` is not a group.
+    """
+    if test_group not in groups:
+        raise KeyError(f"no group {test_group!r} to leave out; the groups are {sorted(groups)}.")
+    rest = {g: ids for g, ids in groups.items() if g != test_group}
+    out = stratified_split_ids(rest, fractions, seed)
+    out["test"] = sorted(groups[test_group])
     assert_disjoint(out)
     return out
 

@@ -21,6 +21,7 @@ __all__ = [
     "LABEL_COLOURS",
     "case_bars",
     "contours",
+    "feature_maps",
     "learning_curves",
     "montage",
     "plane",
@@ -264,6 +265,42 @@ def learning_curves(
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def feature_maps(
+    maps: dict[str, np.ndarray], channels: int = 4, depth_fraction: float = 0.5
+) -> plt.Figure:
+    """Show a few channels of some layers' activation maps, one row per layer.
+
+    Args:
+        maps: Layer name to activation ``(x, y, z, channels)`` (see
+            :func:`labkit.models.layer_outputs`) or ``(x, y, channels)``.
+        channels: Channels shown per layer (the ones with the largest mean activation).
+        depth_fraction: Which axial slice of a 3D map to show, as a fraction of its depth, so
+            layers at every resolution show the same level of the volume.
+
+    Returns:
+        The figure; every panel has its own colour scale (a layer's maps differ in range).
+    """
+    fig, axes = plt.subplots(
+        len(maps),
+        channels,
+        figsize=(1.9 * channels, 1.9 * len(maps)),
+        layout="constrained",
+        squeeze=False,
+    )
+    for row, (name, act) in zip(axes, maps.items(), strict=True):
+        if act.ndim == 4:
+            act = act[:, :, min(int(depth_fraction * act.shape[2]), act.shape[2] - 1)]
+        strongest = np.argsort(act.mean(axis=(0, 1)))[::-1][:channels]
+        for ax, c in zip(row, strongest, strict=False):
+            ax.imshow(act[..., c].T, origin="lower", cmap="magma")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for ax in row[len(strongest) :]:
+            ax.axis("off")
+        row[0].set_ylabel(f"{name}\n{act.shape[0]}x{act.shape[1]}", fontsize=8)
     return fig
 
 

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from labkit.augment import apply_augmentation, augmented_dataset, slice_augmentation
+from labkit.augment import (
+    apply_augmentation,
+    augmented_copies,
+    augmented_dataset,
+    slice_augmentation,
+    volume_augmentation,
+)
 
 
 def _disc(size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -63,3 +69,24 @@ def test_dataset_refuses_unpaired_arrays():
         augmented_dataset(
             np.zeros((4, 8, 8, 1), np.float32), np.zeros((3, 8, 8, 1), np.uint8), 2, lambda d: d
         )
+
+
+def test_volume_augmentation_stays_in_plane_and_copies_follow_the_originals():
+    # slice k holds value k + 1 in a bar: an in-plane transform never mixes slices
+    x = np.zeros((2, 24, 24, 6, 1), np.float32)
+    for k in range(6):
+        x[:, 6:18, 10:14, k] = k + 1
+    y = (x > 0).astype(np.uint8)
+    out_x, out_y = augmented_copies(x, y, 2, volume_augmentation(20, 0.1, 2, seed=1))
+    assert out_x.shape == (6, 24, 24, 6, 1) and out_y.dtype == np.uint8
+    np.testing.assert_array_equal(out_x[:2], x)  # the originals come first
+    for sample in out_x[2:]:
+        assert not np.array_equal(sample, x[0])
+        for k in range(6):
+            assert sample[..., k, 0].max() == pytest.approx(k + 1, abs=1e-4)
+    assert set(np.unique(out_y)) == {0, 1}
+    again = augmented_copies(x, y, 2, volume_augmentation(20, 0.1, 2, seed=1))[0]
+    np.testing.assert_array_equal(again, out_x)
+    assert augmented_copies(x, y, 0, volume_augmentation())[0] is not None
+    with pytest.raises(ValueError, match=r"do not pair"):
+        augmented_copies(x, y[:1], 1, volume_augmentation())

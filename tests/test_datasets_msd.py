@@ -187,3 +187,14 @@ def test_draw_cases_draws_in_this_process_off_linux(monkeypatch):
     assert {pid for _, pid in drawn} == {os.getpid()}
     expected = [float(np.random.default_rng([3, i]).random()) for i in range(3)]
     assert [v for v, _ in drawn] == expected
+
+
+def test_draw_cases_takes_a_compound_seed():
+    from labkit.datasets import draw_cases
+
+    def first(rng):
+        return float(rng.random())
+
+    drawn = list(draw_cases(first, 2, (7, 1), workers=1))
+    assert drawn == [np.random.default_rng([7, 1, i]).random() for i in range(2)]
+    assert list(draw_cases(first, 2, 7, workers=1)) == list(draw_cases(first, 2, [7], workers=1))

@@ -229,3 +229,26 @@ def test_evaluate_labels_adds_lesion_columns_on_request():
     assert (row["n_ref"], row["detected"], row["fp_components"]) == (2, 1, 1)
     assert row["lesion_recall"] == 0.5 and row["lesion_precision"] == 0.5
     assert row["dice"] == pytest.approx(2 * 4 / (5 + 8))
+
+
+def test_ignored_label_is_left_out_of_prediction_and_reference():
+    # the WMH challenge's label 2: a prediction there is neither right nor wrong
+    ref = np.zeros((6, 6, 1), np.uint8)
+    ref[0:2, 0:2] = 1  # 4 WMH voxels
+    ref[4:6, 4:6] = 2  # 4 voxels of other pathology
+    pred = np.zeros_like(ref)
+    pred[0:2, 0:1] = 1  # 2 of the WMH voxels
+    pred[4:6, 4:6] = 1  # all of the other pathology: ignored, not false positives
+    row = ev.evaluate_labels(pred, ref, {1: "wmh"}, (1, 1, 1), lesions=True, ignore=(2,))[0]
+    assert row["dice"] == pytest.approx(2 * 2 / (2 + 4))
+    assert row["precision"] == 1.0 and row["fp_components"] == 0 and row["lesion_recall"] == 1
+    assert row["avd_pct"] == pytest.approx(50.0)  # |2 - 4| / 4
+    counted = ev.evaluate_labels(pred, ref, {1: "wmh"}, (1, 1, 1), lesions=True)[0]
+    assert counted["fp_components"] == 1 and counted["dice"] == pytest.approx(4 / 10)
+
+
+def test_avd_pct_policy_for_empty_masks():
+    empty, one = np.zeros((3, 3), bool), np.eye(3, dtype=bool)
+    assert ev.binary_metrics(empty, empty)["avd_pct"] == 0.0
+    assert math.isnan(ev.binary_metrics(one, empty)["avd_pct"])
+    assert ev.binary_metrics(empty, one)["avd_pct"] == 100.0

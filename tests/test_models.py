@@ -75,3 +75,19 @@ def test_save_and_load_round_trip_without_custom_objects(tmp_path, rng):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert isinstance(loaded.loss, losses.DiceCELoss) and loaded.loss.lambda_ce == 0.5
     loaded.evaluate(x, y, verbose=0)  # compiled metrics come back too
+
+
+def test_layer_outputs_give_each_levels_activation_maps():
+    from labkit.models import layer_outputs
+
+    model = unet((16, 16, 8, 1), 1, depth=2, filters=2, kernel_size=(3, 3, 1), batch_norm=False)
+    x = np.random.default_rng(0).random((16, 16, 8, 1)).astype(np.float32)
+    maps = layer_outputs(model, x, ["enc0_relu2", "bottleneck_relu2", "dec0_relu2"])
+    assert {k: v.shape for k, v in maps.items()} == {
+        "enc0_relu2": (16, 16, 8, 2),
+        "bottleneck_relu2": (4, 4, 2, 8),
+        "dec0_relu2": (16, 16, 8, 2),
+    }
+    assert (maps["enc0_relu2"] >= 0).all()  # after a ReLU
+    with pytest.raises(KeyError, match=r"no layers \['enc9_relu2'\] in model .*ReLU layers are"):
+        layer_outputs(model, x, ["enc9_relu2"])

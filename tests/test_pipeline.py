@@ -63,3 +63,36 @@ def test_neighbour_channels_stack_adjacent_slices():
         pipeline.neighbour_channels(image, -1)
     with pytest.raises(ValueError, match=r"got shape \(2, 3, 4\)"):
         pipeline.neighbour_channels(image[..., 0], 1)
+
+
+def test_sample_patches_centres_on_foreground_and_stays_inside():
+    image = np.arange(10 * 12 * 6, dtype=np.float32).reshape(10, 12, 6, 1)
+    label = np.zeros((10, 12, 6), np.uint8)
+    label[9, 11, 5] = 1  # a corner voxel: patches around it are shifted inwards
+    x, y = pipeline.sample_patches(image, label, (4, 4, 2), 6, np.random.default_rng(0), 1.0)
+    assert x.shape == (6, 4, 4, 2, 1) and y.shape == (6, 4, 4, 2, 1)
+    assert (y.sum(axis=(1, 2, 3, 4)) == 1).all()  # every patch holds the lesion
+    np.testing.assert_array_equal(x[0, ..., 0], image[6:10, 8:12, 4:6, 0])
+    # no foreground: uniform patches; a short axis is zero-padded
+    x, y = pipeline.sample_patches(image[:, :, :1], label[:, :, :1] * 0, (4, 4, 2), 3, rng_(1))
+    assert x.shape == (3, 4, 4, 2, 1) and not y.any() and (x[..., 1, :] == 0).all()
+    with pytest.raises(pipeline.ShapeError, match=r"not on one grid"):
+        pipeline.sample_patches(image, label[:5], (4, 4, 2), 1, rng_(0))
+
+
+def rng_(seed):
+    return np.random.default_rng(seed)
+
+
+def test_patch_dataset_draws_new_patches_each_epoch_and_repeats_with_its_seed():
+    images = [rng_(i).normal(size=(12, 12, 8, 1)).astype(np.float32) for i in range(3)]
+    labels = [(im[..., 0] > 1.5).astype(np.uint8) for im in images]
+    ds = pipeline.patch_dataset(images, labels, (8, 8, 4), 3, 4, seed=5)
+    assert ds.cardinality() == 3  # 9 patches in batches of 4
+    first, second = ([b[0].numpy() for b in ds] for _ in range(2))
+    assert [len(b) for b in first] == [4, 4, 1] and first[0].shape[1:] == (8, 8, 4, 1)
+    assert not np.array_equal(first[0], second[0])
+    again = [b[0].numpy() for b in pipeline.patch_dataset(images, labels, (8, 8, 4), 3, 4, seed=5)]
+    np.testing.assert_array_equal(again[0], first[0])
+    with pytest.raises(ValueError, match=r"one label per image and at least one image"):
+        pipeline.patch_dataset(images, labels[:2], (8, 8, 4), 3, 4)

@@ -92,3 +92,22 @@ def test_minmax_slices_scales_each_axial_slice_alone():
         ValueError, match=r"\(x, y, z, c\); got shape \(2, 2, 3\).*image\[\.\.\., None\]"
     ):
         intensity.minmax_slices(image[..., 0])
+
+
+def test_stratified_split_puts_every_site_in_every_subset():
+    groups = {s: [f"{s}_{i}" for i in range(8)] for s in ("A", "B", "C")}
+    split = splits.stratified_split_ids(groups, {"train": 0.6, "val": 0.1, "test": 0.3}, seed=4)
+    for name, n in (("train", 5), ("val", 1), ("test", 2)):
+        for site in groups:
+            assert sum(i.startswith(site) for i in split[name]) == n, (name, site)
+    assert split == splits.stratified_split_ids(groups, {"train": 0.6, "val": 0.1, "test": 0.3}, 4)
+
+
+def test_leave_group_out_tests_one_whole_site():
+    groups = {s: [f"{s}_{i}" for i in range(8)] for s in ("A", "B", "C")}
+    split = splits.leave_group_out(groups, "B", {"train": 0.875, "val": 0.125}, seed=0)
+    assert split["test"] == groups["B"]
+    assert not any(i.startswith("B") for i in split["train"] + split["val"])
+    assert len(split["train"]) == 14 and len(split["val"]) == 2
+    with pytest.raises(KeyError, match=r"no group 'D' to leave out; the groups are \['A', 'B'"):
+        splits.leave_group_out(groups, "D", {"train": 1.0})

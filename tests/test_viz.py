@@ -107,3 +107,16 @@ def test_slice_animation_rejects_labels_off_the_image_grid(rng):
         viz.slice_animation(image, {"U-Net": shifted})
     with pytest.raises(ValueError, match="step must be >= 1"):
         viz.slice_animation(image, {}, step=0)
+
+
+def test_feature_maps_show_the_strongest_channels_of_each_layer():
+    maps = {
+        "enc0": np.zeros((8, 8, 4, 3), np.float32),
+        "bottleneck": np.zeros((2, 2, 1, 6), np.float32),
+    }
+    maps["enc0"][..., 2] = 1.0  # the strongest channel comes first
+    fig = viz.feature_maps(maps, channels=4)
+    axes = np.array(fig.axes).reshape(2, 4)
+    assert axes[0, 0].get_ylabel().startswith("enc0") and "8x8" in axes[0, 0].get_ylabel()
+    assert axes[0, 0].images[0].get_array().max() == 1.0
+    assert not axes[0, 3].axison  # three channels: the fourth panel is blank

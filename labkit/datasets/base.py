@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +222,10 @@ def cached_cohort(
 
 
 def draw_cases(
-    draw: Callable[[np.random.Generator], _T], n_cases: int, seed: int, workers: int | None = None
+    draw: Callable[[np.random.Generator], _T],
+    n_cases: int,
+    seed: int | Sequence[int],
+    workers: int | None = None,
 ) -> Iterator[_T]:
     """Draw a synthetic cohort's cases in parallel, case ``i`` from ``default_rng([seed, i])``.
 
@@ -234,7 +237,8 @@ def draw_cases(
         draw: Draws one case from a generator. Runs in a forked worker process, so it must not
             use TensorFlow (a forked copy of a running TensorFlow is not safe to use).
         n_cases: Number of cases.
-        seed: Cohort seed.
+        seed: Cohort seed, or several integers (``(seed, site)``: case ``i`` then comes from
+            ``default_rng([seed, site, i])``).
         workers: Processes (default: the CPUs this process may use, at most ``n_cases``). With
             1, or off Linux (forking a process that runs TensorFlow is unsafe on macOS), the cases
             are drawn here, one by one.
@@ -242,7 +246,8 @@ def draw_cases(
     Yields:
         What ``draw`` returns, for case 0, 1, ... in turn (at most two per worker are held).
     """
-    rngs = (np.random.default_rng([seed, i]) for i in range(n_cases))
+    key = [int(seed)] if np.ndim(seed) == 0 else [int(s) for s in seed]
+    rngs = (np.random.default_rng([*key, i]) for i in range(n_cases))
     if workers is None:
         affinity = getattr(os, "sched_getaffinity", None)
         workers = len(affinity(0)) if affinity else os.cpu_count() or 1
