@@ -9,6 +9,7 @@ from labkit.datasets.base import Case, Cohort, LoadedCase, cached_cohort, draw_c
 from labkit.datasets.ich import load_instance, write_ich_twin
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd, write_msd_twin
 from labkit.datasets.phh import PHHCohort, load_phh, write_phh_twin
+from labkit.datasets.wmh import load_wmh, write_wmh_twin
 
 __all__ = [
     "Case",
@@ -22,8 +23,10 @@ __all__ = [
     "load_instance",
     "load_msd",
     "load_phh",
+    "load_wmh",
     "write_ich_twin",
     "write_msd",
     "write_msd_twin",
     "write_phh_twin",
+    "write_wmh_twin",
 ]
