@@ -88,10 +88,17 @@ def _evaluate(args: argparse.Namespace) -> int:
         Path(args.pred), Path(args.ref), Path(args.out), args.labels, args.lesions
     )
     print(f"wrote {len(rows)} rows to {args.out}")
+    shown = {
+        "hd95": "HD95 {:.2f} mm",
+        "avd_pct": "AVD {:.1f}%",
+        "lesion_recall": "lesion recall {:.3f}",
+        "lesion_f1": "lesion F1 {:.3f}",
+        "fp_components": "false-positive components {:.1f}",
+    }
     for row in summary:
-        dice = f"Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}"
-        fps = f", false-positive components {row['fp_components_mean']:.1f}" if args.lesions else ""
-        print(f"  {row['label']:>14s}: {dice}{fps} (n={row['n']})")
+        parts = [f"Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}"]
+        parts += [fmt.format(row[f"{k}_mean"]) for k, fmt in shown.items() if f"{k}_mean" in row]
+        print(f"  {row['label']:>14s}: {', '.join(parts)} (n={row['n']})")
     return 0
 
 
@@ -114,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("study", choices=names)
     p.add_argument("dir", help="output folder (created)")
     p.add_argument(
-        "--cases", type=int, help="number of cases (default: the study's, msd 20, phh 10)"
+        "--cases",
+        type=int,
+        help="number of cases (default: the study's: msd 20, phh 10; wmh: subjects per site, 20)",
     )
     p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     p.add_argument("--task", help="task of studies with several (msd: hippocampus, liver, spleen)")
@@ -153,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ref",
         required=True,
-        help="folder of reference label maps, an MSD task folder or an INSTANCE folder",
+        help="folder of reference label maps, an MSD task folder, an INSTANCE folder or a WMH "
+        "challenge folder (label 2 left out, lesions scored)",
     )
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument(

@@ -47,6 +47,7 @@ BUILTIN = {
     "ich": "labkit.studies.ich",
     "msd": "labkit.studies.msd",
     "phh": "labkit.studies.phh",
+    "wmh": "labkit.studies.wmh",
 }
 
 
