@@ -87,6 +87,8 @@ def test_volume_augmentation_stays_in_plane_and_copies_follow_the_originals():
     assert set(np.unique(out_y)) == {0, 1}
     again = augmented_copies(x, y, 2, volume_augmentation(20, 0.1, 2, seed=1))[0]
     np.testing.assert_array_equal(again, out_x)
-    assert augmented_copies(x, y, 0, volume_augmentation())[0] is not None
+    same_x, same_y = augmented_copies(x, y, 0, volume_augmentation())
+    np.testing.assert_array_equal(same_x, x)  # no copies: the originals alone
+    np.testing.assert_array_equal(same_y, y)
     with pytest.raises(ValueError, match=r"do not pair"):
         augmented_copies(x, y[:1], 1, volume_augmentation())
