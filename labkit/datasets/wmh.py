@@ -311,10 +311,6 @@ def wmh_subject(
     return images[0], images[1], labels, target
 
 
-def _draw(rng: np.random.Generator, site: str) -> tuple[np.ndarray, ...]:
-    return wmh_subject(rng, site)
-
-
 def write_wmh_twin(
     root: str | Path,
     n_per_site: int = 20,
@@ -343,7 +339,7 @@ def write_wmh_twin(
     def subjects() -> Iterator[tuple[Path, tuple[np.ndarray, ...]]]:
         for site in sites:
             k = list(SITES).index(site)
-            draw = functools.partial(_draw, site=site)
+            draw = functools.partial(wmh_subject, site=site)
             for i, subject in enumerate(draw_cases(draw, n_per_site, (seed, k))):
                 yield Path(site) / str(50 * k + i), subject
 
