@@ -194,3 +194,17 @@ def test_repeat_runs_test_the_same_subjects(tmp_path, twin, tiny_profile):
     split = wmh.split_cohort(load_wmh(twin), wmh.settings("quick"), seed=0)
     assert sorted(records[0]["dice"]) == sorted(records[1]["dice"]) == split["test"]
     assert sorted(records[-1]["dice"]) == ["GE3T_100", "GE3T_101", "GE3T_102"]
+
+
+def test_resized_grid_dice_scores_on_the_input_grid():
+    prof = wmh.settings("quick", {"shape": [8, 8, 4]})
+    label = np.zeros((16, 16, 8), np.uint8)
+    label[:8, :8, :4] = 1  # half of x, y and z: 4 x 4 x 2 = 32 of the 256 input voxels
+    image = np.random.default_rng(0).random((16, 16, 8, 1)).astype(np.float32)
+
+    def everywhere(x, training=False):
+        return np.ones((*x.shape[:-1], 1), np.float32)
+
+    score, overlap, voxels = wmh.resized_grid_dice(everywhere, image, (1, 1, 1), label, prof)
+    assert (overlap, voxels) == (2 * 32, 256 + 32)
+    assert score == pytest.approx(64 / 288)

@@ -83,6 +83,7 @@ __all__ = [
     "prepare",
     "preprocess",
     "repeat_runs",
+    "resized_grid_dice",
     "settings",
     "site_groups",
     "split_cohort",
@@ -357,6 +358,36 @@ def predict_volume(
     """
     prob = predict_probability(model, image, spacing, prof)
     return (prob >= (prof.threshold if threshold is None else threshold)).astype(np.uint8)
+
+
+def resized_grid_dice(
+    model: Any,
+    image: np.ndarray,
+    spacing: Sequence[float],
+    label: np.ndarray,
+    prof: WMHProfile,
+) -> tuple[float, int, int]:
+    """The study's measure for one subject: Dice on the input grid, not on the subject's own.
+
+    The output thresholded at ``prof.threshold`` is compared with the WMH mask resized to the
+    input grid (nearest neighbour), as a pipeline that resizes first and scores after sees it.
+
+    Args:
+        model: Keras model (or callable ``model(x, training=False)``) for ``(1, *grid, 1)``.
+        image: FLAIR ``(x, y, z, 1)``.
+        spacing: Its voxel size in mm.
+        label: Challenge labels ``(x, y, z)``.
+        prof: Settings.
+
+    Returns:
+        ``(Dice, 2 * overlap, predicted + reference voxels)``; summing the last two over subjects
+        gives the pooled Dice the study reported ("for all validation image arrays").
+    """
+    x, target, _ = preprocess(image, spacing, prof, label)
+    pred = np.asarray(model(x[None], training=False))[0, ..., 0] >= prof.threshold
+    ref = target == 1
+    overlap = 2 * int(np.count_nonzero(pred & ref))
+    return dice(pred, ref), overlap, int(np.count_nonzero(pred) + np.count_nonzero(ref))
 
 
 def choose_threshold(
