@@ -2,7 +2,7 @@
 
 ::
 
-    labkit synth STUDY DIR [--cases N] [--seed S] [--task T]
+    labkit synth STUDY DIR [--cases N] [--seed S] [--task T] [--layout L]
     labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S] [--set KEY=VALUE ...]
     labkit predict RUN --input DIR --output DIR
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
@@ -31,7 +31,14 @@ def _synth(args: argparse.Namespace) -> int:
             f"the {args.study} study has one task, but --task {args.task} was given; drop --task "
             "(it is for studies with several, such as msd)."
         )
+    if args.layout and "layout" not in inspect.signature(study.synth).parameters:
+        raise ValueError(
+            f"the {args.study} study writes one layout, but --layout {args.layout} was given; "
+            "drop --layout (it is for studies with several, such as brats)."
+        )
     options = {"task": args.task} if args.task else {}
+    if args.layout:
+        options["layout"] = args.layout
     if args.cases is not None:
         options["cases"] = args.cases
     study.synth(Path(args.dir), seed=args.seed, **options)
@@ -123,10 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cases",
         type=int,
-        help="number of cases (default: the study's: msd 20, phh 10; wmh: subjects per site, 20)",
+        help="number of cases (default: the study's: msd 20, phh 10, brats 16; wmh: subjects per "
+        "site, 20)",
     )
     p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     p.add_argument("--task", help="task of studies with several (msd: hippocampus, liver, spleen)")
+    p.add_argument(
+        "--layout",
+        help="on-disk layout of studies with several (brats: msd, the default, or brats)",
+    )
     p.set_defaults(handler=_synth)
 
     p = sub.add_parser("train", help="train a study's model and evaluate its held-out cases")

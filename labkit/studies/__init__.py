@@ -44,6 +44,7 @@ _REGISTRY: dict[str, Study] = {}
 #: Recipes that ship with labkit: name -> module that registers it (imported on first use, so
 #: that ``labkit --help`` does not pay for importing TensorFlow).
 BUILTIN = {
+    "brats": "labkit.studies.brats",
     "ich": "labkit.studies.ich",
     "msd": "labkit.studies.msd",
     "phh": "labkit.studies.phh",
