@@ -50,6 +50,7 @@ __all__ = [
     "lesion_metrics",
     "read_metrics_csv",
     "region_masks",
+    "stray_labels",
     "summarize",
     "surface_distances",
     "write_metrics_csv",
@@ -315,6 +316,26 @@ def lesion_metrics(
     }
 
 
+def stray_labels(label_map: np.ndarray, convention: str) -> tuple[list[int], list[str]]:
+    """The tumour label values of a map that a convention does not use, and the conventions of
+    :data:`REGION_CONVENTIONS` that use every value found.
+
+    Args:
+        label_map: Integer labels (any shape).
+        convention: A key of :data:`REGION_CONVENTIONS`.
+
+    Returns:
+        ``(stray values, sorted; fitting conventions, in table order)``; both empty lists mean
+        nothing is wrong, or nothing is labelled.
+    """
+    values = {int(v) for v in np.unique(label_map)} - {0}
+    stray = sorted(values - set(REGION_CONVENTIONS[convention]["labels"]))
+    if not stray:
+        return [], []
+    fits = [name for name, c in REGION_CONVENTIONS.items() if values <= set(c["labels"])]
+    return stray, fits
+
+
 def region_masks(label_map: np.ndarray, convention: str) -> dict[str, np.ndarray]:
     """Whole tumour, tumour core and enhancing tumour masks from a tumour label map.
 
@@ -336,17 +357,12 @@ def region_masks(label_map: np.ndarray, convention: str) -> dict[str, np.ndarray
             f"unknown convention {convention!r}; expected one of {sorted(REGION_CONVENTIONS)}."
         )
     conv = REGION_CONVENTIONS[convention]
-    values = {int(v) for v in np.unique(label_map)} - {0}
-    stray = sorted(values - set(conv["labels"]))
+    stray, fits = stray_labels(label_map, convention)
     if stray:
-        fits = [
-            name
-            for name, c in REGION_CONVENTIONS.items()
-            if values <= set(c["labels"]) and name != convention
-        ]
+        values = sorted({int(v) for v in np.unique(label_map)} - {0})
         raise LabelValueError(
             f"label values {stray} are not tumour labels of the {convention} convention "
-            f"{conv['labels']}; found {sorted(values)}. The regions would come out wrong or empty. "
+            f"{conv['labels']}; found {values}. The regions would come out wrong or empty. "
             f"Conventions these values fit: {fits or 'none'}; pass the convention of the data "
             "(the label map of the dataset the model was trained on)."
         )
