@@ -44,6 +44,7 @@ import labkit
 from labkit.datasets.base import Case, Cohort, cached_cohort, draw_cases, load_case
 from labkit.datasets.msd import load_msd, write_msd
 from labkit.errors import DatasetLayoutError, LabelValueError, ShapeError
+from labkit.evaluation import stray_labels
 from labkit.io import Volume, save_nifti
 from labkit.phantoms import (
     BRAIN_CONTRASTS,
@@ -61,6 +62,7 @@ __all__ = [
     "CONVENTION_LABELS",
     "LAYOUTS",
     "MODALITIES",
+    "TWIN_SHAPE",
     "BraTSCohort",
     "brain_mask",
     "brats_subject",
@@ -89,11 +91,12 @@ _SUFFIXES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1Gd", "t1gd": "T1Gd", "t2":
 _MSD_NAMES = {"flair": "FLAIR", "t1w": "T1", "t1": "T1", "t1gd": "T1Gd", "t2w": "T2", "t2": "T2"}
 _WRITE_SUFFIX = {"FLAIR": "flair", "T1": "t1", "T1Gd": "t1ce", "T2": "t2"}
 
-#: How the twin's five tissue classes (the BraTS 2013 values) map to each convention.
-_FROM_2013: dict[str, dict[int, int]] = {
-    "brats2013": {1: 1, 2: 2, 3: 3, 4: 4},
-    "brats2018": {1: 1, 2: 2, 3: 1, 4: 4},
-    "msd_task01": {1: 2, 2: 1, 3: 2, 4: 3},
+#: The value each convention gives the four tumour tissues (necrosis, edema, non-enhancing,
+#: enhancing): the table :func:`convert_labels` translates through.
+_TISSUE_VALUES: dict[str, tuple[int, int, int, int]] = {
+    "brats2013": (1, 2, 3, 4),
+    "brats2018": (1, 2, 1, 4),
+    "msd_task01": (2, 1, 2, 3),
 }
 
 
@@ -137,14 +140,14 @@ def check_labels(labels: np.ndarray, convention: str, source: str = "<array>") -
             which conventions the values found would fit.
     """
     _check_convention(convention)
-    found = {int(v) for v in np.unique(labels)} - {0}
-    allowed = set(CONVENTION_LABELS[convention])
-    if stray := sorted(found - allowed):
-        fits = [name for name, c in CONVENTION_LABELS.items() if found <= set(c)]
+    stray, fits = stray_labels(labels, convention)
+    if stray:
+        found = sorted({int(v) for v in np.unique(labels)} - {0})
         raise LabelValueError(
             f"{source} holds label values {stray} that the {convention} convention does not use "
-            f"(it uses {sorted(allowed)}; found {sorted(found)}). Conventions these values fit: "
-            f"{fits or 'none'}. Pass convention= to load_brats with the convention of this data."
+            f"(it uses {sorted(CONVENTION_LABELS[convention])}; found {found}). Conventions these "
+            f"values fit: {fits or 'none'}. Pass convention= to load_brats with the convention "
+            "of this data."
         )
 
 
@@ -176,11 +179,7 @@ def convert_labels(labels: np.ndarray, source: str, target: str) -> np.ndarray:
             f"cannot convert {source} labels to brats2013: necrosis and non-enhancing tumour are "
             "one class in the other conventions and cannot be split again."
         )
-    if source == "brats2013":
-        table = _FROM_2013[target]
-    else:  # through the classes both share: core (non-enhancing/necrotic), edema, enhancing
-        names = {"brats2018": (1, 2, 4), "msd_task01": (2, 1, 3)}
-        table = dict(zip(names[source], names[target], strict=True))
+    table = dict(zip(_TISSUE_VALUES[source], _TISSUE_VALUES[target], strict=True))
     out = np.zeros(np.shape(labels), dtype=np.uint8)
     for value, new in table.items():
         out[labels == value] = new
@@ -224,7 +223,7 @@ def _pick_modalities(
                 f"{len(lacking)} case(s) in {root} lack modalities asked for {list(wanted)}: "
                 f"{first} has only {list(available[first])} (missing {lacking[first]}). A model "
                 "reads the modalities it was trained on; train one on the modalities this data "
-                "has (e.g. --set modalities=FLAIR,T1Gd), or add the missing images."
+                'has (e.g. --set \'modalities=["FLAIR", "T1Gd"]\'), or add the missing images.'
             )
         return wanted
     common = [m for m in MODALITIES if all(m in have for have in available.values())]
@@ -391,8 +390,7 @@ def _tumour(
     else:
         enhancing = np.zeros(shape, bool)
         if rng.random() < 0.4:  # a low-grade mass with a small enhancing focus
-            spot = core & irregular_blob(shape, centre, (0.35 * radius,) * 3, rng, 0.3)
-            enhancing = spot
+            enhancing = core & irregular_blob(shape, centre, (0.35 * radius,) * 3, rng, 0.3)
     nonenh = core & ~enhancing & ~necrosis
     # edema spreads through white matter, farther along some directions than others
     extent = rng.uniform(0.6, 2.0) * radius_mm
@@ -437,10 +435,10 @@ def brats_subject(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.n
     tissues = dict(zip(names, warp(list(tissues.values()), disp), strict=True))
     brain = ((tissues["csf"] + tissues["gm"] + tissues["wm"]) > 0.5) | masks["edema"]
     brain |= masks["necrosis"] | masks["nonenh"] | masks["enhancing"]
-    for name in ("edema", "nonenh", "enhancing", "necrosis"):
+    tissues = overlay(tissues, "edema", masks["edema_fraction"])
+    for name in ("nonenh", "enhancing", "necrosis"):
         soft = ndimage.gaussian_filter(masks[name].astype(np.float32), 0.6)
-        soft = masks["edema_fraction"] if name == "edema" else np.maximum(soft, masks[name])
-        tissues = overlay(tissues, name, soft)
+        tissues = overlay(tissues, name, np.maximum(soft, masks[name]))
     labels = np.zeros(brain.shape, np.uint8)
     for name, value in (("edema", 2), ("nonenh", 3), ("necrosis", 1), ("enhancing", 4)):
         labels[masks[name]] = value
