@@ -19,6 +19,7 @@ from labkit.errors import ShapeError
 
 __all__ = [
     "fit_to_shape",
+    "fixed_patch_dataset",
     "neighbour_channels",
     "patch_dataset",
     "sample_patches",
@@ -266,3 +267,37 @@ def patch_dataset(
     steps = -(-len(images) * per_volume // batch_size)
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def fixed_patch_dataset(
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    patch: Sequence[int],
+    per_volume: int,
+    batch_size: int,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """A validation dataset of 3D patches drawn once, the same every epoch and every run.
+
+    Each volume gives ``per_volume`` patches, half of them centred on a labelled voxel
+    (:func:`sample_patches`), from a generator seeded with ``[seed, 1]`` (apart from the
+    training draws of :func:`patch_dataset`, which use ``seed``).
+
+    Args:
+        images: Volumes ``(x, y, z, c)``.
+        labels: Labels ``(x, y, z)`` or ``(x, y, z, 1)``, one per image.
+        patch: Patch size ``(px, py, pz)``.
+        per_volume: Patches per volume.
+        batch_size: Patches per batch.
+        seed: Seed of the draw.
+
+    Returns:
+        A ``tf.data.Dataset`` of ``(image, label)`` batches, in volume order.
+    """
+    rng = np.random.default_rng([seed, 1])
+    pairs = [
+        sample_patches(x, y, patch, per_volume, rng) for x, y in zip(images, labels, strict=True)
+    ]
+    x = np.concatenate([p[0] for p in pairs])
+    y = np.concatenate([p[1] for p in pairs])
+    return slice_dataset(x, y, batch_size)

@@ -96,3 +96,18 @@ def test_patch_dataset_draws_new_patches_each_epoch_and_repeats_with_its_seed():
     np.testing.assert_array_equal(again[0], first[0])
     with pytest.raises(ValueError, match=r"one label per image and at least one image"):
         pipeline.patch_dataset(images, labels[:2], (8, 8, 4), 3, 4)
+
+
+def test_fixed_patch_dataset_is_the_same_every_epoch_and_in_volume_order():
+    images = [rng_(i).normal(size=(12, 12, 8, 1)).astype(np.float32) for i in range(2)]
+    labels = [(im[..., 0] > 1.5).astype(np.uint8) for im in images]
+    ds = pipeline.fixed_patch_dataset(images, labels, (8, 8, 4), 3, 4, seed=5)
+    first, second = ([b[0].numpy() for b in ds] for _ in range(2))
+    assert [len(b) for b in first] == [4, 2]  # 2 volumes x 3 patches
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the draw is sample_patches' with the generator [seed, 1], volume after volume
+    rng = np.random.default_rng([5, 1])
+    pairs = zip(images, labels, strict=True)
+    by_hand = [pipeline.sample_patches(x, y, (8, 8, 4), 3, rng)[0] for x, y in pairs]
+    np.testing.assert_array_equal(np.concatenate(first), np.concatenate(by_hand))

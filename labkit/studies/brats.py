@@ -36,6 +36,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from labkit import losses
 from labkit import metrics as keras_metrics
@@ -57,7 +58,7 @@ from labkit.evaluation import (
 from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
 from labkit.models import unet
-from labkit.pipeline import patch_dataset, sample_patches, slice_dataset
+from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
@@ -88,6 +89,7 @@ __all__ = [
     "split_cohort",
     "synth",
     "train",
+    "validation_data",
 ]
 
 #: The regions BraTS scores: whole tumour, tumour core, enhancing tumour.
@@ -292,6 +294,15 @@ def prepare(
     return xs, ys
 
 
+def validation_data(
+    xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], prof: BraTSProfile, seed: int
+) -> tf.data.Dataset:
+    """The fixed validation patches of a run: half an epoch's worth, spread over the volumes
+    (:func:`labkit.pipeline.fixed_patch_dataset`)."""
+    per_volume = -(-prof.patches_per_epoch // (2 * len(xs)))
+    return fixed_patch_dataset(xs, ys, prof.patch, per_volume, prof.batch_size, seed)
+
+
 def predict_probability(
     model: keras.Model, image: np.ndarray, spacing: Sequence[float], prof: BraTSProfile
 ) -> np.ndarray:
@@ -385,13 +396,7 @@ def train(
     small = bool(prof.holdout or prof.test_cases)
     if not small:
         xs, ys = prepare(cohort, split["val"], prof, "validation volumes")
-    rng = np.random.default_rng([seed, 1])
-    pairs = [
-        sample_patches(x, y, prof.patch, -(-prof.patches_per_epoch // (2 * len(xs))), rng)
-        for x, y in zip(xs, ys, strict=True)
-    ]
-    val_x, val_y = (np.concatenate([p[i] for p in pairs]) for i in (0, 1))
-    val_data = slice_dataset(val_x, val_y, prof.batch_size)
+    val_data = validation_data(xs, ys, prof, seed)
     values = class_values(cohort.convention)
     config = {
         "study": "brats",

@@ -51,7 +51,7 @@ from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
 from labkit.io import load_nifti, nifti_files
 from labkit.models import unet
-from labkit.pipeline import patch_dataset, sample_patches, slice_dataset
+from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
@@ -317,14 +317,7 @@ def validation_data(xs: list[np.ndarray], ys: list[np.ndarray], prof: WMHProfile
     """The validation dataset: whole volumes, or a fixed draw of patches from each."""
     if prof.input == "resize":
         return slice_dataset(np.stack(xs), np.stack(ys), prof.batch_size)
-    rng = np.random.default_rng([seed, 1])
-    pairs = [
-        sample_patches(x, y, prof.shape, prof.patches_per_volume, rng)
-        for x, y in zip(xs, ys, strict=True)
-    ]
-    x = np.concatenate([p[0] for p in pairs])
-    y = np.concatenate([p[1] for p in pairs])
-    return slice_dataset(x, y, prof.batch_size)
+    return fixed_patch_dataset(xs, ys, prof.shape, prof.patches_per_volume, prof.batch_size, seed)
 
 
 def predict_probability(
