@@ -22,23 +22,21 @@ from pathlib import Path
 __all__ = ["main", "parse_setting"]
 
 
+#: ``labkit synth`` options that only some studies take, and a study that takes each.
+_SEVERAL = {"task": "msd", "layout": "brats"}
+
+
 def _synth(args: argparse.Namespace) -> int:
     from labkit import studies
 
     study = studies.get(args.study)
-    if args.task and "task" not in inspect.signature(study.synth).parameters:
-        raise ValueError(
-            f"the {args.study} study has one task, but --task {args.task} was given; drop --task "
-            "(it is for studies with several, such as msd)."
-        )
-    if args.layout and "layout" not in inspect.signature(study.synth).parameters:
-        raise ValueError(
-            f"the {args.study} study writes one layout, but --layout {args.layout} was given; "
-            "drop --layout (it is for studies with several, such as brats)."
-        )
-    options = {"task": args.task} if args.task else {}
-    if args.layout:
-        options["layout"] = args.layout
+    options = {name: getattr(args, name) for name in _SEVERAL if getattr(args, name)}
+    for name, value in options.items():
+        if name not in inspect.signature(study.synth).parameters:
+            raise ValueError(
+                f"the {args.study} study has one {name}, but --{name} {value} was given; drop "
+                f"--{name} (it is for studies with several, such as {_SEVERAL[name]})."
+            )
     if args.cases is not None:
         options["cases"] = args.cases
     study.synth(Path(args.dir), seed=args.seed, **options)

@@ -120,3 +120,10 @@ def test_synth_refuses_a_task_option(tmp_path, capsys):
     assert cli.main(["synth", "phh", str(tmp_path / "x"), "--task", "liver"]) == 2
     assert "the phh study has one task" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_synth_refuses_a_layout_option(tmp_path, capsys):
+    assert cli.main(["synth", "phh", str(tmp_path / "x"), "--layout", "brats"]) == 2
+    err = capsys.readouterr().err
+    assert "the phh study has one layout, but --layout brats was given" in err
+    assert "such as brats" in err and not (tmp_path / "x").exists()
