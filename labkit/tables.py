@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["markdown_table", "mean_sd", "paired_verdict", "show_table"]
+__all__ = ["markdown_table", "mean_sd", "mean_sd_by", "paired_verdict", "show_table"]
 
 
 def _number(x: float, digits: int) -> str:
@@ -39,6 +39,34 @@ def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     text = f"{_number(finite.mean(), digits)} ± {_number(sd, digits)}"
     text += f" (n={finite.size}" + (f", {nan} NaN)" if nan else ")")
     return text
+
+
+def mean_sd_by(
+    rows: Sequence[Mapping[str, Any]],
+    metrics: Sequence[str],
+    key: str = "label",
+    groups: Sequence[Any] | None = None,
+    digits: int = 3,
+) -> list[dict[str, Any]]:
+    """One table row per group of metric rows (per label, per site), each metric as
+    :func:`mean_sd` over the group's rows.
+
+    Args:
+        rows: Metric rows, e.g. ``metrics.csv`` read by
+            :func:`labkit.evaluation.read_metrics_csv`.
+        metrics: Columns to summarise.
+        key: The column that names a row's group.
+        groups: The groups to show, in order (default: every value of ``key``, first seen first).
+        digits: Significant digits.
+
+    Returns:
+        Rows ``{key: group, metric: "mean ± sd (n=N)", ...}`` for :func:`show_table`.
+    """
+    groups = list(dict.fromkeys(r[key] for r in rows)) if groups is None else list(groups)
+    return [
+        {key: g, **{m: mean_sd([r[m] for r in rows if r[key] == g], digits) for m in metrics}}
+        for g in groups
+    ]
 
 
 def paired_verdict(new: Sequence[float], base: Sequence[float], margin: float = 0.01) -> str:

@@ -40,3 +40,18 @@ def test_paired_verdict_needs_every_case_to_move_one_way():
     assert tables.paired_verdict([0.8, 0.905], [0.7, 0.9], margin=0.001).startswith("better")
     with pytest.raises(ValueError, match=r"same cases in both lists; got 2 and 1"):
         tables.paired_verdict([0.8, 0.9], [0.7])
+
+
+def test_mean_sd_by_groups_rows_in_order():
+    rows = [
+        {"label": "b", "dice": 0.5, "hd95": 2.0},
+        {"label": "a", "dice": 1.0, "hd95": float("nan")},
+        {"label": "b", "dice": 0.7, "hd95": 4.0},
+    ]
+    out = tables.mean_sd_by(rows, ("dice", "hd95"))
+    assert out == [
+        {"label": "b", "dice": "0.6 ± 0.141 (n=2)", "hd95": "3 ± 1.41 (n=2)"},
+        {"label": "a", "dice": "1 ± 0 (n=1)", "hd95": "–"},
+    ]
+    only = tables.mean_sd_by(rows, ("dice",), groups=["a"], digits=2)
+    assert only == [{"label": "a", "dice": "1 ± 0 (n=1)"}]
