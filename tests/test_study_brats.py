@@ -39,6 +39,8 @@ def test_preprocess_crops_to_the_brain_and_z_scores_inside_it():
     # BraTS 2018 values 1, 2, 4 are the network's classes 1, 2, 3
     assert (classes[3, 2, 1], classes[4, 2, 1], classes[4, 3, 2]) == (1, 2, 3)
     assert undo(classes, records).shape == (8, 6, 4)
+    with pytest.raises(LabelValueError, match=r"label values \[4\]"):  # 4 is not an MSD label
+        brats.preprocess(_image(), (1.0, 1.0, 1.0), prof, label, "msd_task01")
 
 
 def test_preprocess_resamples_to_the_profile_spacing():

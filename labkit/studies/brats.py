@@ -44,6 +44,7 @@ from labkit.datasets.brats import (
     CONVENTION_LABELS,
     BraTSCohort,
     brain_mask,
+    check_labels,
     load_brats,
     load_brats_case,
     write_brats_twin,
@@ -212,6 +213,9 @@ def preprocess(
     Returns:
         ``(image (*grid, c) float32 with 0 outside the brain, classes (*grid) uint8 or None,
         records)``; :func:`labkit.transforms.undo` takes a prediction back to the source grid.
+
+    Raises:
+        LabelValueError: If ``label`` holds a value ``convention`` does not use.
     """
     image = np.asarray(image, np.float32)
     sizes = zip(image.shape[:3], spacing, prof.spacing, strict=True)
@@ -225,6 +229,7 @@ def preprocess(
     x = zscore(cropped, brain) * brain[..., None]
     classes = None
     if label is not None:
+        check_labels(label, convention)  # a value outside the table would become background
         lut = np.zeros(256, np.uint8)
         for index, value in enumerate(class_values(convention), 1):
             lut[value] = index
