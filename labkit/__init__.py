@@ -7,14 +7,15 @@ Every piece of logic a chapter needs lives here, one topic per module:
 - :mod:`labkit.phantoms` — primitives that synthetic twin cohorts are built from.
 - :mod:`labkit.datasets` — one module per study dataset: real loaders and twin writers.
 - :mod:`labkit.intensity`, :mod:`labkit.ct` — normalisation; CT windows and skull removal.
-- :mod:`labkit.models`, :mod:`labkit.losses`, :mod:`labkit.metrics` — U-Nets and what trains them.
+- :mod:`labkit.models`, :mod:`labkit.layers`, :mod:`labkit.losses`, :mod:`labkit.metrics` — U-Nets
+  and what trains them.
 - :mod:`labkit.evaluation` — per-case metrics on the physical spacing.
 - :mod:`labkit.training`, :mod:`labkit.inference`, :mod:`labkit.pipeline` — fit, predict, feed.
 - :mod:`labkit.viz` — three-plane views, overlays, montages, curves and per-case charts.
 - :mod:`labkit.studies` and :mod:`labkit.cli` — study recipes and the command line.
 
-Importing labkit registers its Keras losses and metrics, so a model saved by the course reloads
-with plain ``keras.models.load_model(path)`` and no ``custom_objects``.
+Importing labkit registers its Keras layers, losses and metrics, so a model saved by the course
+reloads with plain ``keras.models.load_model(path)`` and no ``custom_objects``.
 """
 
 import os
@@ -23,6 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 __version__ = "0.1.0"
 
-from labkit import losses, metrics
+from labkit import layers, losses, metrics
 
-__all__ = ["__version__", "losses", "metrics"]
+__all__ = ["__version__", "layers", "losses", "metrics"]
