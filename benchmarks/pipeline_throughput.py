@@ -1,0 +1,205 @@
+"""Input pipeline throughput against the model's consumption, for a 2D and a 3D study recipe.
+
+For the PHH recipe (2D slices, MONAI noise and rotation augmentation) and the BraTS recipe (3D
+patches, half of them centred on tumour), both on their ``quick`` profile and a twin cohort
+written to a temporary folder as NIfTI, it measures:
+
+- **load + preprocess**: the recipe's own preparation of every training volume from the NIfTI
+  files (read, resample, crop, normalise, slice), in volumes per second; a run does it once;
+- **pipeline alone**: one epoch of the recipe's training dataset iterated without a model
+  (sampling or augmentation, batching), in samples per second;
+- **model alone**: the recipe's compiled model stepping on one fixed batch, in samples per
+  second;
+- **training epoch**: one epoch of ``model.fit`` on the real dataset against the same number of
+  steps on the fixed batch; the ratio is what the pipeline costs a training run (1.00: nothing).
+
+The pipeline is not the bottleneck when it delivers more samples per second than the model takes
+and the real epoch is as fast as the fixed-batch one. Run (about 5 minutes on 2 CPUs)::
+
+    python benchmarks/pipeline_throughput.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+
+def phh_recipe(root: Path) -> dict:
+    """The PHH quick recipe's pieces on a 10-patient twin (7 training patients)."""
+    from labkit.augment import augmented_dataset, slice_augmentation
+    from labkit.datasets.phh import load_phh, write_phh_twin
+    from labkit.studies import phh
+
+    prof = phh.settings("quick")
+    write_phh_twin(root, n_cases=10, seed=0)
+    cases = load_phh(root).cases[:7]
+
+    def prepare() -> tuple:
+        return phh._prepare(cases, prof, "load + preprocess")
+
+    def dataset(x: np.ndarray, y: np.ndarray) -> object:
+        augment = slice_augmentation(prof.noise_std, prof.rotate_degrees, prof.augment_prob, 0)
+        return augmented_dataset(x, y, prof.batch_size, augment, seed=0)
+
+    return {
+        "name": "PHH (2D slices, noise + rotation)",
+        "volumes": len(cases),
+        "prepare": prepare,
+        "dataset": dataset,
+        "model": lambda x, y: phh.build_model(prof),
+    }
+
+
+def brats_recipe(root: Path) -> dict:
+    """The BraTS quick recipe's pieces on a 6-case twin."""
+    from labkit.datasets.brats import load_brats, write_brats_twin
+    from labkit.pipeline import patch_dataset
+    from labkit.studies import brats
+
+    prof = brats.settings("quick")
+    write_brats_twin(root, n_cases=6, seed=0)
+    cohort = load_brats(root)
+
+    def prepare() -> tuple:
+        xs, ys = brats.prepare(cohort, cohort.case_ids, prof, "load + preprocess")
+        return xs, ys
+
+    def dataset(xs: list, ys: list) -> object:
+        per_volume = -(-prof.patches_per_epoch // len(xs))
+        return patch_dataset(
+            xs, ys, prof.patch, per_volume, prof.batch_size, prof.foreground, seed=0
+        )
+
+    def model(xs: list, ys: list) -> object:
+        n_classes = len(brats.class_values(cohort.convention))
+        return brats.build_model(prof, xs[0].shape[-1], n_classes)
+
+    return {
+        "name": "BraTS (3D patches, tumour-centred share)",
+        "volumes": len(cohort.cases),
+        "prepare": prepare,
+        "dataset": dataset,
+        "model": model,
+    }
+
+
+def measure(recipe: dict, rounds: int) -> dict:
+    """Every stage of one recipe, each repeated ``rounds`` times (medians)."""
+    import tensorflow as tf
+    from _perf import summary
+
+    prep_times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        x, y = recipe["prepare"]()
+        prep_times.append(time.perf_counter() - t0)
+    epoch_times, samples = [], 0
+    for _ in range(rounds):
+        ds = recipe["dataset"](x, y)
+        t0 = time.perf_counter()
+        samples = sum(int(bx.shape[0]) for bx, _ in ds)
+        epoch_times.append(time.perf_counter() - t0)
+    ds = recipe["dataset"](x, y)
+    steps = int(ds.cardinality())
+    first = next(iter(ds))
+    fixed = tf.data.Dataset.from_tensors(first).repeat(steps)
+    model = recipe["model"](x, y)
+    model.optimizer.build(model.trainable_variables)
+    # trace the step for both element specs (the fixed batch's shape is static, the real
+    # datasets' batch axis is not), so that no timed epoch pays for tracing
+    model.fit(fixed.take(2), epochs=1, verbose=0)
+    model.fit(recipe["dataset"](x, y).take(2), epochs=1, verbose=0)
+    step_times = []
+    for _ in range(5 * rounds):
+        t0 = time.perf_counter()
+        model.train_on_batch(*first)
+        step_times.append(time.perf_counter() - t0)
+    batch = int(first[0].shape[0])
+    fit_real, fit_fixed = [], []
+    for _ in range(rounds):
+        for data, out in ((fixed, fit_fixed), (recipe["dataset"](x, y), fit_real)):
+            t0 = time.perf_counter()
+            model.fit(data, epochs=1, verbose=0)
+            out.append(time.perf_counter() - t0)
+    prep, epoch, step = summary(prep_times), summary(epoch_times), summary(step_times)
+    real, const = summary(fit_real), summary(fit_fixed)
+    return {
+        "volumes": recipe["volumes"],
+        "samples_per_epoch": samples,
+        "steps_per_epoch": steps,
+        "batch": batch,
+        "prepare_s": prep,
+        "prepare_volumes_per_s": recipe["volumes"] / prep["median_s"],
+        "pipeline_epoch_s": epoch,
+        "pipeline_samples_per_s": samples / epoch["median_s"],
+        "model_step_s": step,
+        "model_samples_per_s": batch / step["median_s"],
+        "fit_epoch_real_s": real,
+        "fit_epoch_fixed_batch_s": const,
+        "epoch_ratio_real_to_fixed": real["median_s"] / const["median_s"],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--out-dir", type=Path, help="default: benchmarks/results")
+    args = parser.parse_args(argv)
+
+    from _perf import machine, markdown_table, verdict, write_results
+
+    result: dict = {"machine": machine(), "command": "python benchmarks/pipeline_throughput.py"}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, make in (("phh", phh_recipe), ("brats", brats_recipe)):
+            recipe = make(Path(tmp) / key)
+            r = measure(recipe, args.rounds)
+            result[key] = {"recipe": recipe["name"], **r}
+            rows.append(
+                [
+                    recipe["name"],
+                    f"{r['prepare_s']['median_s'] / r['volumes']:.2f} s ({r['volumes']} volumes)",
+                    f"{r['pipeline_samples_per_s']:.0f}",
+                    f"{r['model_samples_per_s']:.1f}",
+                    f"{r['pipeline_samples_per_s'] / r['model_samples_per_s']:.0f}x",
+                    f"{r['fit_epoch_real_s']['median_s']:.1f} / "
+                    f"{r['fit_epoch_fixed_batch_s']['median_s']:.1f} "
+                    f"({r['epoch_ratio_real_to_fixed']:.2f})",
+                ]
+            )
+    table = markdown_table(
+        [
+            "recipe (quick profile)",
+            "load + preprocess, per volume (once a run)",
+            "pipeline alone, samples / s",
+            "model alone, samples / s",
+            "pipeline is faster by",
+            "fit epoch, s: real data / fixed batch (ratio)",
+        ],
+        rows,
+    )
+    targets = []
+    for key in ("phh", "brats"):
+        r = result[key]
+        ratio = r["pipeline_samples_per_s"] / r["model_samples_per_s"]
+        targets.append(
+            f"{r['recipe']}: the pipeline delivers {ratio:.0f}x what the model takes "
+            f"(target 1x: {verdict(ratio, 1.0)}); a real epoch takes "
+            f"{r['epoch_ratio_real_to_fixed']:.2f}x the fixed-batch epoch"
+        )
+    result["targets"] = targets
+    table += "\n\n" + "\n".join(f"- {t}" for t in targets)
+    write_results("pipeline_throughput", result, table, args.out_dir)
+    return result
+
+
+if __name__ == "__main__":
+    main()
