@@ -1,0 +1,38 @@
+"""The benchmark scripts' copies of the study profiles stay in step with the recipes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import gpu_profiles
+
+from labkit.studies import brats, ich, msd, phh, wmh
+
+
+def _recipe(study: str) -> tuple:
+    """(spatial, filters, depth, kernel, batch) of a study's full profile."""
+    if study in ("phh", "ich"):
+        p = {"phh": phh, "ich": ich}[study].settings("full")
+        return (p.size, p.size), p.filters, p.depth, 3, p.batch_size
+    if study == "msd":
+        p = msd.settings("full")
+        return (p.max_size, p.max_size), p.filters, p.depth, 3, p.batch_size
+    if study == "wmh":
+        p = wmh.settings("full")
+        return tuple(p.shape), p.filters, p.depth, tuple(p.kernel), p.batch_size
+    p = brats.settings("full")
+    return tuple(p.patch), p.filters, p.depth, 3, p.batch_size
+
+
+@pytest.mark.parametrize("study", list(gpu_profiles.PROFILES))
+def test_gpu_profiles_match_the_full_profiles(study: str) -> None:
+    spatial, _, _, filters, depth, kernel, _, batch = gpu_profiles.PROFILES[study]
+    assert (tuple(spatial), filters, depth, kernel, batch) == _recipe(study), (
+        f"benchmarks/gpu_profiles.py's {study} entry differs from "
+        f"labkit.studies.{study}.settings('full'); update PROFILES"
+    )
