@@ -10,6 +10,7 @@ Each script writes ``benchmarks/results/<name>.json`` (everything measured) and
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -49,6 +50,48 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "monai": monai.__version__,
     }
+
+
+def arguments(
+    doc: str, argv: list[str] | None, rounds: int, extra: Callable | None = None
+) -> argparse.Namespace:
+    """Parse what every comparison script takes: ``--rounds``, ``--no-memory``, ``--out-dir``
+    and the hidden ``--memory-of`` of its child processes; ``extra(parser)`` adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if extra is not None:
+        extra(parser)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--out-dir", type=Path, help="default: benchmarks/results")
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def compare(
+    times: Mapping[str, Sequence[float]], script: str, tag: str, no_memory: bool
+) -> dict[str, dict]:
+    """Each candidate's timing summary, peak memory (alone, in a fresh process started as
+    ``script --memory-of tag:name``; ``None`` with ``no_memory``) and labkit's speed-up over it
+    (its median over labkit's; ``None`` when labkit was not timed)."""
+    base = summary(times["labkit"])["median_s"] if "labkit" in times else None
+    out = {}
+    for name, seconds in times.items():
+        stats = summary(seconds)
+        mem = None if no_memory else child_peak_mib(script, ["--memory-of", f"{tag}:{name}"])
+        speedup = stats["median_s"] / base if base else None
+        out[name] = {**stats, "peak_memory_mib": mem, "labkit_speedup": speedup}
+    return out
+
+
+def timing_cells(c: Mapping[str, object]) -> list[str]:
+    """Table cells of one :func:`compare` entry: seconds (median and quartiles), labkit's
+    speed-up over it, peak memory."""
+    mem = c["peak_memory_mib"]
+    return [
+        f"{c['median_s']:.2f} ({c['q1_s']:.2f}-{c['q3_s']:.2f})",
+        "" if c["labkit_speedup"] is None else f"{c['labkit_speedup']:.2f}x",
+        "not measured" if mem is None else f"{mem:.0f}",
+    ]
 
 
 def interleaved(

@@ -21,9 +21,7 @@ minutes on 2 CPUs)::
 
 from __future__ import annotations
 
-import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -94,17 +92,14 @@ def memory_run(spec: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
-    parser.add_argument("--out-dir", type=Path, help="default: benchmarks/results")
-    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    from _perf import arguments
+
+    args = arguments(__doc__, argv, rounds=3)
     if args.memory_of:
         memory_run(args.memory_of)
         return {}
 
-    from _perf import child_peak_mib, interleaved, machine, markdown_table, summary, write_results
+    from _perf import compare, interleaved, machine, markdown_table, timing_cells, write_results
 
     result: dict = {"machine": machine(), "command": "python benchmarks/metrics_cost.py"}
     rows = []
@@ -113,29 +108,16 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {name: build(name, ref, pred) for name in CANDIDATES}
         values = {name: run() for name, run in runs.items()}
         times = interleaved(runs, args.rounds, per_round=1, warmup=0)
-        base = summary(times["labkit"])["median_s"]
+        found = compare(times, __file__, case_name, args.no_memory)
         entry = {"reference_ml": float(ref.sum()) / 1000.0, "candidates": {}}
         for name in CANDIDATES:
-            stats = summary(times[name])
-            mem = (
-                None
-                if args.no_memory
-                else child_peak_mib(__file__, ["--memory-of", f"{case_name}:{name}"])
-            )
-            entry["candidates"][name] = {
-                **stats,
-                **values[name],
-                "peak_memory_mib": mem,
-                "labkit_speedup": stats["median_s"] / base,
-            }
+            entry["candidates"][name] = {**found[name], **values[name]}
             v = values[name]
             rows.append(
                 [
                     f"{case_name} ({ref.sum() / 1000:.0f} mL)",
                     CANDIDATES[name],
-                    f"{stats['median_s']:.2f} ({stats['q1_s']:.2f}-{stats['q3_s']:.2f})",
-                    f"{stats['median_s'] / base:.2f}x",
-                    "not measured" if mem is None else f"{mem:.0f}",
+                    *timing_cells(found[name]),
                     f"{v['dice']:.4f} / {v['hd95']:.2f} / {v['nsd']:.4f}",
                 ]
             )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -114,23 +113,22 @@ def memory_run(spec: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
-    parser.add_argument("--out-dir", type=Path, help="default: benchmarks/results")
-    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    from _perf import arguments
+
+    def settings(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+
+    args = arguments(__doc__, argv, rounds=3, extra=settings)
     if args.memory_of:
         memory_run(args.memory_of)
         return {}
 
     from _perf import (
-        child_peak_mib,
+        compare,
         interleaved,
         machine,
         markdown_table,
-        summary,
+        timing_cells,
         verdict,
         write_results,
     )
@@ -145,42 +143,30 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {name: build(setting, name, pair) for name in CANDIDATES}
         outputs = {name: run() for name, run in runs.items()}
         diff = float(np.abs(outputs["labkit"] - outputs["monai"]).max())
-        windows = int(
-            np.prod(
-                [
-                    len(patch_starts(s, r, cfg["overlap"]))
-                    for s, r in zip(cfg["volume"], cfg["roi"], strict=True)
-                ]
-            )
-        )
+        starts = [
+            len(patch_starts(s, r, cfg["overlap"]))
+            for s, r in zip(cfg["volume"], cfg["roi"], strict=True)
+        ]
+        windows = int(np.prod(starts))
         times = interleaved(runs, args.rounds, per_round=1, warmup=0)
-        entry = {"config": cfg, "windows": windows, "max_abs_difference": diff, "candidates": {}}
-        base = summary(times["labkit"])["median_s"]
+        found = compare(times, __file__, setting, args.no_memory)
+        result[setting] = {
+            "config": cfg,
+            "windows": windows,
+            "max_abs_difference": diff,
+            "candidates": found,
+        }
         for name in CANDIDATES:
-            stats = summary(times[name])
-            mem = (
-                None
-                if args.no_memory
-                else child_peak_mib(__file__, ["--memory-of", f"{setting}:{name}"])
-            )
-            entry["candidates"][name] = {
-                **stats,
-                "peak_memory_mib": mem,
-                "labkit_speedup": stats["median_s"] / base,
-            }
             rows.append(
                 [
                     f"{'x'.join(map(str, cfg['volume']))}x{cfg['channels']}, "
                     f"{'x'.join(map(str, cfg['roi']))} patches, overlap {cfg['overlap']}, "
                     f"{windows} windows",
                     CANDIDATES[name],
-                    f"{stats['median_s']:.2f} ({stats['q1_s']:.2f}-{stats['q3_s']:.2f})",
-                    f"{stats['median_s'] / base:.2f}x",
-                    "not measured" if mem is None else f"{mem:.0f}",
+                    *timing_cells(found[name]),
                     f"{diff:.1e}",
                 ]
             )
-        result[setting] = entry
     table = markdown_table(
         [
             "volume and windows",

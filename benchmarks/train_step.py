@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -156,26 +155,24 @@ def memory_run(spec: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dims", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
-    parser.add_argument("--out-dir", type=Path, help="default: benchmarks/results")
-    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    from _perf import arguments
+
+    def options(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--dims", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+        parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+
+    args = arguments(__doc__, argv, rounds=5, extra=options)
     if args.memory_of:
         memory_run(args.memory_of)
         return {}
 
     import torch
     from _perf import (
-        child_peak_mib,
+        compare,
         interleaved,
         machine,
         markdown_table,
         matmul_peak,
-        summary,
         torch_conv_flops,
         verdict,
         write_results,
@@ -203,16 +200,12 @@ def main(argv: list[str] | None = None) -> dict:
             "candidates": {},
         }
         times = interleaved({n: b[0] for n, b in built.items()}, args.rounds, per_round)
-        base = cfg["batch"] / summary(times["labkit"])["median_s"] if "labkit" in times else None
+        found = compare(times, __file__, dim, args.no_memory)
         for name, (_, params, _) in built.items():
-            stats = summary(times[name])
+            stats = found[name]
             rate = cfg["batch"] / stats["median_s"]
             gflops = flops[name] / stats["median_s"] / 1e9
-            mem = (
-                None
-                if args.no_memory
-                else child_peak_mib(__file__, ["--memory-of", f"{dim}:{name}"])
-            )
+            mem, speedup = stats["peak_memory_mib"], stats["labkit_speedup"]
             entry["candidates"][name] = {
                 **stats,
                 "parameters": params,
@@ -220,8 +213,6 @@ def main(argv: list[str] | None = None) -> dict:
                 "train_gflop_per_step": flops[name] / 1e9,
                 "gflops": gflops,
                 "share_of_matmul_peak": gflops / peak["peak_gflops"],
-                "peak_memory_mib": mem,
-                "labkit_speedup": base / rate if base else None,
             }
             rows.append(
                 [
@@ -231,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
                     f"{rate:.2f}",
                     f"{1e3 * stats['median_s']:.0f} ({1e3 * stats['q1_s']:.0f}-"
                     f"{1e3 * stats['q3_s']:.0f})",
-                    f"{base / rate:.2f}x" if base else "",
+                    "" if speedup is None else f"{speedup:.2f}x",
                     f"{gflops:.1f} ({100 * gflops / peak['peak_gflops']:.0f}%)",
                     "not measured" if mem is None else f"{mem:.0f}",
                 ]
