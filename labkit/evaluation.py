@@ -316,7 +316,7 @@ def lesion_metrics(
     }
 
 
-def stray_labels(label_map: np.ndarray, convention: str) -> tuple[list[int], list[str]]:
+def stray_labels(label_map: np.ndarray, convention: str) -> tuple[list[int], list[str], list[int]]:
     """The tumour label values of a map that a convention does not use, and the conventions of
     :data:`REGION_CONVENTIONS` that use every value found.
 
@@ -325,15 +325,16 @@ def stray_labels(label_map: np.ndarray, convention: str) -> tuple[list[int], lis
         convention: A key of :data:`REGION_CONVENTIONS`.
 
     Returns:
-        ``(stray values, sorted; fitting conventions, in table order)``; both empty lists mean
-        nothing is wrong, or nothing is labelled.
+        ``(stray values, sorted; fitting conventions, in table order; every non-zero value
+        found, sorted)``; the first two are empty lists when nothing is wrong (or nothing is
+        labelled).
     """
     values = {int(v) for v in np.unique(label_map)} - {0}
     stray = sorted(values - set(REGION_CONVENTIONS[convention]["labels"]))
     if not stray:
-        return [], []
+        return [], [], sorted(values)
     fits = [name for name, c in REGION_CONVENTIONS.items() if values <= set(c["labels"])]
-    return stray, fits
+    return stray, fits, sorted(values)
 
 
 def region_masks(label_map: np.ndarray, convention: str) -> dict[str, np.ndarray]:
@@ -357,9 +358,8 @@ def region_masks(label_map: np.ndarray, convention: str) -> dict[str, np.ndarray
             f"unknown convention {convention!r}; expected one of {sorted(REGION_CONVENTIONS)}."
         )
     conv = REGION_CONVENTIONS[convention]
-    stray, fits = stray_labels(label_map, convention)
+    stray, fits, values = stray_labels(label_map, convention)
     if stray:
-        values = sorted({int(v) for v in np.unique(label_map)} - {0})
         raise LabelValueError(
             f"label values {stray} are not tumour labels of the {convention} convention "
             f"{conv['labels']}; found {values}. The regions would come out wrong or empty. "

@@ -252,3 +252,12 @@ def test_avd_pct_policy_for_empty_masks():
     assert ev.binary_metrics(empty, empty)["avd_pct"] == 0.0
     assert math.isnan(ev.binary_metrics(one, empty)["avd_pct"])
     assert ev.binary_metrics(empty, one)["avd_pct"] == 100.0
+
+
+def test_stray_labels_names_the_values_and_the_conventions_they_fit():
+    brats2018 = np.array([[0, 1], [2, 4]])
+    assert ev.stray_labels(brats2018, "brats2018") == ([], [], [1, 2, 4])
+    # read as 1/2/3, the 4 is stray, and only brats2013 and brats2018 use 1, 2 and 4
+    assert ev.stray_labels(brats2018, "msd_task01") == ([4], ["brats2013", "brats2018"], [1, 2, 4])
+    assert ev.stray_labels(np.array([0, 7, 3]), "brats2023") == ([7], [], [3, 7])
+    assert ev.stray_labels(np.zeros(3, int), "brats2013") == ([], [], [])

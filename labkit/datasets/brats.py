@@ -140,9 +140,8 @@ def check_labels(labels: np.ndarray, convention: str, source: str = "<array>") -
             which conventions the values found would fit.
     """
     _check_convention(convention)
-    stray, fits = stray_labels(labels, convention)
+    stray, fits, found = stray_labels(labels, convention)
     if stray:
-        found = sorted({int(v) for v in np.unique(labels)} - {0})
         raise LabelValueError(
             f"{source} holds label values {stray} that the {convention} convention does not use "
             f"(it uses {sorted(CONVENTION_LABELS[convention])}; found {found}). Conventions these "
