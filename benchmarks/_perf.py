@@ -258,7 +258,7 @@ def verdict(ratio: float, target: float) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """:func:`labkit.tables.markdown_table` for rows given as lists in the header's order."""
+    from labkit.tables import markdown_table as table
+
+    return table([dict(zip(header, row, strict=True)) for row in rows], header)

@@ -12,7 +12,8 @@ process, so that its peak GPU memory is its own:
 
 Keras runs on whichever backend ``KERAS_BACKEND`` names; the peak memory is read from that
 backend (TensorFlow: ``get_memory_info``; JAX: ``memory_stats``; PyTorch:
-``max_memory_allocated``). Run on a GPU machine (about 8 minutes)::
+``max_memory_allocated``). Run on a GPU machine (about 10
+minutes on an H100 with the JAX backend, 2026-11-22)::
 
     KERAS_BACKEND=tensorflow python benchmarks/gpu_profiles.py [--steps 20] [--out-dir DIR]
 """
@@ -26,16 +27,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-# study: (spatial, channels, classes, filters, depth, kernel, batch_norm, batch)
+
+class Net(NamedTuple):
+    """The network and batch of one study's ``full`` profile."""
+
+    spatial: tuple[int, ...]
+    channels: int
+    classes: int
+    filters: int
+    depth: int
+    kernel: int | tuple[int, ...]
+    batch_norm: bool
+    batch: int
+
+
 PROFILES = {
-    "phh": ((256, 256), 1, 1, 64, 4, 3, True, 16),
-    "ich": ((512, 512), 1, 1, 64, 4, 3, True, 8),
-    "msd": ((256, 256), 1, 3, 32, 4, 3, True, 5),
-    "wmh": ((128, 128, 16), 1, 1, 32, 3, (3, 3, 1), False, 4),
-    "brats": ((64, 64, 64), 4, 4, 16, 4, 3, True, 8),
+    "phh": Net((256, 256), 1, 1, 64, 4, 3, True, 16),
+    "ich": Net((512, 512), 1, 1, 64, 4, 3, True, 8),
+    "msd": Net((256, 256), 1, 3, 32, 4, 3, True, 5),
+    "wmh": Net((128, 128, 16), 1, 1, 32, 3, (3, 3, 1), False, 4),
+    "brats": Net((64, 64, 64), 4, 4, 16, 4, 3, True, 8),
 }
 CANDIDATES = {
     "labkit": "labkit (Keras), float32",
@@ -138,7 +153,7 @@ def write_table(runs: list[dict], out_dir: Path, gpu: str, steps: int) -> str:
     """Write ``gpu_profiles.json`` and the table ``gpu_profiles.md`` of some runs."""
     rows = []
     for r in runs:
-        spatial = "x".join(map(str, PROFILES[r["study"]][0]))
+        spatial = "x".join(map(str, PROFILES[r["study"]].spatial))
         rows.append(
             f"| {r['study']} ({spatial}, batch {r['batch']}) | {CANDIDATES[r['candidate']]} "
             f"({r['backend']}) | {r['parameters'] / 1e6:.1f} M | {r['samples_per_s']:.1f} | "
@@ -185,7 +200,8 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for study in args.studies:
         for name in args.candidates:
-            if name == "torch" and not (PROFILES[study][6] and PROFILES[study][5] == 3):
+            if name == "torch" and not (PROFILES[study].batch_norm and PROFILES[study].kernel == 3):
+                # the PyTorch twin has batch norm and 3x3(x3) kernels only
                 continue
             out = subprocess.run(
                 [

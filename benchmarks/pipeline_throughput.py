@@ -14,7 +14,7 @@ written to a temporary folder as NIfTI, it measures:
   steps on the fixed batch; the ratio is what the pipeline costs a training run (1.00: nothing).
 
 The pipeline is not the bottleneck when it delivers more samples per second than the model takes
-and the real epoch is as fast as the fixed-batch one. Run (about 5 minutes on 2 CPUs)::
+and the real epoch is as fast as the fixed-batch one. Run (4.7 minutes on 2 CPUs, 2026-11-22)::
 
     python benchmarks/pipeline_throughput.py [--rounds 5]
 """

@@ -9,7 +9,7 @@ interleaved rounds in one process; peak memory of each alone in a fresh process.
 
 Two settings: the BraTS chapter's ``quick`` geometry (a 2 mm twin-sized volume of 4 channels,
 32^3 patches, overlap 0.5, its 8-filter depth-3 network) and a 1 mm-style one (64^3 patches of a
-16-filter depth-4 network, MONAI's default overlap 0.25). Run (about 5 minutes on 2 CPUs)::
+16-filter depth-4 network, MONAI's default overlap 0.25). Run (4 minutes on 2 CPUs, 2026-11-22)::
 
     python benchmarks/sliding_window.py [--rounds 3] [--no-memory]
 """

@@ -18,7 +18,7 @@ machine:
 
 Reported per candidate: samples per second (median step), labkit's speed-up over it, achieved
 GFLOP/s and its share of this machine's float32 matrix-multiply peak, and the peak memory of a
-training run of the candidate alone in a fresh process. Run (about 10 minutes on 2 CPUs)::
+training run of the candidate alone in a fresh process. Run (17.5 minutes on 2 CPUs, 2026-11-22)::
 
     python benchmarks/train_step.py [--dims 2d 3d] [--rounds 5] [--no-memory]
 """
