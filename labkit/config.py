@@ -14,10 +14,19 @@ clone with no real data:
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PROFILES", "cache_dir", "data_root", "find_real_dataset", "profile"]
+__all__ = [
+    "PROFILES",
+    "cache_dir",
+    "data_root",
+    "find_real_dataset",
+    "profile",
+    "recorded_results",
+]
 
 PROFILES = ("quick", "full")
 
@@ -105,3 +114,25 @@ def find_real_dataset(name: str) -> Path | None:
         return None
     path = root / name
     return path if path.is_dir() else None
+
+
+def recorded_results(name: str) -> dict[str, Any] | None:
+    """Read a result file that a benchmark script recorded (``benchmarks/results/<name>``).
+
+    A chapter shows such a file where training the runs itself would take too long. The file is
+    looked for from the working directory, as a chapter runs from the repository's root (a test
+    or ``make book``) or from ``book/`` (Jupyter), then beside the installed package.
+
+    Args:
+        name: File name, e.g. ``"wmh_ablation_quick.json"``.
+
+    Returns:
+        The parsed JSON, or ``None`` where the repository is not there (a notebook opened alone,
+        e.g. on Colab).
+    """
+    bases = (Path.cwd(), Path.cwd().parent, Path(__file__).resolve().parents[1])
+    for base in bases:
+        path = base / "benchmarks" / "results" / name
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None

@@ -52,3 +52,17 @@ def test_data_root_finds_shared_beside_checkout(monkeypatch, tmp_path):
     monkeypatch.chdir(repo / "sub")
     monkeypatch.setattr(config, "__file__", str(tmp_path / "elsewhere" / "config.py"))
     assert config.data_root() == Path(shared).resolve()
+
+
+def test_recorded_results_are_found_from_the_root_or_from_book(tmp_path, monkeypatch):
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "probe_only_in_tmp.json").write_text('{"runs": [1, 2]}')
+    (tmp_path / "book").mkdir()
+    for where in (tmp_path, tmp_path / "book"):
+        monkeypatch.chdir(where)
+        assert config.recorded_results("probe_only_in_tmp.json") == {"runs": [1, 2]}
+    monkeypatch.chdir(tmp_path / "book")
+    assert config.recorded_results("no_such_file.json") is None
+    # the repository's own recorded runs are found beside the package from anywhere
+    assert "folds" in config.recorded_results("brats_real_quick.json")
