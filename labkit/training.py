@@ -61,12 +61,27 @@ class FitResult:
         best_path: ``model.keras``: the epoch with the lowest validation loss.
         history: Rows of ``history.csv`` (one dict per epoch, all epochs of all sessions).
         resumed_from: The epoch this call started at (0 for a fresh run).
+        best_weights: The best epoch's weights when one of this call's epochs was the best so
+            far, else ``None`` (the best epoch is then only in ``best_path``).
     """
 
     model: keras.Model
     best_path: Path
     history: list[dict[str, float]]
     resumed_from: int
+    best_weights: list[np.ndarray] | None = None
+
+    def best_model(self) -> keras.Model:
+        """The model of the epoch with the lowest validation loss, as ``best_path`` holds it.
+
+        When this call trained that epoch, its weights are set on ``model`` (which is then no
+        longer the last epoch's) and no file is read: loading ``model.keras`` again costs about
+        a second for a quick-profile network. Otherwise ``best_path`` is loaded.
+        """
+        if self.best_weights is None:
+            return keras.models.load_model(self.best_path)
+        self.model.set_weights(self.best_weights)
+        return self.model
 
 
 class _Checkpoints(keras.callbacks.Callback):
@@ -82,7 +97,8 @@ class _Checkpoints(keras.callbacks.Callback):
         self.out = out
         self.best = best
         self.every_s = every_s
-        self.best_weights: list[np.ndarray] | None = None
+        self.best_weights: list[np.ndarray] | None = None  # this session's best epoch
+        self.best_unsaved = False
         self.epochs_done: int | None = None  # finished epochs not yet saved
         self.saved_at = time.monotonic()
 
@@ -91,6 +107,7 @@ class _Checkpoints(keras.callbacks.Callback):
         if val < self.best:
             self.best = val
             self.best_weights = self.model.get_weights()
+            self.best_unsaved = True
         self.epochs_done = epoch + 1
         if time.monotonic() - self.saved_at >= self.every_s:
             self._save()
@@ -101,12 +118,12 @@ class _Checkpoints(keras.callbacks.Callback):
     def _save(self) -> None:
         if self.epochs_done is None:
             return
-        if self.best_weights is not None:
+        if self.best_unsaved:
             current = self.model.get_weights()
             self.model.set_weights(self.best_weights)
             self.model.save(self.out / BEST)
             self.model.set_weights(current)
-            self.best_weights = None
+            self.best_unsaved = False
         self.model.save(self.out / LAST)
         (self.out / STATE).write_text(
             json.dumps({"epochs_done": self.epochs_done, "best_val_loss": self.best})
@@ -186,6 +203,7 @@ def fit(
             # built lazily, the optimizer creates its variables inside the first traced train
             # step, and TensorFlow then traces the step a second time: ~4 s of a quick run
             model.optimizer.build(model.trainable_variables)
+    checkpoints = _Checkpoints(out, best, save_every_s)
     if done < epochs:
         model.fit(
             train,
@@ -194,12 +212,16 @@ def fit(
             initial_epoch=done,
             callbacks=[
                 keras.callbacks.CSVLogger(history_path, append=done > 0),
-                _Checkpoints(out, best, save_every_s),
+                checkpoints,
                 *(callbacks or []),
             ],
             shuffle=False,  # datasets shuffle themselves
             verbose=verbose,
         )
     return FitResult(
-        model=model, best_path=out / BEST, history=read_history(history_path), resumed_from=done
+        model=model,
+        best_path=out / BEST,
+        history=read_history(history_path),
+        resumed_from=done,
+        best_weights=checkpoints.best_weights,
     )

@@ -158,3 +158,42 @@ def test_seed_everything_repeats_draws():
     a = draws()
     seed_everything(7)
     assert draws() == a
+
+
+def test_best_model_is_the_saved_best_epoch_without_reading_it(tmp_path):
+    import keras
+
+    from labkit import losses
+    from labkit.models import unet
+    from labkit.pipeline import slice_dataset
+    from labkit.training import fit, seed_everything
+
+    seed_everything(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 16, 16, 1)).astype("float32")
+    y = (x > 0.6).astype("uint8")
+
+    def build():
+        model = unet((16, 16, 1), 2, depth=2, filters=4)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=losses.DiceCELoss())
+        return model
+
+    data = slice_dataset(x, y, 8)
+    result = fit(build, data, data, 4, tmp_path / "run", verbose=0)
+    best_epoch = min(result.history, key=lambda r: r["val_loss"])["epoch"]
+    last_weights = [w.copy() for w in result.model.get_weights()]
+    assert result.best_weights is not None
+    model = result.best_model()
+    saved = keras.models.load_model(result.best_path)
+    assert model is result.model  # no file read
+    for mine, theirs in zip(model.get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    changed = any(
+        not np.array_equal(a, b) for a, b in zip(last_weights, model.get_weights(), strict=True)
+    )
+    assert changed == (best_epoch != 3)  # the last epoch's weights unless it was the best
+    # a finished run is not trained again: nothing in memory, the best epoch comes from disk
+    again = fit(build, data, data, 4, tmp_path / "run", verbose=0)
+    assert again.best_weights is None and again.resumed_from == 4
+    for mine, theirs in zip(again.best_model().get_weights(), saved.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)

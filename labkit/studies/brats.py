@@ -415,7 +415,7 @@ def train(
         "validation": "patches of the training cases" if small else "validation cases",
     }
     write_json(out / "config.json", config)
-    fit(
+    result = fit(
         lambda: build_model(prof, len(cohort.modalities), len(values)),
         train_data,
         val_data,
@@ -424,7 +424,7 @@ def train(
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    model = keras.models.load_model(out / "model.keras")
+    model = result.best_model()
     by_id = {c.case_id: c for c in cohort.cases}
     rows = []
     for case_id in progress(split["test"], "evaluating"):

@@ -448,7 +448,7 @@ def train(
     }
     write_json(out / "config.json", config)
     flips = (0,) if prof.flip else ()  # axis 0 of a slice is x: left-right
-    fit(
+    result = fit(
         lambda: build_model(prof),
         slice_dataset(x_train, y_train, prof.batch_size, True, flip_axes=flips, seed=seed),
         slice_dataset(x_val, y_val, prof.batch_size),
@@ -457,7 +457,7 @@ def train(
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    model = keras.models.load_model(out / "model.keras")
+    model = result.best_model()
 
     def held_out() -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple[float, ...]]]:
         for loaded, pred in _predict_cases(model, prof, [by_id[i] for i in split["test"]]):

@@ -262,7 +262,7 @@ def train(
         )
         return model
 
-    fit(
+    result = fit(
         build,
         slice_dataset(
             x_train, y_train, prof.batch_size, shuffle=True, flip_axes=prof.flip_axes, seed=seed
@@ -273,7 +273,7 @@ def train(
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    model = keras.models.load_model(out / "model.keras")
+    model = result.best_model()
     labels = {k: v for k, v in ds.labels.items() if k != 0}
 
     def held_out():

@@ -250,7 +250,7 @@ def train(
     }
     write_json(out / "config.json", config)
     augment = slice_augmentation(prof.noise_std, prof.rotate_degrees, prof.augment_prob, seed)
-    fit(
+    result = fit(
         lambda: build_model(prof),
         augmented_dataset(x_train, y_train, prof.batch_size, augment, seed=seed),
         slice_dataset(x_val, y_val, prof.batch_size),
@@ -259,7 +259,7 @@ def train(
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    model = keras.models.load_model(out / "model.keras")
+    model = result.best_model()
 
     x_test, y_test = _prepare([by_id[i] for i in split["test"]], prof, "test slices")
     scores = model.evaluate(

@@ -486,7 +486,7 @@ def train(
         "val_volumes": len(split["val"]),
     }
     write_json(out / "config.json", config)
-    fit(
+    result = fit(
         lambda: build_model(prof),
         train_data,
         val_data,
@@ -495,7 +495,7 @@ def train(
         verbose=2,
     )
     train_seconds = time.perf_counter() - start
-    model = keras.models.load_model(out / "model.keras")
+    model = result.best_model()
     by_id = {c.case_id: c for c in cohort.cases}
     threshold, tuning = prof.threshold, {}
     if prof.tune_threshold:
