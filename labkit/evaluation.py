@@ -36,6 +36,7 @@ import numpy as np
 from scipy import ndimage
 
 from labkit.errors import LabelValueError, ShapeError
+from labkit.files import atomic_path
 
 __all__ = [
     "EMPTY_POLICY",
@@ -458,7 +459,7 @@ def write_metrics_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Pa
         if k not in ("case", "label", *METRIC_COLUMNS)
     ]
     columns = ["case", "label", *METRIC_COLUMNS, *extra]
-    with path.open("w", newline="") as f:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for r in rows:

@@ -21,7 +21,8 @@ import numpy as np
 from nibabel import orientations as ornt
 from scipy import ndimage
 
-from labkit.errors import LabelValueError, NiftiReadError, ShapeError
+from labkit.errors import DatasetLayoutError, LabelValueError, NiftiReadError, ShapeError
+from labkit.files import atomic_path
 
 __all__ = [
     "Volume",
@@ -112,13 +113,31 @@ def nifti_stem(path: str | Path) -> str:
 def nifti_files(folder: str | Path) -> dict[str, Path]:
     """The ``.nii.gz`` and ``.nii`` files of a folder by case id (see :func:`nifti_stem`), sorted.
 
-    A missing folder gives an empty dict.
+    A missing folder gives an empty dict. Hidden files (a name starting with ``.``: macOS'
+    ``._`` copies, labkit's temporary files of an interrupted write) are not cases.
+
+    Raises:
+        DatasetLayoutError: If one case id has both a ``.nii`` and a ``.nii.gz`` file (which of
+            the two is the case cannot be guessed).
     """
     folder = Path(folder)
     if not folder.is_dir():
         return {}
-    paths = sorted(p for p in folder.iterdir() if p.name.endswith((".nii.gz", ".nii")))
-    return {nifti_stem(p): p for p in paths}
+    paths = sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.endswith((".nii.gz", ".nii")) and not p.name.startswith(".")
+    )
+    files: dict[str, Path] = {}
+    for p in paths:
+        stem = nifti_stem(p)
+        if stem in files:
+            raise DatasetLayoutError(
+                f"{folder} holds both {files[stem].name} and {p.name} for case {stem!r}; "
+                "expected one file per case. Remove or rename one of them."
+            )
+        files[stem] = p
+    return files
 
 
 def _read_error(path: Path, cause: BaseException) -> NiftiReadError:
@@ -318,8 +337,8 @@ def save_nifti(
     img.header.set_slope_inter(1.0, 0.0)  # the array already holds final values
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.save(img, path)
+    with atomic_path(path) as tmp:  # a killed process leaves no half-written volume
+        nib.save(img, tmp)
     return path
 
 

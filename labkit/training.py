@@ -1,10 +1,20 @@
 """Training with a best checkpoint, a CSV history and resumption after an interruption.
 
 Colab sessions disconnect. :func:`fit` therefore writes, at most every ``save_every_s`` seconds
-and after the last epoch, the last model (with its optimizer state), the best model so far on
-validation loss (``model.keras``) and a small ``state.json``; called again with the same run
-folder, it loads them and continues from the epoch after the last save, so the run ends with the
-number of epochs asked for and one continuous ``history.csv``. Writing a model takes about a
+and after the last epoch, the last model (with its optimizer state, ``last-eNNNN.keras``), the
+best model so far on validation loss (``model.keras``) and a small ``state.json`` that names the
+last model; called again with the same run folder, it loads them and continues from the epoch
+after the last save, so the run ends with the number of epochs asked for and one continuous
+``history.csv``. Every file is written to a temporary name and renamed into place
+(:mod:`labkit.files`), and ``state.json`` is written last: a run killed at any instant, also
+half-way through a save, resumes from a complete, consistent save. A checkpoint that does not load
+all the same (a disk error, a file written by hand) is not trusted: the run falls back to the
+save before it, and says so.
+
+A training whose Dice metric drops to zero and stays there has collapsed into predicting
+background everywhere; :class:`CollapseGuard` stops it and :func:`fit` raises
+:class:`TrainingCollapsedError`, naming the epoch, instead of handing back a model that
+predicts nothing. Writing a model takes about a
 third of a second even for a small U-Net, which on a CPU is as long as a quick epoch: saving
 every epoch cost the quick chapters a fifth of their training time.
 
@@ -18,6 +28,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +37,82 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["FitResult", "fit", "read_history", "seed_everything"]
+from labkit.files import atomic_path, write_text
+
+__all__ = [
+    "CollapseGuard",
+    "FitResult",
+    "TrainingCollapsedError",
+    "fit",
+    "last_checkpoint",
+    "read_history",
+    "seed_everything",
+]
 
 BEST = "model.keras"
-LAST = "last.keras"
+LAST = "last.keras"  # the name before the last model's file carried its epoch
 HISTORY = "history.csv"
 STATE = "state.json"
+
+
+class TrainingCollapsedError(RuntimeError):
+    """A training stopped learning: its Dice stayed at zero (the model predicts no foreground)."""
+
+
+class CollapseGuard(keras.callbacks.Callback):
+    """Stops a training that predicts no foreground and has no way out of it.
+
+    A sigmoid or softmax U-Net trained with a Dice loss can fall into the state where it
+    predicts background everywhere: there the Dice loss is flat (1.0 whatever the weights do),
+    and without batch normalisation a large step can also leave every ReLU of a layer dead, so
+    that the output no longer depends on the input. The guard watches the training Dice (the
+    ``dice`` entry of the epoch logs). An epoch with Dice below ``eps`` counts as collapsed when
+    the Dice had been above ``eps`` before, or when the validation loss did not move since the
+    epoch before (a dead network); ``patience`` such epochs in a row stop the training, and
+    :attr:`collapsed_at` holds the first of them (counted from 1). :func:`fit` then raises
+    :class:`TrainingCollapsedError`. A run that simply has not found foreground yet, with a
+    validation loss still moving, is left alone.
+
+    Args:
+        metric: The log entry to watch.
+        patience: Collapsed epochs in a row that stop the training.
+        eps: Dice below this counts as zero.
+    """
+
+    def __init__(self, metric: str = "dice", patience: int = 3, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.metric = metric
+        self.patience = patience
+        self.eps = eps
+        self.learned = False
+        self.last_val_loss: float | None = None
+        self.zero_since: int | None = None
+        self.collapsed_at: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        value = logs.get(self.metric)
+        val_loss = logs.get("val_loss")
+        flat = (
+            val_loss is not None
+            and self.last_val_loss is not None
+            and abs(float(val_loss) - self.last_val_loss)
+            <= 1e-6 * max(1.0, abs(self.last_val_loss))
+        )
+        self.last_val_loss = None if val_loss is None else float(val_loss)
+        if value is None:
+            return
+        if float(value) >= self.eps:
+            self.learned, self.zero_since = True, None
+            return
+        if not (self.learned or flat):
+            self.zero_since = None
+            return
+        if self.zero_since is None:
+            self.zero_since = epoch + 1
+        if epoch + 2 - self.zero_since >= self.patience:
+            self.collapsed_at = self.zero_since
+            self.model.stop_training = True
 
 
 def seed_everything(seed: int) -> None:
@@ -121,15 +202,74 @@ class _Checkpoints(keras.callbacks.Callback):
         if self.best_unsaved:
             current = self.model.get_weights()
             self.model.set_weights(self.best_weights)
-            self.model.save(self.out / BEST)
+            with atomic_path(self.out / BEST) as tmp:
+                self.model.save(tmp)
             self.model.set_weights(current)
             self.best_unsaved = False
-        self.model.save(self.out / LAST)
-        (self.out / STATE).write_text(
-            json.dumps({"epochs_done": self.epochs_done, "best_val_loss": self.best})
-        )
+        last = f"last-e{self.epochs_done:04d}.keras"
+        with atomic_path(self.out / last) as tmp:
+            self.model.save(tmp)
+        old = _read_state(self.out)
+        state = {"epochs_done": self.epochs_done, "best_val_loss": self.best, "last": last}
+        if old.get("epochs_done") and old.get("last") != last:
+            state["previous"] = {k: old[k] for k in ("epochs_done", "best_val_loss", "last")}
+        write_text(self.out / STATE, json.dumps(state))  # the commit: the save is complete
+        keep = {last, state.get("previous", {}).get("last")}
+        for path in self.out.glob("last*.keras"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
         self.epochs_done = None
         self.saved_at = time.monotonic()
+
+
+def _read_state(out: Path) -> dict[str, Any]:
+    """``state.json`` of a run folder (``{}`` when there is none or it does not parse)."""
+    try:
+        state = json.loads((out / STATE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    if isinstance(state, dict) and "epochs_done" in state:
+        state.setdefault("last", LAST)
+        return state
+    return {}
+
+
+def last_checkpoint(run: str | Path) -> Path | None:
+    """The last saved model of a run folder (with its optimizer state), or ``None``."""
+    state = _read_state(Path(run))
+    return Path(run) / state["last"] if state else None
+
+
+def _resume(out: Path, scope: Any) -> tuple[keras.Model | None, int, float]:
+    """The last good save of a run folder: ``(model, epochs done, best val loss)``.
+
+    A checkpoint that does not load is skipped with a warning, for the one before it; with none
+    left the run starts again from epoch 0.
+    """
+    state = _read_state(out)
+    for saved in (state, state.get("previous") or {}):
+        if not saved:
+            continue
+        path = out / saved["last"]
+        try:
+            with scope():
+                model = keras.models.load_model(path)
+        except Exception as err:  # any failure to load means: do not trust it
+            warnings.warn(
+                f"{path} (epoch {saved['epochs_done']}) could not be loaded "
+                f"({type(err).__name__}: {str(err)[:200]}); not resuming from it.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            continue
+        return model, int(saved["epochs_done"]), float(saved["best_val_loss"])
+    if state:
+        warnings.warn(
+            f"no checkpoint in {out} could be loaded: the run starts again from epoch 0.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return None, 0, math.inf
 
 
 def read_history(path: str | Path) -> list[dict[str, float]]:
@@ -148,7 +288,16 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
     if len(lines) < 2:
         return []
     keys = lines[0].split(",")
-    return [dict(zip(keys, map(float, line.split(",")), strict=True)) for line in lines[1:]]
+    rows = []
+    for line in lines[1:]:
+        values = line.split(",")
+        if len(values) != len(keys):  # the last line of a process killed while writing it
+            break
+        try:
+            rows.append(dict(zip(keys, map(float, values), strict=True)))
+        except ValueError:
+            break
+    return rows
 
 
 def fit(
@@ -161,6 +310,7 @@ def fit(
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     save_every_s: float = 60.0,
+    collapse_patience: int = 3,
 ) -> FitResult:
     """Train a model, keeping the best checkpoint, and resume if ``out`` holds an unfinished run.
 
@@ -170,22 +320,33 @@ def fit(
         train: Training data for ``model.fit`` (a ``tf.data.Dataset`` of ``(x, y)`` batches).
         validation: Validation data, same form.
         epochs: Total number of epochs of the run, counting epochs of earlier sessions.
-        out: Run folder: ``model.keras`` (best), ``last.keras``, ``history.csv``, ``state.json``.
+        out: Run folder: ``model.keras`` (best), ``last-eNNNN.keras``, ``history.csv``,
+            ``state.json``.
         strategy: A ``tf.distribute`` strategy (e.g. ``MirroredStrategy``), or ``None``.
         callbacks: Extra Keras callbacks.
         verbose: Passed to ``model.fit``.
         save_every_s: Write the checkpoints after an epoch when this many seconds have passed
             since the last write (0: after every epoch), and always after the last epoch. A run
             killed in between loses at most this much training.
+        collapse_patience: Stop and raise :class:`TrainingCollapsedError` when the training
+            Dice (the ``dice`` metric) has been above zero and then stays at zero for this many
+            epochs (:class:`CollapseGuard`); 0 turns the guard off.
 
     Returns:
         The :class:`FitResult`.
+
+    Raises:
+        TrainingCollapsedError: If the training collapsed (see ``collapse_patience``).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    state = json.loads((out / STATE).read_text()) if (out / STATE).is_file() else {}
-    done = int(state.get("epochs_done", 0))
-    best = float(state.get("best_val_loss", math.inf))
+
+    def scope() -> Any:
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+    for leftover in out.glob(".tmp-*"):  # temporary files of a process killed while saving
+        leftover.unlink()
+    model, done, best = _resume(out, scope)
     history_path = out / HISTORY
     if done == 0 and history_path.exists():
         history_path.unlink()  # a fresh run starts a fresh history
@@ -193,17 +354,21 @@ def fit(
     rows = read_history(history_path)[:done]
     if rows:
         keys = list(rows[0])
-        history_path.write_text(
-            ",".join(keys) + "\n" + "".join(",".join(repr(r[k]) for k in keys) + "\n" for r in rows)
+        write_text(
+            history_path,
+            ",".join(keys)
+            + "\n"
+            + "".join(",".join(repr(r[k]) for k in keys) + "\n" for r in rows),
         )
-    scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
-    with scope:
-        model = keras.models.load_model(out / LAST) if done > 0 else build()
+    with scope():
+        if model is None:
+            model = build()
         if model.optimizer is not None and not model.optimizer.built:
             # built lazily, the optimizer creates its variables inside the first traced train
             # step, and TensorFlow then traces the step a second time: ~4 s of a quick run
             model.optimizer.build(model.trainable_variables)
     checkpoints = _Checkpoints(out, best, save_every_s)
+    guard = CollapseGuard(patience=collapse_patience) if collapse_patience else None
     if done < epochs:
         model.fit(
             train,
@@ -212,11 +377,21 @@ def fit(
             initial_epoch=done,
             callbacks=[
                 keras.callbacks.CSVLogger(history_path, append=done > 0),
+                *([guard] if guard is not None else []),
                 checkpoints,
                 *(callbacks or []),
             ],
             shuffle=False,  # datasets shuffle themselves
             verbose=verbose,
+        )
+    if guard is not None and guard.collapsed_at is not None:
+        raise TrainingCollapsedError(
+            f"the training in {out} collapsed at epoch {guard.collapsed_at}: from there its Dice "
+            f"was 0 for {collapse_patience} epochs, after having been above 0 or with a "
+            "validation loss that no longer moved (the model predicts no foreground and has no "
+            "way back). Try a lower learning rate "
+            "(--set learning_rate=...), the Dice + cross-entropy loss (--set loss=dice_ce), or "
+            "batch normalisation; then start the run again in a new --out folder."
         )
     return FitResult(
         model=model,

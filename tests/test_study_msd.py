@@ -8,7 +8,7 @@ import pytest
 from labkit.datasets import load_case, load_msd
 from labkit.evaluation import dice, read_metrics_csv
 from labkit.studies import msd
-from labkit.training import read_history
+from labkit.training import last_checkpoint, read_history
 
 
 def test_full_profile_keeps_the_study_settings():
@@ -42,7 +42,7 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
     data = tmp_path / "Task09_Spleen"
     write_msd_twin(data, "spleen", n_cases=5, seed=0)
     msd.train(data, tmp_path / "run", "quick", overrides={"schedule": "cosine"})
-    model = keras.models.load_model(tmp_path / "run" / "last.keras")
+    model = keras.models.load_model(last_checkpoint(tmp_path / "run"))
     optimizer = model.optimizer
     rate = optimizer.learning_rate  # the schedule evaluated at the current step
     assert int(optimizer.iterations) > 0

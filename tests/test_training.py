@@ -24,6 +24,18 @@ SCRIPT = textwrap.dedent(
 
     out, epochs, kill_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     save_every_s = float(sys.argv[4])
+    if os.environ.get("KILL_AT"):  # "NAME:K": SIGKILL just before the K-th rename onto NAME
+        import signal
+        name, k = os.environ["KILL_AT"].split(":")
+        replace, seen = os.replace, []
+
+        def killing_replace(src, dst):
+            seen.append(os.path.basename(dst) == name)
+            if sum(seen) == int(k):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return replace(src, dst)
+
+        os.replace = killing_replace
     seed_everything(0)
     x, y = toy_slices()
 
@@ -48,6 +60,7 @@ def _run(
     kill_after: int,
     distributed: bool = False,
     save_every_s: float = 0.0,
+    kill_at: str = "",
 ):
     devices = strategy = ""
     if distributed:
@@ -61,7 +74,7 @@ def _run(
     script.write_text(SCRIPT.format(devices=devices, strategy=strategy or "None"))
     tests = str(Path(__file__).resolve().parent)  # for _toy_fit
     path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, "KILL_AT": kill_at}
     return subprocess.run(
         [sys.executable, str(script), str(out), str(epochs), str(kill_after), str(save_every_s)],
         capture_output=True,
@@ -109,7 +122,7 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
     first = _run(tmp_path, out, epochs=4, kill_after=2, save_every_s=3600)
     assert first.returncode == 3, first.stderr[-2000:]
     # killed before the first save: nothing to resume from, the history is started again
-    assert not (out / "state.json").exists() and not (out / "last.keras").exists()
+    assert not (out / "state.json").exists() and not list(out.glob("last*.keras"))
     second = _run(tmp_path, out, epochs=4, kill_after=-1, save_every_s=3600)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "RESUMED_FROM 0" in second.stdout
@@ -117,7 +130,130 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
     history = _history(out)
     assert state["epochs_done"] == 4 and [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert state["best_val_loss"] == pytest.approx(min(r["val_loss"] for r in history))
-    assert (out / "model.keras").is_file() and (out / "last.keras").is_file()
+    from labkit.training import last_checkpoint
+
+    assert (out / "model.keras").is_file() and last_checkpoint(out) == out / "last-e0004.keras"
+    assert sorted(p.name for p in out.glob("last*.keras")) == ["last-e0004.keras"]
+
+
+@pytest.mark.parametrize("name", ["state.json", "last-e0003.keras", "history.csv"])
+def test_a_run_killed_inside_a_checkpoint_write_resumes_from_the_save_before(tmp_path, name):
+    from labkit.training import last_checkpoint
+
+    out = tmp_path / "run"
+    if name == "history.csv":  # rewritten on resume only: killed there, after two epochs
+        assert _run(tmp_path, out, epochs=5, kill_after=2).returncode == 3
+        first = _run(tmp_path, out, epochs=5, kill_after=-1, kill_at=f"{name}:1")
+    else:  # SIGKILL once epoch 3's save is on disk under a temporary name, before its rename
+        k = 3 if name == "state.json" else 1
+        first = _run(tmp_path, out, epochs=5, kill_after=-1, kill_at=f"{name}:{k}")
+    assert first.returncode == -9, first.stderr[-2000:]
+    state = json.loads((out / "state.json").read_text())
+    assert state["epochs_done"] == 2 and last_checkpoint(out) == out / "last-e0002.keras"
+    second = _run(tmp_path, out, epochs=5, kill_after=-1)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "RESUMED_FROM 2" in second.stdout
+    assert [r["epoch"] for r in _history(out)] == [0, 1, 2, 3, 4]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.csv",
+        "last-e0004.keras",
+        "last-e0005.keras",
+        "model.keras",
+        "state.json",
+    ]
+
+
+def test_a_checkpoint_that_does_not_load_is_skipped_for_the_one_before(tmp_path):
+    out = tmp_path / "run"
+    assert _run(tmp_path, out, epochs=3, kill_after=-1).returncode == 0
+    (out / "last-e0003.keras").write_bytes(b"")  # e.g. a disk error, or a file copied by hand
+    second = _run(tmp_path, out, epochs=4, kill_after=-1)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "last-e0003.keras (epoch 3) could not be loaded" in second.stderr
+    assert "RESUMED_FROM 2" in second.stdout
+    assert [r["epoch"] for r in _history(out)] == [0, 1, 2, 3]
+
+
+class _FakeModel:
+    stop_training = False
+
+
+def _guard_run(dices, patience=3):
+    from labkit.training import CollapseGuard
+
+    guard = CollapseGuard(patience=patience)
+    guard.set_model(_FakeModel())
+    for epoch, value in enumerate(dices):
+        guard.on_epoch_end(epoch, {"dice": value, "loss": 1 - value})
+        if guard.model.stop_training:
+            break
+    return guard.collapsed_at, epoch
+
+
+def test_collapse_guard_names_the_first_epoch_at_zero():
+    # the WMH patch run of the reliability issue: Dice 0.03, 0.16, then 0 for good
+    assert _guard_run([0.03, 0.16, 0.0, 0.0, 0.0, 0.0, 0.0]) == (3, 4)
+    # a run that has not started to find foreground yet is not a collapse
+    assert _guard_run([0.0, 0.0, 0.0, 0.0, 0.2, 0.4]) == (None, 5)
+    # a dip shorter than the patience is not a collapse
+    assert _guard_run([0.3, 0.0, 0.0, 0.4, 0.0, 0.5]) == (None, 5)
+    assert _guard_run([0.3, 0.0, 0.0], patience=2) == (2, 2)
+
+
+def test_collapse_guard_stops_a_dead_network_that_never_learned():
+    from labkit.training import CollapseGuard
+
+    def run(val_losses):
+        guard = CollapseGuard()
+        guard.set_model(_FakeModel())
+        for epoch, val in enumerate(val_losses):
+            guard.on_epoch_end(epoch, {"dice": 0.0, "val_loss": val})
+        return guard.collapsed_at
+
+    # the WMH patch run with Dice + CE, seed 2: the validation loss 1.0171 at every epoch
+    assert run([1.0171] * 5) == 2
+    assert run([1.0841, 1.0171, 1.0171, 1.0171, 1.0171]) == 3
+    assert run([0.99, 0.98, 0.97, 0.96, 0.95, 0.94]) is None  # still moving: still learning
+
+
+def test_fit_raises_when_the_training_collapses(tmp_path):
+    import keras
+
+    from labkit import losses, metrics
+    from labkit.models import unet
+    from labkit.pipeline import slice_dataset
+    from labkit.training import TrainingCollapsedError, fit, seed_everything
+
+    seed_everything(0)
+    x, y = toy_slices()
+
+    class Collapse(keras.layers.Layer):  # foreground in epoch 1, none after
+        def __init__(self):
+            super().__init__()
+            self.on = keras.Variable(1.0, trainable=False)
+
+        def call(self, p):
+            return p * self.on
+
+    def build():
+        inputs = keras.Input((16, 16, 1))
+        switch = Collapse()
+        outputs = switch(unet((16, 16, 1), 1, depth=1, filters=2)(inputs))
+        model = keras.Model(inputs, outputs)
+        model.switch = switch
+        model.compile("adam", losses.SoftDiceLoss(), metrics=[metrics.DiceScore(1)])
+        return model
+
+    class Off(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.switch.on.assign(0.0)
+
+    data = slice_dataset(x, y, 8)
+    with pytest.raises(
+        TrainingCollapsedError, match=r"collapsed at epoch 2: from there its Dice was 0"
+    ):
+        fit(build, data, data, 10, tmp_path / "run", callbacks=[Off()], verbose=0)
+    assert len(_history(tmp_path / "run")) == 4  # stopped after three epochs at zero
 
 
 def test_fit_under_mirrored_strategy_on_two_logical_cpus(tmp_path):

@@ -24,6 +24,7 @@ from labkit.datasets.base import Case
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
+from labkit.files import write_text
 from labkit.io import Volume, load_nifti, nifti_files
 from labkit.models import unet
 
@@ -139,7 +140,7 @@ def progress(items: Sequence[T], label: str) -> Iterator[T]:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> Path:
-    """Write pretty JSON (NaN becomes null)."""
+    """Write pretty JSON (NaN becomes null), atomically (:func:`labkit.files.write_text`)."""
 
     def clean(v: Any) -> Any:
         if isinstance(v, float) and not np.isfinite(v):
@@ -152,8 +153,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> Path:
             return clean(v.item())
         return v
 
-    path.write_text(json.dumps(clean(dict(data)), indent=1))
-    return path
+    return write_text(path, json.dumps(clean(dict(data)), indent=1))
 
 
 def read_config(run: Path) -> dict[str, Any]:
