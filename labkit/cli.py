@@ -19,6 +19,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from labkit.errors import TrainingCollapsedError
+
 __all__ = ["main", "parse_setting"]
 
 
@@ -79,6 +81,17 @@ def _predict(args: argparse.Namespace) -> int:
     from labkit.studies.common import read_config
 
     config = read_config(Path(args.run))
+    source, target = Path(args.input), Path(args.output)
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"--input {source} is not a folder (it does not exist, or is a file); expected a "
+            "dataset folder or a folder of .nii.gz images."
+        )
+    if target.resolve() == source.resolve():
+        raise ValueError(
+            f"--output {target} is the --input folder: the predictions would overwrite the "
+            "images they were made from. Choose another --output folder."
+        )
     written = studies.get(config["study"]).predict(
         Path(args.run), Path(args.input), Path(args.output)
     )
@@ -202,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, KeyError) as exc:
         print(f"labkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingCollapsedError as exc:
+        print(f"labkit {args.command}: training failed: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,15 @@ inside nibabel or TensorFlow to understand what went wrong.
 
 from __future__ import annotations
 
-__all__ = ["DatasetLayoutError", "LabelValueError", "LabkitError", "NiftiReadError", "ShapeError"]
+__all__ = [
+    "DatasetLayoutError",
+    "ImageValueError",
+    "LabelValueError",
+    "LabkitError",
+    "NiftiReadError",
+    "ShapeError",
+    "TrainingCollapsedError",
+]
 
 
 class LabkitError(ValueError):
@@ -22,9 +30,20 @@ class ShapeError(LabkitError):
     """An array or volume has a shape, dimensionality or grid other than the expected one."""
 
 
+class ImageValueError(LabkitError):
+    """An image holds values no training or prediction can use (NaN, infinity, one value only)."""
+
+
 class LabelValueError(LabkitError):
     """A label map holds values that are not integers or not in the expected label set."""
 
 
 class DatasetLayoutError(LabkitError):
     """A dataset folder does not follow the on-disk layout its loader expects."""
+
+
+class TrainingCollapsedError(RuntimeError):
+    """A training stopped learning: its Dice stayed at zero (the model predicts no foreground).
+
+    Not an input error: the data may be fine and the recipe's settings unlucky on this machine.
+    """

@@ -21,12 +21,19 @@ import numpy as np
 from nibabel import orientations as ornt
 from scipy import ndimage
 
-from labkit.errors import DatasetLayoutError, LabelValueError, NiftiReadError, ShapeError
+from labkit.errors import (
+    DatasetLayoutError,
+    ImageValueError,
+    LabelValueError,
+    NiftiReadError,
+    ShapeError,
+)
 from labkit.files import atomic_path
 
 __all__ = [
     "Volume",
     "as_label_map",
+    "check_contrast",
     "check_same_grid",
     "load_label",
     "load_nifti",
@@ -203,7 +210,43 @@ def load_nifti(path: str | Path, *, ndim: int | None = None) -> Volume:
             "volume. A 4D file holds several modalities or time points: pick one with "
             "`volume.array[..., k]`, or load it with ndim=4."
         )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        raise ImageValueError(
+            f"{path} holds {nan} NaN and {inf} infinite voxel(s) (shape {array.shape}); expected "
+            "finite values everywhere. Replace them (for example np.nan_to_num, or the "
+            "background value) and save the file again, or leave the case out."
+        )
     return Volume(array=array, affine=img.affine.copy(), header=img.header.copy(), path=path)
+
+
+def check_contrast(volume: Volume) -> Volume:
+    """Refuse an image with one value in all its voxels (per channel): nothing to segment.
+
+    An all-zero file (a failed export, a mask saved as an image) or a degenerate 1x1x1 volume
+    would otherwise be normalised by a zero range and trained on or predicted silently.
+
+    Args:
+        volume: An image ``(x, y, z)`` or ``(x, y, z, c)``.
+
+    Returns:
+        ``volume``, unchanged.
+
+    Raises:
+        ImageValueError: Naming the file, the channel and the value.
+    """
+    array = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+    for c in range(array.shape[-1]):
+        channel = array[..., c]
+        lo, hi = channel.min(), channel.max()
+        if lo == hi:
+            where = f" (channel {c})" if array.shape[-1] > 1 else ""
+            raise ImageValueError(
+                f"{volume.name}{where} holds the single value {lo!r} in all {channel.size} "
+                f"voxel(s) (shape {volume.shape}); expected an image with contrast. The file may "
+                "be empty, a mask saved as an image, or the wrong file: check it in a viewer."
+            )
+    return volume
 
 
 def as_label_map(array: np.ndarray, source: str = "<array>") -> np.ndarray:

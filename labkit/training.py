@@ -37,6 +37,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from labkit.errors import TrainingCollapsedError
 from labkit.files import atomic_path, write_text
 
 __all__ = [
@@ -53,10 +54,6 @@ BEST = "model.keras"
 LAST = "last.keras"  # the name before the last model's file carried its epoch
 HISTORY = "history.csv"
 STATE = "state.json"
-
-
-class TrainingCollapsedError(RuntimeError):
-    """A training stopped learning: its Dice stayed at zero (the model predicts no foreground)."""
 
 
 class CollapseGuard(keras.callbacks.Callback):

@@ -133,7 +133,52 @@ def test_train_set_refuses_unknown_or_malformed_settings(tmp_path, capsys):
     train = ["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]
     assert cli.main([*train, "--set", "lr=3"]) == 2
     assert "unknown msd setting(s) ['lr']" in capsys.readouterr().err
+    for setting, message in [
+        ("epochs=abc", "the msd setting epochs must be a whole number; got 'abc'"),
+        ("epochs=1.5", "the msd setting epochs must be a whole number; got 1.5"),
+        ("epochs=0", "the msd setting epochs must be at least 1; got 0"),
+        ("batch_size=-4", "the msd setting batch_size must be at least 1; got -4"),
+        ("learning_rate=fast", "the msd setting learning_rate must be a number; got 'fast'"),
+        ("flip_axes=0", "the msd setting flip_axes must be a list; got 0"),
+    ]:
+        assert cli.main([*train, "--set", setting]) == 2, setting
+        err = capsys.readouterr().err
+        assert message in err and "The profile's value is --set" in err, err
+    assert not (tmp_path / "run").exists()  # refused before anything was loaded or written
     with pytest.raises(SystemExit) as exc:
         cli.main([*train, "--set", "epochs"])
     assert exc.value.code == 2
     assert "--set expects KEY=VALUE" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_missing_input_and_an_output_onto_the_input(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("config.json", "model.keras", "summary.json"):
+        (run / name).write_text('{"study": "msd"}')
+    images = tmp_path / "images"
+    predict = ["predict", str(run), "--input", str(images), "--output"]
+    assert cli.main([*predict, str(tmp_path / "out")]) == 2
+    assert f"--input {images} is not a folder" in capsys.readouterr().err
+    images.mkdir()
+    assert cli.main([*predict, str(images)]) == 2
+    assert "would overwrite the images they were made from" in capsys.readouterr().err
+
+
+def test_train_refuses_nan_and_constant_images_naming_the_file(tmp_path, capsys):
+    from labkit.io import load_nifti, save_nifti
+
+    data = tmp_path / "Task09_Spleen"
+    assert cli.main(["synth", "msd", str(data), "--cases", "6", "--task", "spleen"]) == 0
+    image = sorted((data / "imagesTr").glob("*.nii.gz"))[1]
+    volume = load_nifti(image)
+    train = ["train", "msd", "--data", str(data), "--out"]
+    broken = volume.array.astype("float32")
+    broken[1, 2, 3] = float("nan")
+    save_nifti(image, broken, volume.affine)
+    assert cli.main([*train, str(tmp_path / "a")]) == 2
+    assert f"{image} holds 1 NaN and 0 infinite voxel(s)" in capsys.readouterr().err
+    save_nifti(image, np.zeros_like(broken), volume.affine)
+    assert cli.main([*train, str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert str(image) in err and "holds the single value" in err and "expected an image" in err

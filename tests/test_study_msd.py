@@ -77,5 +77,31 @@ def test_build_model_follows_the_profile():
 def test_run_settings_refuses_other_studies(tmp_path):
     (tmp_path / "config.json").write_text('{"study": "phh", "profile": "quick", "settings": {}}')
     (tmp_path / "model.keras").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"unfinished labkit run \(no summary\.json"):
+        msd.run_settings(tmp_path)
+    (tmp_path / "summary.json").write_text("{}")
     with pytest.raises(ValueError, match="a run of the 'phh' study, not of 'msd'"):
         msd.run_settings(tmp_path)
+
+
+def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
+    from labkit.studies.common import claim_run
+
+    run, data = tmp_path / "run", tmp_path / "Task04_Hippocampus"
+    prof = msd.settings("quick")
+    assert claim_run(run, "msd", "quick", prof, 0, data) == run
+    assert claim_run(run, "msd", "quick", prof, 0, data) == run  # the same run goes on
+    with pytest.raises(ValueError, match=r"holds another run \(seed: 0 there, 1 now\)"):
+        claim_run(run, "msd", "quick", prof, 1, data)
+    other = msd.settings("quick", {"epochs": 4, "loss": "dice_ce"})
+    with pytest.raises(
+        ValueError, match=r"epochs: 12 there, 4 now; loss: 'generalized_dice' there, 'dice_ce' now"
+    ):
+        claim_run(run, "msd", "quick", other, 0, data)
+    with pytest.raises(ValueError, match=r"data: .*Task04_Hippocampus' there, .*Task09"):
+        claim_run(run, "msd", "quick", prof, 0, tmp_path / "Task09_Spleen")
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "state.json").write_text('{"epochs_done": 3}')
+    with pytest.raises(ValueError, match=r"did not record its settings \(no run\.json\)"):
+        claim_run(legacy, "msd", "quick", prof, 0, data)

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from labkit.errors import DatasetLayoutError, ShapeError
-from labkit.io import Volume, check_same_grid, load_label, load_nifti, nifti_files
+from labkit.io import (
+    Volume,
+    check_contrast,
+    check_same_grid,
+    load_label,
+    load_nifti,
+    nifti_files,
+)
 
 __all__ = [
     "Case",
@@ -147,6 +154,8 @@ def load_case(case: Case) -> LoadedCase:
 
     Raises:
         ShapeError: If the channel count differs from the modality count, or the grids differ.
+        ImageValueError: If the image holds NaN or infinite voxels, or a channel holds one
+            value only.
         FileNotFoundError, NiftiReadError, LabelValueError: From :mod:`labkit.io`.
     """
     n = len(case.modalities)
@@ -171,6 +180,7 @@ def load_case(case: Case) -> LoadedCase:
             check_same_grid(vols[0], other)
         stack = np.stack([v.array.astype(np.float32, copy=False) for v in vols], axis=-1)
         image = vols[0].with_array(stack)
+    check_contrast(image)
     label = None
     if case.label is not None:
         label = load_label(case.label)

@@ -63,6 +63,8 @@ from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    check_held_out,
+    claim_run,
     profile_settings,
     progress,
     read_config,
@@ -389,10 +391,10 @@ def train(
     cohort = load_brats(data, prof.modalities or None)
     if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
         prof = replace(prof, holdout=1)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_run(out, "brats", profile, prof, seed, data)
     split = split_cohort(cohort, prof, seed)
     write_json(out / "split.json", split)
+    check_held_out(cohort.cases, split["test"], lambda c: load_brats_case(c, cohort.convention))
     xs, ys = prepare(cohort, split["train"], prof, "training volumes")
     per_volume = -(-prof.patches_per_epoch // len(xs))
     train_data = patch_dataset(

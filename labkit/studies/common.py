@@ -11,25 +11,28 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import keras
 import numpy as np
 
 from labkit import losses
 from labkit import metrics as keras_metrics
-from labkit.datasets.base import Case
+from labkit.datasets.base import Case, load_case
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import write_text
-from labkit.io import Volume, load_nifti, nifti_files
+from labkit.io import Volume, check_contrast, load_nifti, nifti_files
 from labkit.models import unet
 
 __all__ = [
+    "RUN_FILE",
     "binary_slice_model",
+    "check_held_out",
+    "claim_run",
     "finish_run",
     "image_cases",
     "profile_settings",
@@ -75,15 +78,143 @@ def profile_settings(
     overrides = dict(overrides or {})
     if unknown := sorted(set(overrides) - known):
         raise ValueError(f"unknown {study} setting(s) {unknown}; the settings are {sorted(known)}.")
+    hints = get_type_hints(type(base))
     for name, value in overrides.items():
-        if isinstance(getattr(base, name), tuple):
-            overrides[name] = tuple(value)
+        overrides[name] = _checked(study, name, value, hints[name], getattr(base, name))
     prof = replace(base, **overrides)
     for name, allowed in (choices or {}).items():
         if getattr(prof, name) not in allowed:
             options = " or ".join(repr(a) for a in allowed)
             raise ValueError(f"{name} must be {options}; got {getattr(prof, name)!r}.")
     return prof
+
+
+#: Settings that must be at least 1 whichever study has them.
+_AT_LEAST_ONE = ("epochs", "batch_size", "filters", "depth", "patches_per_volume")
+
+
+def _checked(study: str, name: str, value: Any, hint: Any, current: Any) -> Any:
+    """``value`` as the setting ``name`` of type ``hint`` holds it, or a clear ValueError.
+
+    ``--set`` reads values as JSON, so ``epochs=abc`` arrives as the string ``"abc"`` and
+    ``epochs=1.5`` as a float; both are refused here, before any data are loaded, rather than
+    deep inside Keras after minutes of preprocessing.
+    """
+
+    example = json.dumps(list(current) if isinstance(current, tuple) else current).replace(" ", "")
+
+    def fail(expected: str) -> ValueError:
+        return ValueError(
+            f"the {study} setting {name} must be {expected}; got {value!r}. "
+            f"The profile's value is --set {name.split('[')[0]}={example}."
+        )
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail("a whole number")
+        if float(value) != int(value):
+            raise fail("a whole number")
+        value = int(value)
+        if name in _AT_LEAST_ONE and value < 1:
+            raise fail("at least 1")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise fail("a number")
+        if name == "learning_rate" and value <= 0:
+            raise fail("a number above 0")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise fail("a list")
+        if args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise fail(f"a list of {len(args)} values")
+        inner = args[0] if args else Any
+        if inner in (int, float, str, bool):
+            value = [
+                _checked(study, f"{name}[{i}]", v, inner, current) for i, v in enumerate(value)
+            ]
+        return tuple(value)
+    return value
+
+
+#: The file of a run folder that says which run it is: study, profile, settings, seed and data.
+RUN_FILE = "run.json"
+
+
+def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: Path) -> Path:
+    """Make ``out`` the folder of this run, or refuse if it holds another run.
+
+    Training resumes whatever a run folder holds, so a folder reused with other settings would
+    continue the old model under the new settings and re-split the cases with the new seed
+    (held-out cases could then be training cases). A folder is therefore claimed by a run on
+    first use (``run.json``), and later calls go on only with the same study, profile,
+    settings, seed and data folder.
+
+    Args:
+        out: Run folder (created if needed).
+        study: Study name.
+        profile: Profile name.
+        prof: The run's settings (a dataclass).
+        seed: The run's seed.
+        data: The dataset folder.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: If ``out`` holds a run with anything else different (each difference is
+            named), or training files of a run that did not claim it.
+    """
+    out = Path(out)
+    wanted = json.loads(
+        json.dumps(
+            {
+                "study": study,
+                "profile": profile,
+                "seed": int(seed),
+                "data": str(Path(data).resolve()),
+                "settings": asdict(prof),
+            }
+        )
+    )
+    path = out / RUN_FILE
+    if path.is_file():
+        held = json.loads(path.read_text())
+        diffs = [
+            f"{k}: {held.get(k)!r} there, {wanted[k]!r} now"
+            for k in ("study", "profile", "seed", "data")
+            if held.get(k) != wanted[k]
+        ]
+        old = held.get("settings", {})
+        diffs += [
+            f"{k}: {old.get(k)!r} there, {v!r} now"
+            for k, v in wanted["settings"].items()
+            if old.get(k) != v
+        ]
+        if diffs:
+            raise ValueError(
+                f"{out} holds another run ({'; '.join(diffs)}). A run folder resumes only "
+                "with the same study, profile, settings, seed and data. Choose a new --out "
+                f"folder, or delete {out} to start this run from scratch."
+            )
+        return out
+    if out.is_dir() and any((out / name).exists() for name in ("state.json", "config.json")):
+        raise ValueError(
+            f"{out} holds the files of a run that did not record its settings (no {RUN_FILE}): "
+            "it cannot be resumed safely. Choose a new --out folder, or delete it."
+        )
+    write_text(path, json.dumps(wanted, indent=1))
+    return out
 
 
 def run_profile(run: Path, study: str, settings: Callable[[str, Mapping[str, Any]], P]) -> P:
@@ -128,6 +259,27 @@ def binary_slice_model(prof: Any) -> keras.Model:
     return model
 
 
+def check_held_out(
+    cases: Iterable[Case], ids: Sequence[str], load: Callable[[Case], Any] = load_case
+) -> None:
+    """Read every held-out case once before training starts.
+
+    Training reads only the training and validation cases; the test cases are read after it.
+    A broken test file (NaN voxels, a label the dataset does not declare, a grid that differs
+    from its label's) would then fail the run after minutes of training. Reading them first
+    costs a few seconds and fails at once, naming the file.
+
+    Args:
+        cases: The cohort's cases.
+        ids: The held-out case ids.
+        load: Reads one case and raises on bad input (default
+            :func:`labkit.datasets.base.load_case`).
+    """
+    wanted = set(ids)
+    for case in progress([c for c in cases if c.case_id in wanted], "checking held-out cases"):
+        load(case)
+
+
 def progress(items: Sequence[T], label: str) -> Iterator[T]:
     """Yield items while drawing a one-line progress bar on stderr."""
     n = len(items)
@@ -157,12 +309,22 @@ def write_json(path: Path, data: Mapping[str, Any]) -> Path:
 
 
 def read_config(run: Path) -> dict[str, Any]:
-    """Read ``config.json`` of a run folder, with a clear error when it is not one."""
+    """Read ``config.json`` of a finished run folder, with a clear error when it is not one.
+
+    A run is finished once its held-out results (``summary.json``) are written, the last step
+    of every recipe; a run killed during training has a ``model.keras`` (its best epoch so far)
+    but is refused, since that model is not the one the run would have produced.
+    """
     path = Path(run) / "config.json"
     if not path.is_file() or not (Path(run) / "model.keras").is_file():
         raise FileNotFoundError(
             f"{run} is not a finished labkit run (expected config.json and model.keras in it). "
             "Train one with `labkit train STUDY --data DIR --out RUN`."
+        )
+    if not (Path(run) / "summary.json").is_file():
+        raise FileNotFoundError(
+            f"{run} is an unfinished labkit run (no summary.json: its training or evaluation "
+            "was interrupted). Run the same `labkit train` command again to finish it."
         )
     return json.loads(path.read_text())
 
@@ -211,7 +373,7 @@ def single_channel_volumes(
             "volumes, one per patient."
         )
     for case_id, path in progress(list(files.items()), "predicting"):
-        volume = load_nifti(path)
+        volume = check_contrast(load_nifti(path))
         image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
         if image.shape[-1] != 1:
             raise ShapeError(

@@ -53,6 +53,8 @@ from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
     binary_slice_model,
+    check_held_out,
+    claim_run,
     finish_run,
     profile_settings,
     progress,
@@ -425,12 +427,12 @@ def train(
     start = time.perf_counter()
     seed_everything(seed)
     cohort = load_instance(data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_run(out, "ich", profile, prof, seed, data)
     split = split_ids(
         cohort.case_ids, dict(zip(("train", "val", "test"), prof.fractions, strict=True)), seed
     )
     write_json(out / "split.json", split)
+    check_held_out(cohort.cases, split["test"])
     by_id = {c.case_id: c for c in cohort.cases}
     rng = np.random.default_rng(seed)
     x_train, y_train = _slices([by_id[i] for i in split["train"]], prof, "training slices", rng)

@@ -35,12 +35,14 @@ from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
 from labkit.errors import ShapeError
 from labkit.inference import predict_slices, save_prediction
-from labkit.io import load_nifti
+from labkit.io import check_contrast, load_nifti
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    check_held_out,
+    claim_run,
     finish_run,
     image_cases,
     profile_settings,
@@ -208,8 +210,7 @@ def train(
     start = time.perf_counter()
     seed_everything(seed)
     ds = load_msd(data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_run(out, "msd", profile, prof, seed, data)
     test_share = prof.test_fraction
     val_share = (1 - test_share) * prof.val_fraction
     split = split_ids(
@@ -218,6 +219,7 @@ def train(
         seed,
     )
     write_json(out / "split.json", split)
+    check_held_out(ds.cases, split["test"])
     by_id = {c.case_id: c for c in ds.cases}
     n_classes = max(ds.labels) + 1
     train_img, train_lab = _load([by_id[i] for i in split["train"]], prof.max_size)
@@ -345,7 +347,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     model = keras.models.load_model(Path(run) / "model.keras")
     written = []
     for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
-        volume = load_nifti(case.images[0])
+        volume = check_contrast(load_nifti(case.images[0]))
         image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
         if image.shape[-1] != len(config["modalities"]):
             raise ShapeError(

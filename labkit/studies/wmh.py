@@ -49,12 +49,14 @@ from labkit.evaluation import (
 )
 from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
-from labkit.io import load_nifti, nifti_files
+from labkit.io import check_contrast, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    check_held_out,
+    claim_run,
     profile_settings,
     progress,
     read_config,
@@ -466,10 +468,10 @@ def train(
     start = time.perf_counter()
     seed_everything(seed)
     cohort = load_wmh(data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_run(out, "wmh", profile, prof, seed, data)
     split = split_cohort(cohort, prof, seed if prof.split_seed < 0 else prof.split_seed)
     write_json(out / "split.json", split)
+    check_held_out(cohort.cases, split["test"])
     train_data, n_train = training_data(
         *prepare(cohort, split["train"], prof, "training volumes"), prof, seed
     )
@@ -677,7 +679,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     model = keras.models.load_model(Path(run) / "model.keras")
     written = []
     for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
-        volume = load_nifti(path, ndim=3)
+        volume = check_contrast(load_nifti(path, ndim=3))
         mask = predict_volume(model, volume.array[..., None], volume.spacing, prof, threshold)
         written.append(save_prediction(mask, volume, Path(output_dir) / f"{case_id}.nii.gz"))
     return written
