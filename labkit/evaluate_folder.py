@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,9 @@ from labkit.datasets.msd import load_msd
 from labkit.datasets.wmh import IGNORE_LABEL as WMH_IGNORE
 from labkit.datasets.wmh import LABELS as WMH_LABELS
 from labkit.datasets.wmh import load_wmh
-from labkit.errors import DatasetLayoutError
+from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
-from labkit.io import check_same_grid, load_label, nifti_files
+from labkit.io import Volume, check_same_grid, load_label, nifti_files
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
 
@@ -70,6 +70,43 @@ def reference_files(ref: Path) -> References:
     return References(nifti_files(ref))
 
 
+def _labels_to_score(
+    pairs: Mapping[str, tuple[Volume, Volume]],
+    labels: Sequence[int] | None,
+    names: Mapping[int, str],
+    ignore: Sequence[int],
+    pred: Path,
+    ref: Path,
+) -> dict[int, str]:
+    """The labels every case is scored on: the same for all cases, so that a false positive on a
+    case whose reference lacks the label counts (Dice 0) instead of going unscored."""
+    found = {
+        int(v)
+        for p, r in pairs.values()
+        for v in np.union1d(np.unique(p.array), np.unique(r.array))
+        if v != 0 and v not in ignore
+    }
+    if labels:
+        absent = sorted(int(v) for v in labels if int(v) not in found)
+        if absent:
+            raise LabelValueError(
+                f"--labels {' '.join(map(str, absent))}: in no prediction of {pred} and no "
+                f"reference of {ref} (their labels are {sorted(found)}); every case would score "
+                "Dice 1 on it. Give labels that occur in the data."
+            )
+        return {int(v): names.get(int(v), str(v)) for v in labels}
+    if names:
+        undeclared = sorted(found - set(names))
+        if undeclared:
+            raise LabelValueError(
+                f"the maps of {pred} and {ref} hold label value(s) {undeclared} that {ref} does "
+                f"not declare (it declares {dict(names)}); expected only those. Fix the maps, or "
+                "score chosen labels with --labels."
+            )
+        return dict(names)
+    return {v: str(v) for v in sorted(found)}
+
+
 def evaluate_folders(
     pred: Path,
     ref: Path,
@@ -84,7 +121,9 @@ def evaluate_folders(
         ref: Reference folder (see :func:`reference_files`).
         out: CSV path (columns ``case, label, dice, hd95, ...``, and ``site`` for a WMH folder).
         labels: Label values to score; default: the names the layout gives (``dataset.json``,
-            WMH's 1), else every non-zero value found in the references.
+            WMH's 1), else every non-zero value found in any reference or prediction. Every
+            case is scored on every one of them, so a false positive on a case whose reference
+            lacks a label scores Dice 0 there (see :mod:`labkit.evaluation` for empty masks).
         lesions: Add lesion-wise columns (components, false-positive components, lesion recall,
             precision and F1; see :func:`labkit.evaluation.lesion_metrics`); always on for a WMH
             folder, whose challenge scores lesions.
@@ -93,7 +132,11 @@ def evaluate_folders(
         The per-case rows and the per-label summary.
 
     Raises:
-        DatasetLayoutError: If a folder is empty or some cases have no counterpart (all listed).
+        DatasetLayoutError: If a folder is empty, a prediction has no reference, or (for a plain
+            folder of references) a reference has no prediction; the cases are listed. A
+            dataset folder holds every case, so there only the predicted cases are scored.
+        LabelValueError: If a label of ``labels`` occurs in no map, or a map holds a value
+            that the dataset does not declare.
     """
     preds = nifti_files(pred)
     references = reference_files(Path(ref))
@@ -107,16 +150,21 @@ def evaluate_folders(
             f"{len(missing)} prediction(s) in {pred} have no reference in {ref}: "
             f"{', '.join(missing[:10])}. Expected the same <case id>.nii.gz names in both folders."
         )
-    rows: list[dict[str, Any]] = []
+    unpredicted = sorted(set(refs) - set(preds))
+    if unpredicted and not names:  # a dataset folder holds every case; a plain folder the scored
+        raise DatasetLayoutError(
+            f"{len(unpredicted)} reference(s) in {ref} have no prediction in {pred}: "
+            f"{', '.join(unpredicted[:10])}. A case left out would not be scored (and would not "
+            "count against the result); predict every case, or remove its reference."
+        )
+    pairs = {}
     for case_id, path in preds.items():
         p, r = load_label(path), load_label(refs[case_id])
         check_same_grid(r, p)
-        if labels:
-            wanted = {int(v): names.get(int(v), str(v)) for v in labels}
-        elif names:
-            wanted = names
-        else:
-            wanted = {int(v): str(v) for v in np.unique(r.array) if v != 0}
+        pairs[case_id] = (p, r)
+    wanted = _labels_to_score(pairs, labels, names, references.ignore, pred, ref)
+    rows: list[dict[str, Any]] = []
+    for case_id, (p, r) in pairs.items():
         scored = evaluate_labels(
             p.array,
             r.array,

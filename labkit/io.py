@@ -33,7 +33,7 @@ from labkit.files import atomic_path
 __all__ = [
     "Volume",
     "as_label_map",
-    "check_contrast",
+    "check_image",
     "check_same_grid",
     "load_label",
     "load_nifti",
@@ -210,21 +210,16 @@ def load_nifti(path: str | Path, *, ndim: int | None = None) -> Volume:
             "volume. A 4D file holds several modalities or time points: pick one with "
             "`volume.array[..., k]`, or load it with ndim=4."
         )
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
-        raise ImageValueError(
-            f"{path} holds {nan} NaN and {inf} infinite voxel(s) (shape {array.shape}); expected "
-            "finite values everywhere. Replace them (for example np.nan_to_num, or the "
-            "background value) and save the file again, or leave the case out."
-        )
     return Volume(array=array, affine=img.affine.copy(), header=img.header.copy(), path=path)
 
 
-def check_contrast(volume: Volume) -> Volume:
-    """Refuse an image with one value in all its voxels (per channel): nothing to segment.
+def check_image(volume: Volume) -> Volume:
+    """Refuse an image no training or prediction can use: NaN or infinite voxels, or one value
+    in all its voxels (per channel).
 
-    An all-zero file (a failed export, a mask saved as an image) or a degenerate 1x1x1 volume
-    would otherwise be normalised by a zero range and trained on or predicted silently.
+    A NaN voxel turns every loss and every prediction that touches it into NaN; an all-zero file
+    (a failed export, a mask saved as an image) or a degenerate 1x1x1 volume would be normalised
+    by a zero range and trained on or predicted silently.
 
     Args:
         volume: An image ``(x, y, z)`` or ``(x, y, z, c)``.
@@ -233,18 +228,26 @@ def check_contrast(volume: Volume) -> Volume:
         ``volume``, unchanged.
 
     Raises:
-        ImageValueError: Naming the file, the channel and the value.
+        ImageValueError: Naming the file, the shape, and what was found.
     """
     array = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        raise ImageValueError(
+            f"{volume.name} holds {nan} NaN and {inf} infinite voxel(s) (shape {volume.shape}); "
+            "expected finite values everywhere. Replace them (for example np.nan_to_num, or the "
+            "background value) and save the file again, or leave the case out."
+        )
     for c in range(array.shape[-1]):
         channel = array[..., c]
         lo, hi = channel.min(), channel.max()
         if lo == hi:
             where = f" (channel {c})" if array.shape[-1] > 1 else ""
             raise ImageValueError(
-                f"{volume.name}{where} holds the single value {lo!r} in all {channel.size} "
-                f"voxel(s) (shape {volume.shape}); expected an image with contrast. The file may "
-                "be empty, a mask saved as an image, or the wrong file: check it in a viewer."
+                f"{volume.name}{where} holds the single value {lo.item()!r} in all "
+                f"{channel.size} voxel(s) (shape {volume.shape}); expected an image with "
+                "contrast. The file may be empty, a mask saved as an image, or the wrong file: "
+                "check it in a viewer."
             )
     return volume
 

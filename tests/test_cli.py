@@ -182,3 +182,41 @@ def test_train_refuses_nan_and_constant_images_naming_the_file(tmp_path, capsys)
     assert cli.main([*train, str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert str(image) in err and "holds the single value" in err and "expected an image" in err
+
+
+def _label_folder(folder, maps):
+    from labkit.io import save_nifti
+
+    for name, array in maps.items():
+        save_nifti(folder / f"{name}.nii.gz", np.asarray(array, np.uint8), np.eye(4))
+
+
+def test_evaluate_scores_every_label_on_every_case_and_refuses_inflating_input(tmp_path, capsys):
+    pred, ref, out = tmp_path / "pred", tmp_path / "ref", tmp_path / "m.csv"
+    lesion = np.zeros((4, 4, 4), np.uint8)
+    lesion[1:3, 1:3, 1:3] = 1
+    # case a: perfect on label 1; case b: the reference is empty, the prediction has 8 voxels
+    _label_folder(ref, {"a": lesion, "b": 0 * lesion})
+    _label_folder(pred, {"a": lesion, "b": lesion})
+    evaluate = ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(out)]
+    assert cli.main(evaluate) == 0
+    rows = {r["case"]: r for r in read_metrics_csv(out)}
+    assert (rows["a"]["dice"], rows["b"]["dice"]) == (1.0, 0.0)  # b's false positives count
+    assert rows["b"]["ref_empty"] == 1.0
+    # a label only the prediction has is scored too (it was taken from each reference before)
+    _label_folder(pred, {"a": lesion * 2})
+    assert cli.main(evaluate) == 0
+    rows = read_metrics_csv(out)
+    assert [(r["case"], r["label"], r["dice"]) for r in rows] == [
+        ("a", "1", 0.0),
+        ("a", "2", 0.0),
+        ("b", "1", 0.0),
+        ("b", "2", 1.0),
+    ]
+    capsys.readouterr()
+    assert cli.main([*evaluate, "--labels", "7"]) == 2
+    assert "--labels 7: in no prediction" in capsys.readouterr().err
+    (pred / "b.nii.gz").unlink()
+    assert cli.main(evaluate) == 2
+    err = capsys.readouterr().err
+    assert "1 reference(s) in" in err and "have no prediction" in err and ": b. A case" in err

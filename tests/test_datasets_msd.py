@@ -51,7 +51,11 @@ def test_multimodal_4d_and_test_cases(tmp_path, rng):
     cases = list(_tiny_cases(rng, 2, channels=4))
     cases.append(("unlabelled", rng.random((6, 5, 4, 4)).astype(np.float32), None, np.eye(4)))
     ds = write_msd(
-        tmp_path / "T", "Brain", ["FLAIR", "T1w", "t1gd", "T2w"], {0: "bg", 1: "edema"}, cases
+        tmp_path / "T",
+        "Brain",
+        ["FLAIR", "T1w", "t1gd", "T2w"],
+        {0: "bg", 1: "edema", 2: "core"},
+        cases,
     )
     assert ds.modalities == ("FLAIR", "T1w", "t1gd", "T2w")
     assert load_case(ds.cases[0]).image.shape == (6, 5, 4, 4)
@@ -198,3 +202,34 @@ def test_draw_cases_takes_a_compound_seed():
     drawn = list(draw_cases(first, 2, (7, 1), workers=1))
     assert drawn == [np.random.default_rng([7, 1, i]).random() for i in range(2)]
     assert list(draw_cases(first, 2, 7, workers=1)) == list(draw_cases(first, 2, [7], workers=1))
+
+
+def test_label_values_the_dataset_does_not_declare_are_refused_naming_the_file(tmp_path):
+    from labkit.errors import LabelValueError
+
+    root = tmp_path / "Task04_Hippocampus"
+    label = np.zeros((8, 8, 4), np.uint8)
+    label[2:4, 2:4, 1:3] = 1
+    label[5, 5, 2] = 5  # a typo in a hippocampus map: labels are 0, 1, 2
+    image = np.random.default_rng(0).random((8, 8, 4)).astype(np.float32)
+    labels = {0: "bg", 1: "Anterior", 2: "Posterior"}
+    write_msd(root, "Hippocampus", ("MRI",), labels, [("hippocampus_001", image, label, np.eye(4))])
+    case = load_msd(root).cases[0]
+    with pytest.raises(LabelValueError, match=r"_001\.nii\.gz holds label value\(s\) \[5\]"):
+        load_case(case)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"training": ["imagesTr/a.nii.gz"]}, r"'training' must be a list of \{\"image\""),
+        ({"labels": {"0": "background", "one": "x"}}, r"must be integers .*found 'one'"),
+    ],
+)
+def test_malformed_dataset_json_is_refused_clearly(tmp_path, change, message):
+    root = tmp_path / "Task04_Hippocampus"
+    root.mkdir()
+    meta = {"modality": {"0": "MRI"}, "labels": {"0": "background"}, "training": [], **change}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(DatasetLayoutError, match=message):
+        load_msd(root)

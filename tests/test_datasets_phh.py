@@ -9,7 +9,11 @@ from labkit.io import save_nifti
 
 def _write_pair(root, pid, shape=(6, 6, 4), affine=None, mask_shape=None):
     affine = np.eye(4) if affine is None else affine
-    save_nifti(root / "images" / f"{pid}.nii.gz", np.ones(shape, np.float32), affine)
+    save_nifti(
+        root / "images" / f"{pid}.nii.gz",
+        np.arange(np.prod(shape), dtype=np.float32).reshape(shape),
+        affine,
+    )
     save_nifti(root / "masks" / f"{pid}.nii.gz", np.zeros(mask_shape or shape, np.uint8), affine)
 
 
@@ -25,7 +29,11 @@ def test_loader_pairs_by_patient_id(tmp_path):
 
 def test_unpaired_files_are_named(tmp_path):
     _write_pair(tmp_path, "p01")
-    save_nifti(tmp_path / "images" / "p07.nii.gz", np.ones((2, 2, 2), np.float32), np.eye(4))
+    save_nifti(
+        tmp_path / "images" / "p07.nii.gz",
+        np.arange(8, dtype=np.float32).reshape(2, 2, 2),
+        np.eye(4),
+    )
     save_nifti(tmp_path / "masks" / "p09.nii.gz", np.zeros((2, 2, 2), np.uint8), np.eye(4))
     with pytest.raises(
         DatasetLayoutError, match=r"without a mask \['p07'\], masks without an image \['p09'\]"

@@ -11,9 +11,15 @@ from labkit.io import save_nifti
 
 def _subject(root, site, subject, t1=True, label=True):
     folder = root / site / subject
-    save_nifti(folder / "pre" / "FLAIR.nii.gz", np.ones((4, 4, 2), np.float32), np.eye(4))
+    save_nifti(
+        folder / "pre" / "FLAIR.nii.gz", np.arange(32, dtype=np.float32).reshape(4, 4, 2), np.eye(4)
+    )
     if t1:
-        save_nifti(folder / "pre" / "T1.nii.gz", np.ones((4, 4, 2), np.float32), np.eye(4))
+        save_nifti(
+            folder / "pre" / "T1.nii.gz",
+            np.arange(32, dtype=np.float32).reshape(4, 4, 2),
+            np.eye(4),
+        )
     if label:
         save_nifti(folder / "wmh.nii.gz", np.zeros((4, 4, 2), np.uint8), np.eye(4))
 

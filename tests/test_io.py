@@ -374,3 +374,23 @@ def test_nifti_stem_and_files(tmp_path):
         (tmp_path / name).write_text("")
     assert list(io.nifti_files(tmp_path)) == ["p1", "p2"]
     assert io.nifti_files(tmp_path / "absent") == {}
+
+
+def test_check_image_refuses_nan_infinite_and_constant_images_naming_the_file(tmp_path):
+    from labkit.errors import ImageValueError
+
+    image = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    assert io.check_image(io.load_nifti(io.save_nifti(tmp_path / "ok.nii.gz", image, np.eye(4))))
+    image[0, 1, 2], image[1, 1, 1] = np.nan, np.inf
+    path = io.save_nifti(tmp_path / "nan.nii.gz", image, np.eye(4))
+    with pytest.raises(ImageValueError, match=r"nan\.nii\.gz holds 1 NaN and 1 infinite voxel"):
+        io.check_image(io.load_nifti(path))
+    path = io.save_nifti(tmp_path / "zero.nii.gz", np.zeros((1, 1, 1), np.float32), np.eye(4))
+    with pytest.raises(
+        ImageValueError, match=r"zero\.nii\.gz holds the single value 0\.0 in all 1"
+    ):
+        io.check_image(io.load_nifti(path))
+    two = np.stack([np.arange(8.0).reshape(2, 2, 2), np.full((2, 2, 2), 3.0)], -1)
+    path = io.save_nifti(tmp_path / "two.nii.gz", two.astype(np.float32), np.eye(4))
+    with pytest.raises(ImageValueError, match=r"two\.nii\.gz \(channel 1\) holds the single value"):
+        io.check_image(io.load_nifti(path))

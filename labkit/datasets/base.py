@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from labkit.errors import DatasetLayoutError, ShapeError
+from labkit.errors import DatasetLayoutError, LabelValueError, ShapeError
 from labkit.io import (
     Volume,
-    check_contrast,
+    check_image,
     check_same_grid,
     load_label,
     load_nifti,
@@ -59,7 +59,8 @@ class Case:
         images: One 4D file holding all modalities, or one 3D file per modality.
         label: Label map file, or ``None`` for unlabelled (test) cases.
         modalities: Modality names in channel order, e.g. ``("FLAIR", "T1w", "t1gd", "T2w")``.
-        meta: Extra facts such as the acquisition site.
+        meta: Extra facts such as the acquisition site; ``"labels"``, where the layout declares
+            them, lists the values a label map may hold (:func:`load_case` checks it).
     """
 
     case_id: str
@@ -180,11 +181,20 @@ def load_case(case: Case) -> LoadedCase:
             check_same_grid(vols[0], other)
         stack = np.stack([v.array.astype(np.float32, copy=False) for v in vols], axis=-1)
         image = vols[0].with_array(stack)
-    check_contrast(image)
+    check_image(image)
     label = None
     if case.label is not None:
         label = load_label(case.label)
         check_same_grid(image, label)
+        declared = case.meta.get("labels")
+        if declared is not None:
+            found = np.unique(label.array)
+            if undeclared := sorted(set(found.tolist()) - set(declared)):
+                raise LabelValueError(
+                    f"{case.label} holds label value(s) {undeclared} that the dataset does not "
+                    f"declare (it declares {list(declared)}; the map holds {found.tolist()}). "
+                    "Fix the label map, or declare the label (dataset.json's 'labels')."
+                )
     return LoadedCase(case=case, image=image, label=label)
 
 

@@ -18,7 +18,7 @@ Communications 13:4128) ships one folder::
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -60,6 +60,21 @@ class MSDDataset:
         return [c.case_id for c in self.cases]
 
 
+def _index(meta_path: Path) -> Callable[[str], int]:
+    """Reads a key of dataset.json's ``modality`` or ``labels`` as the integer it must be."""
+
+    def index(key: str) -> int:
+        try:
+            return int(key)
+        except (TypeError, ValueError):
+            raise DatasetLayoutError(
+                f"{meta_path}: the keys of 'modality' and 'labels' must be integers written as "
+                f'strings ("0", "1", ...); found {key!r}.'
+            ) from None
+
+    return index
+
+
 def load_msd(root: str | Path) -> MSDDataset:
     """Read a Decathlon task folder.
 
@@ -92,8 +107,18 @@ def load_msd(root: str | Path) -> MSDDataset:
             f"{meta_path} lacks the key(s) {missing_keys}; an MSD dataset.json needs 'modality', "
             "'labels' and 'training'."
         )
-    modalities = tuple(meta["modality"][k] for k in sorted(meta["modality"], key=int))
-    labels = {int(k): v for k, v in meta["labels"].items()}
+    modalities = tuple(meta["modality"][k] for k in sorted(meta["modality"], key=_index(meta_path)))
+    labels = {_index(meta_path)(k): v for k, v in meta["labels"].items()}
+    entries = meta["training"]
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("image"), str) and isinstance(e.get("label"), str)
+        for e in entries
+    ):
+        shown = json.dumps(entries)[:120]
+        raise DatasetLayoutError(
+            f'{meta_path}: \'training\' must be a list of {{"image": ..., "label": ...}} '
+            f"entries (paths relative to the folder); found {shown}."
+        )
     missing: list[str] = []
 
     def resolve(rel: str) -> Path:
@@ -108,8 +133,9 @@ def load_msd(root: str | Path) -> MSDDataset:
             images=(resolve(entry["image"]),),
             label=resolve(entry["label"]),
             modalities=modalities,
+            meta={"labels": tuple(sorted(labels))},
         )
-        for entry in meta["training"]
+        for entry in entries
     )
     tests = tuple(
         Case(case_id=nifti_stem(rel), images=(resolve(rel),), label=None, modalities=modalities)

@@ -25,7 +25,7 @@ from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import write_text
-from labkit.io import Volume, check_contrast, load_nifti, nifti_files
+from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.models import unet
 
 __all__ = [
@@ -373,7 +373,7 @@ def single_channel_volumes(
             "volumes, one per patient."
         )
     for case_id, path in progress(list(files.items()), "predicting"):
-        volume = check_contrast(load_nifti(path))
+        volume = check_image(load_nifti(path))
         image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
         if image.shape[-1] != 1:
             raise ShapeError(

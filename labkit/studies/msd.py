@@ -35,7 +35,7 @@ from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
 from labkit.errors import ShapeError
 from labkit.inference import predict_slices, save_prediction
-from labkit.io import check_contrast, load_nifti
+from labkit.io import check_image, load_nifti
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
@@ -347,7 +347,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     model = keras.models.load_model(Path(run) / "model.keras")
     written = []
     for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
-        volume = check_contrast(load_nifti(case.images[0]))
+        volume = check_image(load_nifti(case.images[0]))
         image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
         if image.shape[-1] != len(config["modalities"]):
             raise ShapeError(

@@ -49,7 +49,7 @@ from labkit.evaluation import (
 )
 from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
-from labkit.io import check_contrast, load_nifti, nifti_files
+from labkit.io import check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
@@ -679,7 +679,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     model = keras.models.load_model(Path(run) / "model.keras")
     written = []
     for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
-        volume = check_contrast(load_nifti(path, ndim=3))
+        volume = check_image(load_nifti(path, ndim=3))
         mask = predict_volume(model, volume.array[..., None], volume.spacing, prof, threshold)
         written.append(save_prediction(mask, volume, Path(output_dir) / f"{case_id}.nii.gz"))
     return written
