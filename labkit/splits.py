@@ -47,11 +47,24 @@ def split_ids(
         start = stop
     empty = [n for n, v in out.items() if not v]
     if empty:
+        shares = {n: round(float(f), 3) for n, f in fractions.items()}
         raise ValueError(
-            f"{len(ids)} cases are too few for the split {dict(fractions)}: {empty} would be empty."
+            f"{len(ids)} cases are too few for the split {shares}: {empty} would be empty. This "
+            f"split needs at least {_minimum_cases(list(fractions.values()))} cases; add cases "
+            "or change the fractions."
         )
     assert_disjoint(out)
     return out
+
+
+def _minimum_cases(fractions: Sequence[float]) -> int:
+    """The fewest cases for which :func:`split_ids` leaves no subset empty."""
+    n = len(fractions)
+    while True:
+        sizes = [round(f * n) for f in fractions[:-1]]
+        if all(s > 0 for s in sizes) and n - sum(sizes) > 0:
+            return n
+        n += 1
 
 
 def stratified_split_ids(

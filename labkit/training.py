@@ -166,8 +166,9 @@ class _Checkpoints(keras.callbacks.Callback):
     """Keeps the best weights in memory and writes the run's files every ``every_s`` seconds.
 
     What is on disk always belongs together: ``model.keras`` is the best of the epochs up to the
-    one ``state.json`` names, and ``last.keras`` is that epoch's model. ``state.json`` is written
-    last, so a run killed while saving resumes from the save before.
+    one ``state.json`` names, and ``last-eNNNN.keras`` (the file ``state.json`` names) is that
+    epoch's model. ``state.json`` is written last, so a run killed while saving resumes from the
+    save before.
     """
 
     def __init__(self, out: Path, best: float, every_s: float) -> None:

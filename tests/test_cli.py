@@ -220,3 +220,26 @@ def test_evaluate_scores_every_label_on_every_case_and_refuses_inflating_input(t
     assert cli.main(evaluate) == 2
     err = capsys.readouterr().err
     assert "1 reference(s) in" in err and "have no prediction" in err and ": b. A case" in err
+
+
+def test_predict_with_a_truncated_model_says_so(tmp_path, capsys):
+    run, images = tmp_path / "run", tmp_path / "images"
+    images.mkdir()
+    run.mkdir()
+    config = {"study": "msd", "profile": "quick", "settings": {}, "modalities": ["MRI"]}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "summary.json").write_text("{}")
+    (run / "model.keras").write_bytes(b"PK\x03\x04 half a zip")
+    predict = ["predict", str(run), "--input", str(images), "--output", str(tmp_path / "out")]
+    assert cli.main(predict) == 2
+    err = capsys.readouterr().err
+    assert "model.keras could not be loaded as a Keras model (15 bytes" in err
+    assert "truncated or not a Keras file" in err
+
+
+def test_too_few_cases_for_the_split_says_the_minimum(tmp_path, capsys):
+    data = tmp_path / "Task09_Spleen"
+    assert cli.main(["synth", "msd", str(data), "--cases", "3", "--task", "spleen"]) == 0
+    assert cli.main(["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+    assert "3 cases are too few" in (err := capsys.readouterr().err)
+    assert "This split needs at least 5 cases" in err

@@ -65,6 +65,7 @@ from labkit.studies import Study, register
 from labkit.studies.common import (
     check_held_out,
     claim_run,
+    load_run_model,
     profile_settings,
     progress,
     read_config,
@@ -457,7 +458,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     prof = run_profile(Path(run), "brats", settings)
     convention = config["convention"]
     cohort = load_brats(input_dir, config["modalities"])
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     written = []
     for case in progress(list(cohort.cases), "predicting"):
         image, _ = load_brats_case(replace(case, label=None), convention)

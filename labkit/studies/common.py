@@ -22,7 +22,7 @@ from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.base import Case, load_case
 from labkit.datasets.msd import load_msd
-from labkit.errors import DatasetLayoutError, ShapeError
+from labkit.errors import DatasetLayoutError, LabkitError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import write_text
 from labkit.io import Volume, check_image, load_nifti, nifti_files
@@ -35,6 +35,7 @@ __all__ = [
     "claim_run",
     "finish_run",
     "image_cases",
+    "load_run_model",
     "profile_settings",
     "progress",
     "read_config",
@@ -327,6 +328,26 @@ def read_config(run: Path) -> dict[str, Any]:
             "was interrupted). Run the same `labkit train` command again to finish it."
         )
     return json.loads(path.read_text())
+
+
+def load_run_model(run: Path) -> keras.Model:
+    """The best model of a finished run (``model.keras``), with a clear error when it does not
+    load (a file truncated by a copy or a full disk, or not a Keras file at all).
+
+    Raises:
+        FileNotFoundError: If ``run`` is not a finished run (see :func:`read_config`).
+        LabkitError: If ``model.keras`` is there but cannot be loaded.
+    """
+    read_config(run)
+    path = Path(run) / "model.keras"
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # zipfile, h5py, json and Keras errors alike
+        raise LabkitError(
+            f"{path} could not be loaded as a Keras model ({path.stat().st_size} bytes; "
+            f"{type(err).__name__}: {str(err)[:200]}). The file is truncated or not a Keras "
+            "file: copy it again from where it was trained, or train the run again."
+        ) from err
 
 
 def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:

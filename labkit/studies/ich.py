@@ -56,6 +56,7 @@ from labkit.studies.common import (
     check_held_out,
     claim_run,
     finish_run,
+    load_run_model,
     profile_settings,
     progress,
     run_profile,
@@ -505,7 +506,7 @@ def held_out_predictions(
         ``train`` scored when the run's settings had no post-processing.
     """
     prof = run_settings(run)
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     by_id = {c.case_id: c for c in load_instance(data).cases}
     out = {}
     for case_id in json.loads((Path(run) / "split.json").read_text())["test"]:
@@ -519,7 +520,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     """Segment the haemorrhage in every CT of ``input_dir`` (an INSTANCE folder, or plain
     ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's grid."""
     prof = run_settings(run)
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     written = []
     layout = "an INSTANCE folder (data/ + label/)"
     for pid, volume, image in single_channel_volumes(input_dir, "data", "CT", layout):

@@ -45,6 +45,7 @@ from labkit.studies.common import (
     claim_run,
     finish_run,
     image_cases,
+    load_run_model,
     profile_settings,
     progress,
     read_config,
@@ -333,7 +334,7 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
         prediction on the case's own grid.
     """
     prof = run_settings(run)
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     by_id = {c.case_id: c for c in load_msd(data).cases}
     test_ids = json.loads((Path(run) / "split.json").read_text())["test"]
     cases = [by_id[i] for i in test_ids]
@@ -344,7 +345,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     """Segment every image of ``input_dir`` with a trained run; write ``<case id>.nii.gz``."""
     config = read_config(run)
     prof = run_settings(run)
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     written = []
     for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
         volume = check_image(load_nifti(case.images[0]))

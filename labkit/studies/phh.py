@@ -43,6 +43,7 @@ from labkit.studies.common import (
     check_held_out,
     claim_run,
     finish_run,
+    load_run_model,
     profile_settings,
     progress,
     read_config,
@@ -301,7 +302,7 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     files) with a trained run; write ``<patient id>.nii.gz`` masks on each image's grid."""
     config = read_config(run)
     prof = profile_settings("phh", PROFILES, config["profile"], config["settings"])
-    model = keras.models.load_model(Path(run) / "model.keras")
+    model = load_run_model(Path(run))
     written = []
     layout = "a PHH folder (images/ + masks/)"
     for pid, volume, image in single_channel_volumes(input_dir, "images", "T2", layout):
