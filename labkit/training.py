@@ -5,18 +5,22 @@ and after the last epoch, the last model (with its optimizer state, ``last-eNNNN
 best model so far on validation loss (``model.keras``) and a small ``state.json`` that names the
 last model; called again with the same run folder, it loads them and continues from the epoch
 after the last save, so the run ends with the number of epochs asked for and one continuous
-``history.csv``. Every file is written to a temporary name and renamed into place
-(:mod:`labkit.files`), and ``state.json`` is written last: a run killed at any instant, also
-half-way through a save, resumes from a complete, consistent save. A checkpoint that does not load
-all the same (a disk error, a file written by hand) is not trusted: the run falls back to the
-save before it, and says so.
+``history.csv``. Before it goes on, the training data are drawn once for every finished epoch
+(without the model), so that shuffling, flips and patch sampling continue where the killed run
+was: on the same machine a resumed run gives the history and the model of an uninterrupted one.
+
+Every file is written to a temporary name and renamed into place (:mod:`labkit.files`), and
+``state.json`` is written last: a run killed at any instant, also half-way through a save,
+resumes from a complete, consistent save. A checkpoint that does not load all the same (a disk
+error, a file written by hand) is not trusted: the run falls back to the save before it, and
+says so. Writing a model takes about a third of a second even for a small U-Net, which on a CPU
+is as long as a quick epoch: saving every epoch cost the quick chapters a fifth of their
+training time.
 
 A training whose Dice metric drops to zero and stays there has collapsed into predicting
 background everywhere; :class:`CollapseGuard` stops it and :func:`fit` raises
 :class:`TrainingCollapsedError`, naming the epoch, instead of handing back a model that
-predicts nothing. Writing a model takes about a
-third of a second even for a small U-Net, which on a CPU is as long as a quick epoch: saving
-every epoch cost the quick chapters a fifth of their training time.
+predicts nothing.
 
 :func:`seed_everything` seeds Python, NumPy, TensorFlow/Keras, torch and MONAI in one call.
 """
@@ -232,6 +236,34 @@ def _read_state(out: Path) -> dict[str, Any]:
     return {}
 
 
+def _replay(train: Any, epochs: int) -> None:
+    """Draw ``epochs`` epochs of ``train`` without training, so that a resumed run goes on with
+    the data an uninterrupted run would see.
+
+    labkit's datasets reshuffle, flip and sample patches anew for every iterator made over them,
+    from generators seeded once (``tf.data`` shuffles with ``reshuffle_each_iteration``,
+    ``Dataset.random``, the patch sampler's NumPy generator). A new process restarts those at
+    the first epoch; replaying the iterators of every finished epoch brings them to where the
+    killed run was. Keras 3's ``EpochIterator`` makes two iterators an epoch when the number of
+    batches is known (one it reads, and one ahead that the next epoch replaces unread: making
+    it reshuffles a ``tf.data`` shuffle, but a Python generator is not called until read), one
+    otherwise; the replay makes the same. ``tests/test_training.py`` checks that a resumed run
+    equals an uninterrupted one to the last digit, so a Keras release that iterates otherwise
+    fails there, not silently. It
+    costs the input pipeline's time for those epochs (slicing, flipping, sampling; no model),
+    seconds on the course's data, and keeps an uninterrupted run exactly as it was.
+    """
+    if not hasattr(train, "__iter__") or isinstance(train, np.ndarray | tuple | list | dict):
+        return  # in-memory arrays: Keras shuffles them itself, nothing to replay
+    cardinality = getattr(train, "cardinality", None)
+    known = cardinality is not None and int(cardinality()) >= 0
+    for _ in range(epochs):
+        for _ in train:
+            pass
+        if known:
+            iter(train)  # made and dropped unread, as Keras does
+
+
 def last_checkpoint(run: str | Path) -> Path | None:
     """The last saved model of a run folder (with its optimizer state), or ``None``."""
     state = _read_state(Path(run))
@@ -365,6 +397,8 @@ def fit(
             # built lazily, the optimizer creates its variables inside the first traced train
             # step, and TensorFlow then traces the step a second time: ~4 s of a quick run
             model.optimizer.build(model.trainable_variables)
+    if 0 < done < epochs:
+        _replay(train, done)
     checkpoints = _Checkpoints(out, best, save_every_s)
     guard = CollapseGuard(patience=collapse_patience) if collapse_patience else None
     if done < epochs:

@@ -45,7 +45,15 @@ SCRIPT = textwrap.dedent(
                 os._exit(3)  # like a Colab disconnect: no clean-up at all
 
     strategy = {strategy}
-    result = fit(build, slice_dataset(x, y, 8, shuffle=True), slice_dataset(x, y, 8), epochs, out,
+    train = slice_dataset(x, y, 8, shuffle=True, flip_axes=(0,))
+    if os.environ.get("PATCHES"):  # 16x16x1 patches drawn anew every epoch from 20x20x3 volumes
+        import numpy as np
+        from labkit.pipeline import patch_dataset
+        vols = [np.random.default_rng(i).random((20, 20, 3, 1)).astype("float32") for i in (1, 2)]
+        labs = [(v[..., 0] > 0.6).astype("uint8") for v in vols]
+        train = patch_dataset(vols, labs, (16, 16, 1), 8, 8, seed=0).map(
+            lambda a, b: (a[..., 0, :], b[..., 0, :]))
+    result = fit(build, train, slice_dataset(x, y, 8), epochs, out,
                  strategy=strategy, callbacks=[Kill()], verbose=0, save_every_s=save_every_s)
     print("RESUMED_FROM", result.resumed_from, "REPLICAS",
           strategy.num_replicas_in_sync if strategy else 1)
@@ -61,6 +69,7 @@ def _run(
     distributed: bool = False,
     save_every_s: float = 0.0,
     kill_at: str = "",
+    patches: bool = False,
 ):
     devices = strategy = ""
     if distributed:
@@ -75,6 +84,7 @@ def _run(
     tests = str(Path(__file__).resolve().parent)  # for _toy_fit
     path = os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path, "KILL_AT": kill_at}
+    env["PATCHES"] = "1" if patches else ""
     return subprocess.run(
         [sys.executable, str(script), str(out), str(epochs), str(kill_after), str(save_every_s)],
         capture_output=True,
@@ -134,6 +144,27 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
 
     assert (out / "model.keras").is_file() and last_checkpoint(out) == out / "last-e0004.keras"
     assert sorted(p.name for p in out.glob("last*.keras")) == ["last-e0004.keras"]
+
+
+@pytest.mark.parametrize("patches", [False, True], ids=["slices", "patches"])
+def test_a_run_killed_at_a_random_epoch_and_resumed_is_the_uninterrupted_run(tmp_path, patches):
+    import random
+
+    import keras
+
+    from labkit.training import read_history
+
+    kill_after = random.randint(1, 4)  # any epoch must do
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert _run(tmp_path, whole, epochs=5, kill_after=-1, patches=patches).returncode == 0
+    assert _run(tmp_path, cut, epochs=5, kill_after=kill_after, patches=patches).returncode == 3
+    resumed = _run(tmp_path, cut, epochs=5, kill_after=-1, patches=patches)
+    assert f"RESUMED_FROM {kill_after}" in resumed.stdout, resumed.stderr[-2000:]
+    # the same shuffles and flips after the resumed epoch: the same losses, to the last digit
+    assert read_history(cut) == read_history(whole), f"killed after epoch {kill_after}"
+    a, b = (keras.models.load_model(run / "model.keras") for run in (whole, cut))
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 @pytest.mark.parametrize("name", ["state.json", "last-e0003.keras", "history.csv"])
