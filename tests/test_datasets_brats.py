@@ -198,3 +198,13 @@ def test_real_brats2013_loads_with_its_two_modalities(brats2013_root):
     )
     agree = (brain_mask(image.array) == (mask.array > 0)).mean()
     assert agree > 0.99, agree
+
+
+def test_a_label_outside_the_convention_names_the_option_that_fixes_it():
+    from labkit.datasets.brats import check_labels
+
+    labels = np.zeros((4, 4, 4), np.uint8)
+    labels[1, 1, 1] = 4  # BraTS 2018's enhancing tumour, read as MSD Task01 (1, 2, 3)
+    with pytest.raises(LabelValueError, match=r"seg\.nii\.gz holds label values \[4\].*--set "):
+        check_labels(labels, "msd_task01", "case_seg.nii.gz")
+    check_labels(labels, "brats2018")

@@ -96,6 +96,9 @@ def test_settings_errors():
         brats.settings("quick", {"patch": [32, 32, 20]})
     with pytest.raises(ValueError, match="blend must be 'gaussian' or 'constant'"):
         brats.settings("quick", {"blend": "max"})
+    with pytest.raises(ValueError, match=r"convention must be '' or 'brats2013' or"):
+        brats.settings("quick", {"convention": "brats2017"})
+    assert brats.settings("quick", {"convention": "msd_task01"}).convention == "msd_task01"
     full = brats.PROFILES["full"]
     assert (full.batch_size, full.loss, full.spacing) == (8, "dice", (1.0, 1.0, 1.0))
 

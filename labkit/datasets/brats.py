@@ -145,8 +145,8 @@ def check_labels(labels: np.ndarray, convention: str, source: str = "<array>") -
         raise LabelValueError(
             f"{source} holds label values {stray} that the {convention} convention does not use "
             f"(it uses {sorted(CONVENTION_LABELS[convention])}; found {found}). Conventions these "
-            f"values fit: {fits or 'none'}. Pass convention= to load_brats with the convention "
-            "of this data."
+            f"values fit: {fits or 'none'}. Give the convention of this data: "
+            "`labkit train brats ... --set convention=NAME`, or load_brats(..., convention=NAME)."
         )
 
 

@@ -137,6 +137,9 @@ class BraTSProfile:
             rest train, as with ``holdout``.
         batch_norm_momentum: Momentum of the batch-norm statistics (short runs need a short
             memory).
+        convention: The label convention of the data (a key of
+            :data:`labkit.datasets.brats.CONVENTION_LABELS`); empty: the layout's own (MSD
+            Task01 for an MSD folder, BraTS 2013 for a folder whose path names it, else 2018).
     """
 
     patch: tuple[int, int, int]
@@ -156,6 +159,7 @@ class BraTSProfile:
     holdout: int = 0
     test_cases: tuple[str, ...] = ()
     batch_norm_momentum: float = 0.9
+    convention: str = ""
 
 
 PROFILES = {
@@ -182,7 +186,13 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> BraTSP
         ValueError: For an unknown profile or field, a bad blend, or a patch the U-Net cannot
             pool ``depth`` times.
     """
-    prof = profile_settings("brats", PROFILES, profile, overrides, {"blend": BLENDS})
+    prof = profile_settings(
+        "brats",
+        PROFILES,
+        profile,
+        overrides,
+        {"blend": BLENDS, "convention": ("", *CONVENTION_LABELS)},
+    )
     step = 2**prof.depth
     if len(prof.patch) != 3 or any(p % step for p in prof.patch):
         raise ValueError(
@@ -389,7 +399,7 @@ def train(
     prof = settings(profile, overrides)
     start = time.perf_counter()
     seed_everything(seed)
-    cohort = load_brats(data, prof.modalities or None)
+    cohort = load_brats(data, prof.modalities or None, prof.convention or None)
     if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
         prof = replace(prof, holdout=1)
     out = claim_run(out, "brats", profile, prof, seed, data)
