@@ -249,12 +249,24 @@ _NAMES = {
 
 
 def get(name: str, **kwargs: Any) -> keras.losses.Loss:
-    """A loss by name: ``bce``, ``cross_entropy``, ``dice``, ``generalized_dice``, ``dice_ce``.
+    """A loss by name: ``bce``, ``cross_entropy``, ``dice``, ``batch_dice``, ``generalized_dice``,
+    ``dice_ce``.
+
+    ``batch_dice`` is :class:`SoftDiceLoss` with ``batch=True``: one Dice per class over the whole
+    batch. Per sample, a patch without foreground scores ``1 - smooth / (sum(p) + smooth)``,
+    whose gradient ``smooth / (sum(p) + smooth)^2`` grows without bound as the predictions
+    there shrink; without batch normalisation that pushed the WMH networks' logits to -1e3 and
+    the sigmoid to exactly 0, where no gradient is left (the collapse of
+    :class:`labkit.training.CollapseGuard`). Summed over the batch, the other samples'
+    foreground keeps the denominator away from 0.
 
     Args:
         name: Loss name (as used in study profiles and on the command line).
         **kwargs: Passed to the loss's constructor.
     """
+    if name == "batch_dice":
+        return SoftDiceLoss(batch=True, name="batch_dice", **kwargs)
     if name not in _NAMES:
-        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(_NAMES)}.")
+        known = sorted([*_NAMES, "batch_dice"])
+        raise ValueError(f"unknown loss {name!r}; expected one of {known}.")
     return _NAMES[name](**kwargs)

@@ -68,7 +68,7 @@ class CollapseGuard(keras.callbacks.Callback):
     and without batch normalisation a large step can also leave every ReLU of a layer dead, so
     that the output no longer depends on the input. The guard watches the training Dice (the
     ``dice`` entry of the epoch logs). An epoch with Dice below ``eps`` counts as collapsed when
-    the Dice had been above ``eps`` before, or when the validation loss did not move since the
+    the Dice had reached ``learned`` before, or when the validation loss did not move since the
     epoch before (a dead network); ``patience`` such epochs in a row stop the training, and
     :attr:`collapsed_at` holds the first of them (counted from 1). :func:`fit` then raises
     :class:`TrainingCollapsedError`. A run that simply has not found foreground yet, with a
@@ -78,13 +78,19 @@ class CollapseGuard(keras.callbacks.Callback):
         metric: The log entry to watch.
         patience: Collapsed epochs in a row that stop the training.
         eps: Dice below this counts as zero.
+        learned: Dice from which the model counts as having found foreground. An untrained
+            sigmoid output (about 0.5 everywhere) already scores ~0.01 on rare lesions, and a
+            loss with cross-entropy first drives that to 0 before it finds them: not a collapse.
     """
 
-    def __init__(self, metric: str = "dice", patience: int = 3, eps: float = 1e-3) -> None:
+    def __init__(
+        self, metric: str = "dice", patience: int = 3, eps: float = 1e-3, learned: float = 0.05
+    ) -> None:
         super().__init__()
         self.metric = metric
         self.patience = patience
         self.eps = eps
+        self.learned_at = learned
         self.learned = False
         self.last_val_loss: float | None = None
         self.zero_since: int | None = None
@@ -104,7 +110,8 @@ class CollapseGuard(keras.callbacks.Callback):
         if value is None:
             return
         if float(value) >= self.eps:
-            self.learned, self.zero_since = True, None
+            self.learned = self.learned or float(value) >= self.learned_at
+            self.zero_since = None
             return
         if not (self.learned or flat):
             self.zero_since = None

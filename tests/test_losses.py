@@ -109,3 +109,26 @@ def test_perfect_prediction_scores_zero_loss():
 def test_get_unknown_loss():
     with pytest.raises(ValueError, match="unknown loss 'focal'"):
         losses.get("focal")
+
+
+def test_batch_dice_keeps_an_empty_patch_from_driving_the_logits_down():
+    import keras
+    import tensorflow as tf
+
+    # two 1x4 "patches": the first without foreground, predicted almost empty; the second with one
+    # foreground voxel, predicted right. Hand-computed for the first patch's voxels (eps = 1e-5):
+    # per sample, d/dp of 1 - eps / (sum p + eps) is eps / (sum p + eps)^2 = 1e-5 / (2e-5)^2 =
+    # 25000, halved by the mean over the two samples: 12500 on each voxel.
+    g = np.array([[0, 0, 0, 0], [1, 0, 0, 0]], np.float32).reshape(2, 4, 1, 1)
+    p0 = np.array([[2.5e-6] * 4, [1.0, 0, 0, 0]], np.float32).reshape(2, 4, 1, 1)
+    grads = {}
+    for name in ("dice", "batch_dice"):
+        p = tf.Variable(p0)
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(losses.get(name)(g, p))
+        grads[name] = tape.gradient(loss, p).numpy()[0].ravel()
+    np.testing.assert_allclose(grads["dice"], 12500, rtol=1e-3)
+    # over the batch the denominator holds the other patch's foreground: sum p + sum g ~ 2, and
+    # d/dp_i = 2 I / S^2 = 2 * 1 / 2^2 = 0.5 for a background voxel
+    np.testing.assert_allclose(grads["batch_dice"], 0.5, rtol=1e-3)
+    assert losses.get("batch_dice").get_config()["batch"] is True

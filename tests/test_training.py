@@ -226,6 +226,8 @@ def test_collapse_guard_names_the_first_epoch_at_zero():
     assert _guard_run([0.03, 0.16, 0.0, 0.0, 0.0, 0.0, 0.0]) == (3, 4)
     # a run that has not started to find foreground yet is not a collapse
     assert _guard_run([0.0, 0.0, 0.0, 0.0, 0.2, 0.4]) == (None, 5)
+    # Dice + CE: the untrained output's ~0.01 goes to 0 before lesions are found
+    assert _guard_run([0.01, 0.0, 0.0, 0.0, 0.0, 0.3]) == (None, 5)
     # a dip shorter than the patience is not a collapse
     assert _guard_run([0.3, 0.0, 0.0, 0.4, 0.0, 0.5]) == (None, 5)
     assert _guard_run([0.3, 0.0, 0.0], patience=2) == (2, 2)
