@@ -95,3 +95,19 @@ def test_command_line_download(tmp_path, spleen_archive, serve, monkeypatch, cap
     assert "Task09_Spleen: ready in" in capsys.readouterr().out
     assert cli.main(["download", "kidney"]) == 2
     assert "unknown MSD task 'kidney'" in capsys.readouterr().err
+
+
+def test_an_unsafe_archive_is_refused_and_a_rerun_does_not_take_it_for_the_task(tmp_path, serve):
+    source = tmp_path / "src" / "Task09_Spleen"
+    write_msd_twin(source, "spleen", n_cases=2, seed=0)
+    archive = tmp_path / "Task09_Spleen.tar"
+    (tmp_path / "evil.txt").write_text("outside the data folder")
+    with tarfile.open(archive, "w") as tar:
+        tar.add(source, arcname="Task09_Spleen")  # the task first, the escape after it
+        tar.add(tmp_path / "evil.txt", arcname="../evil.txt")
+    root = tmp_path / "data"
+    url = serve(archive.name)
+    for _ in range(2):  # the rerun must fail the same way, not answer "ready"
+        with pytest.raises(DownloadError, match=r"could not download and extract Task09_Spleen"):
+            download_msd("spleen", root, url=url)
+        assert not (root / "Task09_Spleen").exists() and not (root / "Task09_Spleen.tar").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from monai.apps import DecathlonDataset, download_and_extract
@@ -85,18 +86,28 @@ def download_msd(
         url, md5 = published_url, md5 or published_md5
     root.mkdir(parents=True, exist_ok=True)
     archive = root / f"{name}.tar"
+    existed = folder.exists()
+
+    def discard() -> None:
+        """A failed call leaves nothing a rerun could take for the task: no archive (MONAI
+        would reuse it) and no half-extracted folder (its dataset.json would read as done)."""
+        archive.unlink(missing_ok=True)
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+
     try:
         download_and_extract(
             url, filepath=archive, output_dir=root, hash_val=md5, hash_type="md5", progress=True
         )
     except Exception as exc:  # urllib, MONAI's hash check and tarfile raise a variety
+        discard()
         raise DownloadError(
             f"could not download and extract {name} from {url} into {root}: "
             f"{type(exc).__name__}: {exc}. Without internet, download {published_url} on another "
-            f"machine, extract it so that {folder}/dataset.json exists, and run again. A corrupt "
-            f"archive left at {archive} can be deleted and downloaded again."
+            f"machine, extract it so that {folder}/dataset.json exists, and run again."
         ) from exc
     if not (folder / "dataset.json").is_file():
+        discard()
         raise DownloadError(
             f"the archive from {url} did not contain {name}/dataset.json (extracted into {root}). "
             "Is it an MSD task archive?"
