@@ -8,7 +8,7 @@ import pytest
 
 from labkit import cli
 from labkit.evaluation import read_metrics_csv
-from labkit.io import load_label, load_nifti
+from labkit.io import load_label, load_nifti, reorient, save_nifti
 from labkit.studies import msd
 
 
@@ -98,9 +98,17 @@ def test_predict_a_plain_folder_without_labels(tmp_path, tiny_profile):
     plain = tmp_path / "new_patients"
     plain.mkdir()
     shutil.copy(data / "imagesTr" / "spleen_000.nii.gz", plain / "patient_A.nii.gz")
+    # the same patient stored LPS (the twin is RAS): the model must see it as in training
+    ras = load_nifti(plain / "patient_A.nii.gz")
+    lps = reorient(ras, "LPS")
+    save_nifti(plain / "patient_B.nii.gz", lps.array, lps.affine)
     out = tmp_path / "out"
     assert cli.main(["predict", str(run), "--input", str(plain), "--output", str(out)]) == 0
-    assert [p.name for p in out.iterdir()] == ["patient_A.nii.gz"]
+    assert sorted(p.name for p in out.iterdir()) == ["patient_A.nii.gz", "patient_B.nii.gz"]
+    a, b = load_label(out / "patient_A.nii.gz"), load_label(out / "patient_B.nii.gz")
+    np.testing.assert_allclose(b.affine, lps.affine)  # written on the source grid
+    assert a.array.any()
+    np.testing.assert_array_equal(reorient(b, "RAS").array, a.array)
 
 
 def test_evaluate_lists_unmatched_cases(tmp_path, capsys):

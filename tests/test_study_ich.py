@@ -206,11 +206,12 @@ def test_held_out_predictions_reproduce_the_scores(tmp_path, twin, tiny_profile)
 
 
 def test_single_channel_volumes_reads_a_layout_or_a_plain_folder(tmp_path):
-    save_nifti(tmp_path / "data" / "a.nii.gz", np.zeros((4, 4, 3), np.float32), np.eye(4))
+    ct = np.arange(48, dtype=np.float32).reshape(4, 4, 3)  # an image must have contrast
+    save_nifti(tmp_path / "data" / "a.nii.gz", ct, np.eye(4))
     found = list(single_channel_volumes(tmp_path, "data", "CT", "an INSTANCE folder"))
     assert [(c, i.shape) for c, _, i in found] == [("a", (4, 4, 3, 1))]
     with pytest.raises(FileNotFoundError, match=r"expected an INSTANCE folder or a folder of CT"):
         list(single_channel_volumes(tmp_path / "none", "data", "CT", "an INSTANCE folder"))
-    save_nifti(tmp_path / "two" / "b.nii.gz", np.zeros((4, 4, 3, 2), np.float32), np.eye(4))
+    save_nifti(tmp_path / "two" / "b.nii.gz", np.stack([ct, ct], -1), np.eye(4))
     with pytest.raises(ShapeError, match=r"b\.nii\.gz has 2 channels .* one CT volume"):
         list(single_channel_volumes(tmp_path / "two", "data", "CT", "an INSTANCE folder"))

@@ -63,13 +63,16 @@ from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    case_orientation,
     check_held_out,
     claim_run,
+    in_frame,
     load_run_model,
     profile_settings,
     progress,
     read_config,
     run_profile,
+    save_in_source,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -421,6 +424,7 @@ def train(
         "profile": profile,
         "settings": {**asdict(prof), "modalities": list(cohort.modalities)},
         "modalities": list(cohort.modalities),
+        "orientation": case_orientation(cohort.cases[0]),
         "convention": cohort.convention,
         "labels": {str(k): v for k, v in CONVENTION_LABELS[cohort.convention].items()},
         "layout": cohort.layout,
@@ -472,8 +476,10 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     written = []
     for case in progress(list(cohort.cases), "predicting"):
         image, _ = load_brats_case(replace(case, label=None), convention)
-        labels = predict_labels(model, image.array, image.spacing, prof, convention)
-        written.append(save_prediction(labels, image, Path(output_dir) / f"{case.case_id}.nii.gz"))
+        framed = in_frame(image, config.get("orientation"))
+        labels = predict_labels(model, framed.array, framed.spacing, prof, convention)
+        path = Path(output_dir) / f"{case.case_id}.nii.gz"
+        written.append(save_in_source(labels, framed, image, path))
     return written
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import keras
+import nibabel as nib
 import numpy as np
 
 from labkit import losses
@@ -25,21 +26,25 @@ from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError, LabkitError, ShapeError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import write_text
-from labkit.io import Volume, check_image, load_nifti, nifti_files
+from labkit.inference import save_prediction
+from labkit.io import Volume, check_image, load_nifti, nifti_files, orientation, reorient
 from labkit.models import unet
 
 __all__ = [
     "RUN_FILE",
     "binary_slice_model",
+    "case_orientation",
     "check_held_out",
     "claim_run",
     "finish_run",
     "image_cases",
+    "in_frame",
     "load_run_model",
     "profile_settings",
     "progress",
     "read_config",
     "run_profile",
+    "save_in_source",
     "single_channel_volumes",
     "write_json",
 ]
@@ -348,6 +353,32 @@ def load_run_model(run: Path) -> keras.Model:
             f"{type(err).__name__}: {str(err)[:200]}). The file is truncated or not a Keras "
             "file: copy it again from where it was trained, or train the run again."
         ) from err
+
+
+def case_orientation(case: Case) -> str:
+    """The axis codes (``"RAS"``, ``"LPS"``, ...) of a case's first image, from its header."""
+    return orientation(nib.load(case.images[0]).affine)
+
+
+def in_frame(volume: Volume, frame: str | None) -> Volume:
+    """``volume`` with its axes flipped and permuted into ``frame``, the orientation the run was
+    trained in (``config.json``'s ``orientation``); unchanged when it is already so or when
+    ``frame`` is ``None`` (a run from before labkit recorded it).
+
+    A network learns anatomy in the array's axes: the same head stored LPS instead of RAS
+    reaches it mirrored front to back and left to right, and is segmented wrongly. Predict in
+    the training frame, then write the labels back with :func:`save_in_source`.
+    """
+    if not frame or orientation(volume.affine) == frame:
+        return volume
+    return reorient(volume, frame)
+
+
+def save_in_source(labels: np.ndarray, framed: Volume, source: Volume, path: Path) -> Path:
+    """Write labels ``(x, y, z)`` predicted on ``framed`` (``source`` put :func:`in_frame`) on
+    ``source``'s own grid, affine and header."""
+    back = reorient(framed.with_array(np.asarray(labels, np.uint8)), orientation(source.affine))
+    return save_prediction(back.array, source, path)
 
 
 def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:

@@ -47,19 +47,23 @@ from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
 from labkit.evaluation import evaluate_labels
-from labkit.inference import predict_slices, remove_small_components, save_prediction
+from labkit.inference import predict_slices, remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
     binary_slice_model,
+    case_orientation,
     check_held_out,
     claim_run,
     finish_run,
+    in_frame,
     load_run_model,
     profile_settings,
     progress,
+    read_config,
     run_profile,
+    save_in_source,
     single_channel_volumes,
     write_json,
 )
@@ -444,6 +448,7 @@ def train(
         "settings": asdict(prof),
         "labels": {str(k): v for k, v in LABELS.items()},
         "modalities": ["CT"],
+        "orientation": case_orientation(cohort.cases[0]),
         "seed": seed,
         "train_slices": len(x_train),
         "train_lesion_slices": int(y_train.reshape(len(y_train), -1).any(axis=1).sum()),
@@ -520,12 +525,15 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     """Segment the haemorrhage in every CT of ``input_dir`` (an INSTANCE folder, or plain
     ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's grid."""
     prof = run_settings(run)
+    frame = read_config(run).get("orientation")
     model = load_run_model(Path(run))
     written = []
     layout = "an INSTANCE folder (data/ + label/)"
-    for pid, volume, image in single_channel_volumes(input_dir, "data", "CT", layout):
-        mask = predict_volume(model, image, volume.spacing, prof)
-        written.append(save_prediction(mask, volume, Path(output_dir) / f"{pid}.nii.gz"))
+    for pid, volume, _ in single_channel_volumes(input_dir, "data", "CT", layout):
+        framed = in_frame(volume, frame)
+        image = framed.array.reshape(*framed.shape[:3], 1)
+        mask = predict_volume(model, image, framed.spacing, prof)
+        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{pid}.nii.gz"))
     return written
 
 

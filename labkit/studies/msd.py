@@ -34,22 +34,25 @@ from labkit import losses, metrics
 from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
 from labkit.errors import ShapeError
-from labkit.inference import predict_slices, save_prediction
+from labkit.inference import predict_slices
 from labkit.io import check_image, load_nifti
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    case_orientation,
     check_held_out,
     claim_run,
     finish_run,
     image_cases,
+    in_frame,
     load_run_model,
     profile_settings,
     progress,
     read_config,
     run_profile,
+    save_in_source,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -237,6 +240,7 @@ def train(
         "settings": asdict(prof),
         "labels": {str(k): v for k, v in ds.labels.items()},
         "modalities": list(ds.modalities),
+        "orientation": case_orientation(ds.cases[0]),
         "slice_shape": list(shape),
         "seed": seed,
         "train_slices": len(x_train),
@@ -349,7 +353,8 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     written = []
     for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
         volume = check_image(load_nifti(case.images[0]))
-        image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+        framed = in_frame(volume, config.get("orientation"))
+        image = framed.array if framed.array.ndim == 4 else framed.array[..., None]
         if image.shape[-1] != len(config["modalities"]):
             raise ShapeError(
                 f"{volume.name} has {image.shape[-1]} channel(s) but the model was trained on "
@@ -357,7 +362,8 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
                 "channel per modality, in that order."
             )
         labels = predict_volume(model, image, prof)
-        written.append(save_prediction(labels, volume, Path(output_dir) / f"{case.case_id}.nii.gz"))
+        path = Path(output_dir) / f"{case.case_id}.nii.gz"
+        written.append(save_in_source(labels, framed, volume, path))
     return written
 
 

@@ -33,20 +33,23 @@ from scipy import ndimage
 from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import load_case
 from labkit.datasets.phh import load_phh, write_phh_twin
-from labkit.inference import keep_largest_component, predict_slices, save_prediction
+from labkit.inference import keep_largest_component, predict_slices
 from labkit.intensity import minmax_slices
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
     binary_slice_model,
+    case_orientation,
     check_held_out,
     claim_run,
     finish_run,
+    in_frame,
     load_run_model,
     profile_settings,
     progress,
     read_config,
+    save_in_source,
     single_channel_volumes,
     write_json,
 )
@@ -247,6 +250,7 @@ def train(
         "settings": asdict(prof),
         "labels": {str(k): v for k, v in LABELS.items()},
         "modalities": ["T2"],
+        "orientation": case_orientation(cohort.cases[0]),
         "seed": seed,
         "train_slices": len(x_train),
         "val_slices": len(x_val),
@@ -305,9 +309,10 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     model = load_run_model(Path(run))
     written = []
     layout = "a PHH folder (images/ + masks/)"
-    for pid, volume, image in single_channel_volumes(input_dir, "images", "T2", layout):
-        mask = predict_volume(model, image, prof)
-        written.append(save_prediction(mask, volume, Path(output_dir) / f"{pid}.nii.gz"))
+    for pid, volume, _ in single_channel_volumes(input_dir, "images", "T2", layout):
+        framed = in_frame(volume, config.get("orientation"))
+        mask = predict_volume(model, framed.array.reshape(*framed.shape[:3], 1), prof)
+        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{pid}.nii.gz"))
     return written
 
 

@@ -49,7 +49,7 @@ from labkit.evaluation import (
     summarize,
     write_metrics_csv,
 )
-from labkit.inference import save_prediction, sliding_window
+from labkit.inference import sliding_window
 from labkit.intensity import zscore
 from labkit.io import check_image, load_nifti, nifti_files
 from labkit.models import unet
@@ -57,13 +57,16 @@ from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
 from labkit.studies import Study, register
 from labkit.studies.common import (
+    case_orientation,
     check_held_out,
     claim_run,
+    in_frame,
     load_run_model,
     profile_settings,
     progress,
     read_config,
     run_profile,
+    save_in_source,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -489,6 +492,7 @@ def train(
         "settings": asdict(prof),
         "labels": {str(k): v for k, v in LABELS.items()},
         "modalities": ["FLAIR"],
+        "orientation": case_orientation(cohort.cases[0]),
         "seed": seed,
         "train_volumes": n_train,
         "val_volumes": len(split["val"]),
@@ -681,13 +685,15 @@ def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
     """Segment the WMH in every FLAIR of ``input_dir`` (a challenge folder, or plain ``.nii.gz``
     files) with a trained run; write ``<case id>.nii.gz`` masks on each FLAIR's grid."""
     prof = run_profile(Path(run), "wmh", settings)
-    threshold = read_config(run).get("threshold", prof.threshold)
+    config = read_config(run)
+    threshold = config.get("threshold", prof.threshold)
     model = load_run_model(Path(run))
     written = []
     for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
         volume = check_image(load_nifti(path, ndim=3))
-        mask = predict_volume(model, volume.array[..., None], volume.spacing, prof, threshold)
-        written.append(save_prediction(mask, volume, Path(output_dir) / f"{case_id}.nii.gz"))
+        framed = in_frame(volume, config.get("orientation"))
+        mask = predict_volume(model, framed.array[..., None], framed.spacing, prof, threshold)
+        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{case_id}.nii.gz"))
     return written
 
 
