@@ -33,7 +33,7 @@ import math
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,8 @@ def _replay(train: Any, epochs: int) -> None:
     """
     if not hasattr(train, "__iter__") or isinstance(train, np.ndarray | tuple | list | dict):
         return  # in-memory arrays: Keras shuffles them itself, nothing to replay
+    if isinstance(train, Iterator):
+        return  # a one-shot iterator (a Python generator): replaying would consume it
     cardinality = getattr(train, "cardinality", None)
     known = cardinality is not None and int(cardinality()) >= 0
     for _ in range(epochs):
