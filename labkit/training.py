@@ -368,8 +368,9 @@ def fit(
             since the last write (0: after every epoch), and always after the last epoch. A run
             killed in between loses at most this much training.
         collapse_patience: Stop and raise :class:`TrainingCollapsedError` when the training
-            Dice (the ``dice`` metric) has been above zero and then stays at zero for this many
-            epochs (:class:`CollapseGuard`); 0 turns the guard off.
+            Dice (the ``dice`` metric) stays at zero for this many epochs after having reached
+            0.05, or with a validation loss that stopped moving (:class:`CollapseGuard`); 0 turns
+            the guard off.
 
     Returns:
         The :class:`FitResult`.
@@ -428,11 +429,12 @@ def fit(
     if guard is not None and guard.collapsed_at is not None:
         raise TrainingCollapsedError(
             f"the training in {out} collapsed at epoch {guard.collapsed_at}: from there its Dice "
-            f"was 0 for {collapse_patience} epochs, after having been above 0 or with a "
-            "validation loss that no longer moved (the model predicts no foreground and has no "
-            "way back). Try a lower learning rate "
-            "(--set learning_rate=...), the Dice + cross-entropy loss (--set loss=dice_ce), or "
-            "batch normalisation; then start the run again in a new --out folder."
+            f"was 0 for {collapse_patience} epochs, after having reached {guard.learned_at} or "
+            "with a validation loss that no longer moved (the model predicts no foreground and "
+            "has no way back). With a soft Dice loss, try it summed over the batch (--set "
+            "loss=batch_dice: per sample, patches without foreground drive the logits down), "
+            "then a lower learning rate (--set learning_rate=...); start the run again in a new "
+            "--out folder."
         )
     return FitResult(
         model=model,
