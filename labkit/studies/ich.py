@@ -116,6 +116,8 @@ class ICHProfile:
         nsd_tolerance_mm: Tolerance of the normalised surface Dice.
         fractions: Patient shares of train, validation and test (the study: 80% / 20%, with a
             validation set out of the training patients).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same patients.
     """
 
     size: int
@@ -137,6 +139,7 @@ class ICHProfile:
     opening: bool = False
     nsd_tolerance_mm: float = 2.0
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = -1
 
 
 PROFILES = {
@@ -433,9 +436,8 @@ def train(
     seed_everything(seed)
     cohort = load_instance(data)
     out = claim_run(out, "ich", profile, prof, seed, data)
-    split = split_ids(
-        cohort.case_ids, dict(zip(("train", "val", "test"), prof.fractions, strict=True)), seed
-    )
+    shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+    split = split_ids(cohort.case_ids, shares, seed if prof.split_seed < 0 else prof.split_seed)
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"])
     by_id = {c.case_id: c for c in cohort.cases}
