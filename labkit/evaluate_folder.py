@@ -17,7 +17,7 @@ from labkit.datasets.wmh import LABELS as WMH_LABELS
 from labkit.datasets.wmh import load_wmh
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
-from labkit.io import Volume, check_same_grid, load_label, nifti_files
+from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
 
@@ -96,13 +96,12 @@ def _labels_to_score(
             )
         return {int(v): names.get(int(v), str(v)) for v in labels}
     if names:
-        undeclared = sorted(found - set(names))
-        if undeclared:
-            raise LabelValueError(
-                f"the maps of {pred} and {ref} hold label value(s) {undeclared} that {ref} does "
-                f"not declare (it declares {dict(names)}); expected only those. Fix the maps, or "
-                "score chosen labels with --labels."
-            )
+        check_declared_labels(
+            found,
+            names,
+            f"the maps of {pred} and {ref}",
+            "Fix the maps, or score chosen labels with --labels.",
+        )
         return dict(names)
     return {v: str(v) for v in sorted(found)}
 

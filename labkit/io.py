@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from labkit.files import atomic_path
 __all__ = [
     "Volume",
     "as_label_map",
+    "check_declared_labels",
     "check_image",
     "check_same_grid",
     "load_label",
@@ -250,6 +251,29 @@ def check_image(volume: Volume) -> Volume:
                 "check it in a viewer."
             )
     return volume
+
+
+def check_declared_labels(
+    values: Iterable[int], declared: Iterable[int], source: str, fix: str
+) -> None:
+    """Refuse label values outside those a dataset declares (0, background, is always allowed).
+
+    Args:
+        values: The values found (e.g. ``np.unique(label_map)``).
+        declared: The values the dataset declares.
+        source: What holds them, for the message (a file, or two folders).
+        fix: How to fix it, for the message.
+
+    Raises:
+        LabelValueError: Naming ``source``, the undeclared values and the declared ones.
+    """
+    found = sorted({int(v) for v in values})
+    allowed = {0, *(int(v) for v in declared)}
+    if undeclared := [v for v in found if v not in allowed]:
+        raise LabelValueError(
+            f"{source} holds label value(s) {undeclared} that the dataset does not declare (it "
+            f"declares {sorted(allowed)}; found {found}). {fix}"
+        )
 
 
 def as_label_map(array: np.ndarray, source: str = "<array>") -> np.ndarray:

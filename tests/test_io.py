@@ -394,3 +394,14 @@ def test_check_image_refuses_nan_infinite_and_constant_images_naming_the_file(tm
     path = io.save_nifti(tmp_path / "two.nii.gz", two.astype(np.float32), np.eye(4))
     with pytest.raises(ImageValueError, match=r"two\.nii\.gz \(channel 1\) holds the single value"):
         io.check_image(io.load_nifti(path))
+
+
+def test_check_declared_labels_allows_background_and_names_the_strays():
+    io.check_declared_labels([0, 1, 2], [1, 2], "a.nii.gz", "Fix it.")
+    io.check_declared_labels([0], [], "empty.nii.gz", "Fix it.")
+    with pytest.raises(
+        LabelValueError,
+        match=r"b\.nii\.gz holds label value\(s\) \[2, 300\] .*"
+        r"declares \[0, 1\]; found \[0, 1, 2, 300\]\)\. Fix it\.",
+    ):
+        io.check_declared_labels([300, 0, 1, 2], [0, 1], "b.nii.gz", "Fix it.")

@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from labkit.errors import DatasetLayoutError, LabelValueError, ShapeError
+from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import (
     Volume,
+    check_declared_labels,
     check_image,
     check_same_grid,
     load_label,
@@ -186,15 +187,13 @@ def load_case(case: Case) -> LoadedCase:
     if case.label is not None:
         label = load_label(case.label)
         check_same_grid(image, label)
-        declared = case.meta.get("labels")
-        if declared is not None:
-            found = np.unique(label.array)
-            if undeclared := sorted(set(found.tolist()) - set(declared)):
-                raise LabelValueError(
-                    f"{case.label} holds label value(s) {undeclared} that the dataset does not "
-                    f"declare (it declares {list(declared)}; the map holds {found.tolist()}). "
-                    "Fix the label map, or declare the label (dataset.json's 'labels')."
-                )
+        if "labels" in case.meta:
+            check_declared_labels(
+                np.unique(label.array),
+                case.meta["labels"],
+                str(case.label),
+                "Fix the label map, or declare the label (dataset.json's 'labels').",
+            )
     return LoadedCase(case=case, image=image, label=label)
 
 
