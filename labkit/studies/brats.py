@@ -143,6 +143,8 @@ class BraTSProfile:
         convention: The label convention of the data (a key of
             :data:`labkit.datasets.brats.CONVENTION_LABELS`); empty: the layout's own (MSD
             Task01 for an MSD folder, BraTS 2013 for a folder whose path names it, else 2018).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same cases.
     """
 
     patch: tuple[int, int, int]
@@ -163,6 +165,7 @@ class BraTSProfile:
     test_cases: tuple[str, ...] = ()
     batch_norm_momentum: float = 0.9
     convention: str = ""
+    split_seed: int = -1
 
 
 PROFILES = {
@@ -406,7 +409,7 @@ def train(
     if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
         prof = replace(prof, holdout=1)
     out = claim_run(out, "brats", profile, prof, seed, data)
-    split = split_cohort(cohort, prof, seed)
+    split = split_cohort(cohort, prof, seed if prof.split_seed < 0 else prof.split_seed)
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"], lambda c: load_brats_case(c, cohort.convention))
     xs, ys = prepare(cohort, split["train"], prof, "training volumes")

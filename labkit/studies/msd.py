@@ -90,6 +90,7 @@ class MSDProfile:
     flip_axes: tuple[int, ...] = ()  # slice axes flipped at random (0: left-right of an RAS slice)
     schedule: str = "constant"  # or "cosine": the learning rate decays to 0 over the run
     batch_norm_momentum: float = 0.99  # 0.9 for runs of a few hundred steps (see models.unet)
+    split_seed: int = -1  # seed of the split (-1: the run's seed), to test the same cases
 
 
 PROFILES = {
@@ -220,7 +221,7 @@ def train(
     split = split_ids(
         ds.case_ids,
         {"train": 1 - test_share - val_share, "val": val_share, "test": test_share},
-        seed,
+        seed if prof.split_seed < 0 else prof.split_seed,
     )
     write_json(out / "split.json", split)
     check_held_out(ds.cases, split["test"])

@@ -92,6 +92,8 @@ class PHHProfile:
         augment_prob: Probability of each augmentation per slice.
         head_margin: Voxels kept around the head when cropping.
         fractions: Patient shares of train, validation and test (the study: 7/1/2 of 10).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same patients.
     """
 
     size: int
@@ -108,6 +110,7 @@ class PHHProfile:
     augment_prob: float = 0.5
     head_margin: int = 2
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = -1
 
 
 PROFILES = {
@@ -236,9 +239,8 @@ def train(
     seed_everything(seed)
     cohort = load_phh(data)
     out = claim_run(out, "phh", profile, prof, seed, data)
-    split = split_ids(
-        cohort.case_ids, dict(zip(("train", "val", "test"), prof.fractions, strict=True)), seed
-    )
+    shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+    split = split_ids(cohort.case_ids, shares, seed if prof.split_seed < 0 else prof.split_seed)
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"])
     by_id = {c.case_id: c for c in cohort.cases}
