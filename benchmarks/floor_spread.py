@@ -1,0 +1,277 @@
+"""The spread behind a chapter's floor: its floored training over seeds and TensorFlow threads.
+
+A chapter asserts a floor on the held-out score of one training (seed 0). CPU training is
+deterministic per machine and thread count, not across machines: float rounding differs, and a
+training amplifies it. This script reruns a floored training for several seeds, each with one and
+with two TensorFlow threads (a cheap stand-in for another machine), on the chapter's data and
+test cases (``split_seed`` 0, or the chapter's named test case), and reports every value, the mean
+and sample sd, the lowest, and the floor's margin below it. Each run is a fresh Python process,
+because TensorFlow's thread counts are fixed when it starts.
+
+The floors here are the chapters' own; keep them in step.
+
+Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
+
+    python benchmarks/floor_spread.py phh ich liver brats_twin brats_real unet \\
+        [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from _results import mean_sd, report
+
+
+@dataclass(frozen=True)
+class Floor:
+    """One floored training: where it is asserted, on what, and how to run it."""
+
+    where: str
+    measure: str
+    floor: float | dict[str, float]  # one for every value, or one per value
+    data: Callable[[], Path]
+    run: Callable[[Path, int, Path], dict[str, float]]
+
+
+def _mean_by_label(run: Path, label: str | None = None) -> float:
+    from labkit.evaluation import read_metrics_csv
+
+    rows = read_metrics_csv(run / "metrics.csv")
+    values = [r["dice"] for r in rows if label is None or r["label"] == label]
+    return float(sum(values) / len(values))
+
+
+def _phh_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets import write_phh_twin
+
+    return write_phh_twin(cache_dir("phh_twin"), n_cases=10, seed=0).root
+
+
+def _phh(data: Path, seed: int, out: Path) -> dict[str, float]:
+    from labkit.studies import phh
+
+    phh.train(data, out, "quick", seed=seed, overrides={"split_seed": 0})
+    return {"Dice": _mean_by_label(out)}
+
+
+#: The ICH chapter's last pipeline ("all together"), whose per-patient mean Dice is floored.
+ICH_COMBINED = {
+    "lesion_free": 1.0,
+    "normalisation": "patient",
+    "context": 1,
+    "flip": True,
+    "min_component_ml": 0.1,
+    "opening": True,
+}
+
+
+def _ich_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets import write_ich_twin
+
+    return write_ich_twin(cache_dir("ich_twin"), n_cases=24, seed=0).root
+
+
+def _ich(data: Path, seed: int, out: Path) -> dict[str, float]:
+    from labkit.studies import ich
+
+    ich.train(data, out, "quick", seed=seed, overrides={**ICH_COMBINED, "split_seed": 0})
+    return {"Dice": _mean_by_label(out)}
+
+
+def _liver_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets import write_msd_twin
+
+    twins = cache_dir("msd_twins")
+    return write_msd_twin(twins / "Task03_Liver", "liver", n_cases=20, seed=0).root
+
+
+def _liver(data: Path, seed: int, out: Path) -> dict[str, float]:
+    from labkit.studies import msd
+
+    msd.train(data, out, "quick", seed=seed, overrides={**msd.TWIN_BUDGET, "split_seed": 0})
+    return {"liver Dice": _mean_by_label(out, "liver")}
+
+
+def _brats_twin_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets.brats import write_brats_twin
+
+    return write_brats_twin(cache_dir("brats_twin"), 12, seed=0, layout="msd").root
+
+
+def _brats(data: Path, seed: int, out: Path, overrides: dict) -> dict[str, float]:
+    from labkit.studies import brats
+
+    brats.train(data, out, "quick", seed=seed, overrides=overrides)
+    return {"WT Dice": _mean_by_label(out, "WT")}
+
+
+def _brats_twin(data: Path, seed: int, out: Path) -> dict[str, float]:
+    return _brats(data, seed, out, {"split_seed": 0})
+
+
+def _brats_real_data() -> Path:
+    from labkit import config
+
+    root = config.find_real_dataset("BraTS2013")
+    if root is None:
+        raise SystemExit("the real BraTS 2013 cases are not here (../shared/data)")
+    return root
+
+
+def _brats_real(data: Path, seed: int, out: Path) -> dict[str, float]:
+    return _brats(data, seed, out, {"test_cases": ["BraTS2013_pat0001"]})
+
+
+def _unet_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets import write_msd_twin
+
+    twins = cache_dir("twins", "Task03_Liver")
+    return write_msd_twin(twins, "liver", n_cases=16, seed=0).root
+
+
+#: The U-Net chapter's floors, in the cell after its three trainings (one per loss).
+UNET_FLOORED = 'assert row["liver Dice"] >'
+
+
+def _unet(data: Path, seed: int, out: Path) -> dict[str, float]:
+    """The U-Net chapter's own cells up to its floors, with ``seed_everything(seed)``.
+
+    The chapter's three trainings are notebook code, not a recipe, so they are run from the
+    chapter's text (``data`` is its twin, written beforehand), not copied here.
+    """
+    import jupytext
+    import matplotlib
+
+    matplotlib.use("Agg")
+    book = Path(__file__).resolve().parents[1] / "book" / "unet.md"
+    namespace: dict = {}
+    for cell in jupytext.read(book).cells:
+        if cell.cell_type != "code" or "%pip" in cell.source:
+            continue  # the Colab install cell
+        if UNET_FLOORED in cell.source:
+            break
+        source = cell.source.replace("seed_everything(0)", f"seed_everything({seed})")
+        exec(compile(source, str(book), "exec"), namespace)
+    rows = namespace["results"]
+    return {
+        "lowest liver Dice of the three losses": min(r["liver Dice"] for r in rows),
+        "lowest accuracy of the three losses": min(r["accuracy"] for r in rows),
+    }
+
+
+FLOORS = {
+    "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", 0.80, _phh_data, _phh),
+    "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", 0.55, _ich_data, _ich),
+    "liver": Floor("book/msd.md", "liver Dice, liver twin", 0.90, _liver_data, _liver),
+    "brats_twin": Floor(
+        "book/brats.md", "whole-tumour Dice, 12-case twin", 0.88, _brats_twin_data, _brats_twin
+    ),
+    "brats_real": Floor(
+        "book/brats.md", "whole-tumour Dice, BraTS2013_pat0001", 0.68, _brats_real_data, _brats_real
+    ),
+    "unet": Floor(
+        "book/unet.md",
+        "the lowest of each loss's run",
+        {
+            "lowest liver Dice of the three losses": 0.80,
+            "lowest accuracy of the three losses": 0.85,
+        },
+        _unet_data,
+        _unet,
+    ),
+}
+
+
+def _one(name: str, seed: int, threads: int) -> None:
+    """Child process: set the thread counts, run one training, print its values as JSON."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    floor = FLOORS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        values = floor.run(floor.data(), seed, Path(tmp) / "run")
+    print("RESULT " + json.dumps(values), flush=True)
+
+
+def _spawn(name: str, seed: int, threads: int) -> dict:
+    command = [sys.executable, __file__, "--one", name, "--seed", str(seed)]
+    command += ["--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{name} seed {seed} threads {threads} failed:\n{done.stderr[-3000:]}")
+    values = {k: round(v, 4) for k, v in json.loads(lines[-1][7:]).items()}
+    row = {"floor": name, "seed": seed, "threads": threads, **values}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("floors", nargs="*", metavar="FLOOR", help=", ".join(FLOORS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="trainings run at once")
+    parser.add_argument("--out", help="also write the results to this JSON file")
+    parser.add_argument("--one", choices=sorted(FLOORS), help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        _one(args.one, args.seed, args.threads[0])
+        return {}
+    if not args.floors or set(args.floors) - set(FLOORS):
+        parser.error(f"name one or more floors of {', '.join(FLOORS)}; got {args.floors}")
+    for name in args.floors:  # written once here, not by parallel children
+        FLOORS[name].data()
+    jobs = [(f, s, t) for f in args.floors for s in args.seeds for t in args.threads]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        rows = list(pool.map(lambda job: _spawn(*job), jobs))
+    summary = {}
+    for name in args.floors:
+        floor = FLOORS[name]
+        mine = [r for r in rows if r["floor"] == name]
+        for key in (k for k in mine[0] if k not in ("floor", "seed", "threads")):
+            values = [r[key] for r in mine]
+            bound = floor.floor[key] if isinstance(floor.floor, dict) else floor.floor
+            summary[f"{name}: {key}"] = {
+                "where": floor.where,
+                "measure": floor.measure,
+                "mean_sd": mean_sd(values),
+                "lowest": min(values),
+                "floor": bound,
+                "margin": round(min(values) - bound, 4),
+            }
+    import labkit
+
+    result = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "labkit": labkit.__version__,
+        "seeds": args.seeds,
+        "threads": args.threads,
+        "runs": rows,
+        "summary": summary,
+    }
+    return report(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
