@@ -10,8 +10,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 
 def seed_arguments(
     doc: str, argv: list[str] | None, profile: bool = True, settings: bool = False
@@ -50,28 +48,6 @@ def parsed_settings(texts: Sequence[str]) -> dict:
     from labkit.cli import parse_setting
 
     return dict(parse_setting(text) for text in texts)
-
-
-def mean_sd(values: Sequence[float]) -> list[float]:
-    """``[mean, sample standard deviation]`` of some values, rounded to 4 decimals."""
-    values = np.asarray(values, dtype=float)
-    return [round(float(values.mean()), 4), round(float(values.std(ddof=1)), 4)]
-
-
-def paired_difference(diffs: Sequence[float], count_name: str) -> dict:
-    """Mean, spread and sign count of paired differences (one per case and seed).
-
-    Args:
-        diffs: Differences, variant minus baseline.
-        count_name: Key under which the number of pairs is reported (e.g. ``n_case_runs``).
-    """
-    values = np.asarray(diffs, dtype=float)
-    return {
-        "mean": round(float(values.mean()), 4),
-        "sd": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
-        count_name: len(values),
-        "positive": int(np.sum(values > 0)),
-    }
 
 
 def report(result: dict, out: str | None) -> dict:

@@ -21,7 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _results import mean_sd, report, seed_arguments
+from _results import report, seed_arguments
+
+from labkit.experiments import mean_and_sd
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": args.overrides,
         "seeds": args.seeds,
         "folds": folds,
-        "dice_mean_sd": {n: mean_sd([f[f"{n} Dice"] for f in folds]) for n in brats.REGIONS},
+        "dice_mean_sd": {n: mean_and_sd([f[f"{n} Dice"] for f in folds]) for n in brats.REGIONS},
     }
     return report(result, args.out)
 

@@ -31,7 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from _results import mean_sd, report
+from _results import report
+
+from labkit.experiments import mean_and_sd
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict:
             summary[f"{name}: {key}"] = {
                 "where": floor.where,
                 "measure": floor.measure,
-                "mean_sd": mean_sd(values),
+                "mean_sd": mean_and_sd(values),
                 "lowest": min(values),
                 "floor": bound,
                 "margin": round(min(values) - bound, 4),

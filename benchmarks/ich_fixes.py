@@ -20,7 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _results import mean_sd, paired_difference, report, seed_arguments
+from _results import report, seed_arguments
+
+from labkit.experiments import mean_and_sd, paired_difference
 
 VARIANTS = {
     "faithful": {},
@@ -86,8 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": args.overrides,
         "seeds": args.seeds,
         "runs": runs,
-        "dice_mean_sd": {v: mean_sd(values(v, "dice")) for v in names},
-        "fp_mean_sd": {v: mean_sd(values(v, "fp")) for v in names},
+        "dice_mean_sd": {v: mean_and_sd(values(v, "dice")) for v in names},
+        "fp_mean_sd": {v: mean_and_sd(values(v, "fp")) for v in names},
         "dice_minus_faithful": {
             v: paired_difference(differences(v, "dice"), "n_patient_runs") for v in names[1:]
         },

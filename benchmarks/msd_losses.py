@@ -18,7 +18,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _results import mean_sd, paired_difference, report, seed_arguments
+from _results import report, seed_arguments
+
+from labkit.experiments import mean_and_sd, paired_difference
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": runs,
         "mean_sd": {
             loss: {
-                key: mean_sd(pooled(loss, key)) for key in ("liver_dice", "cancer_dice", "accuracy")
+                key: mean_and_sd(pooled(loss, key))
+                for key in ("liver_dice", "cancer_dice", "accuracy")
             }
             for loss in losses
         },

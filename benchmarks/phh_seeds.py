@@ -11,12 +11,12 @@ Run (about 2 minutes per seed on a 2-core CPU, quick profile)::
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
-from pathlib import Path
 
-from _results import mean_sd, paired_difference, report, seed_arguments
+from _results import report, seed_arguments
+
+from labkit.experiments import mean_and_sd, paired_difference, repeat
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -24,27 +24,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.config import cache_dir
     from labkit.datasets import write_phh_twin
-    from labkit.evaluation import read_metrics_csv
     from labkit.studies import phh
 
     data = write_phh_twin(cache_dir("phh_twin"), n_cases=10, seed=0).root
     variants = {"2D": {}, "2.5D": {"context": 1}}
-    runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            for name, overrides in variants.items():
-                out = Path(tmp) / f"{name}_{seed}"
-                summary = phh.train(data, out, args.profile, seed=seed, overrides=overrides)
-                rows = read_metrics_csv(out / "metrics.csv")
-                runs.append(
-                    {
-                        "seed": seed,
-                        "variant": name,
-                        "dice": {r["case"]: round(r["dice"], 4) for r in rows},
-                        "train_seconds": summary["train_seconds"],
-                    }
-                )
-                print(json.dumps(runs[-1]), flush=True)
+        runs = repeat(phh.train, data, tmp, args.profile, args.seeds, variants)
     diffs = []
     for seed in args.seeds:
         base, ctx = (
@@ -58,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
         "profile": args.profile,
         "seeds": args.seeds,
         "runs": runs,
-        "dice_mean_sd": {v: mean_sd(d) for v, d in by_variant.items()},
+        "dice_mean_sd": {v: mean_and_sd(d) for v, d in by_variant.items()},
         "difference_2.5D_minus_2D": paired_difference(diffs, "n_patient_runs"),
     }
     return report(result, args.out)

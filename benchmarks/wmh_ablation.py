@@ -25,7 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _results import mean_sd, paired_difference, report, seed_arguments
+from _results import report, seed_arguments
+
+from labkit.experiments import mean_and_sd, paired_difference
 
 #: Patches at resolution, as the chapter trains them.
 PATCHES = {"input": "patches", "patches_per_volume": 1, "tune_threshold": True, "epochs": 16}
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": args.overrides,
         "seeds": args.seeds,
         "runs": records,
-        "dice_mean_sd": {v: mean_sd(values(v)) for v in names},
+        "dice_mean_sd": {v: mean_and_sd(values(v)) for v in names},
         "dice_minus_faithful": {
             v: paired_difference(differences(v), "n_subject_runs") for v in names[1:]
         },

@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit import losses, tables
+from labkit import experiments, losses, tables
 from labkit import metrics as keras_metrics
 from labkit.augment import augmented_copies, volume_augmentation
 from labkit.datasets.base import Cohort, load_case
@@ -45,7 +45,6 @@ from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
 from labkit.evaluation import (
     dice,
     evaluate_labels,
-    read_metrics_csv,
     summarize,
     write_metrics_csv,
 )
@@ -581,25 +580,11 @@ def repeat_runs(
         One record per run: ``seed``, ``variant``, ``dice`` (test subject to Dice on its own
         grid), ``train_seconds``.
     """
-    jobs = [(name, seed, dict(o)) for seed in seeds for name, o in variants.items()]
+    same_split = {"split_seed": 0}
+    records = experiments.repeat(train, data, out, profile, seeds, variants, same_split)
     first = dict(next(iter(variants.values()), {}))
-    jobs += [
-        (f"unseen {s}", seed, {**first, "test_site": s}) for seed in seeds for s in unseen_sites
-    ]
-    records = []
-    for name, seed, overrides in jobs:
-        folder = Path(out) / f"{name}-{seed}".replace(" ", "_")
-        summary = train(data, folder, profile, seed, {**overrides, "split_seed": 0})
-        rows = read_metrics_csv(folder / "metrics.csv")
-        records.append(
-            {
-                "seed": seed,
-                "variant": name,
-                "dice": {r["case"]: round(float(r["dice"]), 4) for r in rows},
-                "train_seconds": summary["train_seconds"],
-            }
-        )
-    return records
+    unseen = {f"unseen {s}": {**first, "test_site": s} for s in unseen_sites}
+    return records + experiments.repeat(train, data, out, profile, seeds, unseen, same_split)
 
 
 def ablation_table(records: Sequence[Mapping[str, Any]], baseline: str = "faithful") -> list[dict]:

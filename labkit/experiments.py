@@ -1,0 +1,124 @@
+"""Repeat a recipe over seeds and variants, and summarise the per-case results in pairs.
+
+A single training is one draw: its seed picks the weights, the shuffling and the augmentation, and
+the Dice of a handful of test cases moves by a few hundredths from seed to seed. To compare two
+variants of a recipe, train each with the same seeds on the same test cases and compare them case
+by case and seed by seed (paired), which is what the WMH recipe's repeated runs and the benchmark
+scripts do with the functions here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labkit.evaluation import read_metrics_csv
+
+__all__ = ["Train", "case_scores", "mean_and_sd", "paired_difference", "repeat"]
+
+#: A recipe's ``train(data, out, profile, seed, overrides)``, which writes ``out/metrics.csv``
+#: and returns its summary (with ``train_seconds``), as every ``labkit.studies`` recipe does.
+Train = Callable[[Path, Path, str, int, Mapping[str, Any]], Mapping[str, Any]]
+
+
+def case_scores(
+    run: str | Path, metric: str = "dice", label: str | None = None
+) -> dict[str, float]:
+    """One score per test case from a run folder's ``metrics.csv``, rounded to 4 decimals.
+
+    Args:
+        run: Run folder holding ``metrics.csv`` (one row per case and label).
+        metric: Column to read.
+        label: Rows of this label only (``None``: the file must hold one row per case).
+
+    Returns:
+        Case id to score, in the file's order.
+    """
+    path = Path(run) / "metrics.csv"
+    rows = [r for r in read_metrics_csv(path) if label is None or r["label"] == label]
+    if not rows:
+        raise ValueError(f"{path} has no rows with label {label!r}; pass one of its labels.")
+    scores = {str(r["case"]): round(float(r[metric]), 4) for r in rows}
+    if len(scores) != len(rows):
+        labels = sorted({str(r["label"]) for r in rows})
+        raise ValueError(
+            f"{path} holds several rows per case (labels {labels}); pass label= to pick one."
+        )
+    return scores
+
+
+def repeat(
+    train: Train,
+    data: str | Path,
+    out: str | Path,
+    profile: str,
+    seeds: Sequence[int],
+    variants: Mapping[str, Mapping[str, Any]],
+    fixed: Mapping[str, Any] | None = None,
+    label: str | None = None,
+) -> list[dict[str, Any]]:
+    """Train every variant with every seed (seed by seed), each into its own run folder.
+
+    Args:
+        train: The recipe's ``train`` (see :data:`Train`).
+        data: The data folder every run reads.
+        out: Folder for the run folders (``<variant>-<seed>``, spaces as underscores).
+        profile: ``"quick"`` or ``"full"``.
+        seeds: Seeds of the runs.
+        variants: Variant name to the settings it changes.
+        fixed: Settings every run gets on top of its variant's, e.g. ``{"split_seed": 0}`` so
+            that every run tests the same cases.
+        label: The ``metrics.csv`` label to score (``None``: one row per case).
+
+    Returns:
+        One record per run: ``seed``, ``variant``, ``dice`` (case id to score) and
+        ``train_seconds``, in the order trained.
+    """
+    records = []
+    for seed in seeds:
+        for name, overrides in variants.items():
+            folder = Path(out) / f"{name}-{seed}".replace(" ", "_")
+            summary = train(Path(data), folder, profile, seed, {**overrides, **(fixed or {})})
+            records.append(
+                {
+                    "seed": seed,
+                    "variant": name,
+                    "dice": case_scores(folder, label=label),
+                    "train_seconds": summary["train_seconds"],
+                }
+            )
+    return records
+
+
+def mean_and_sd(values: Sequence[float]) -> list[float]:
+    """``[mean, sample standard deviation]`` of some values, rounded to 4 decimals.
+
+    The numbers behind :func:`labkit.tables.mean_sd`, which formats them for reading.
+    """
+    array = np.asarray(values, dtype=float)
+    if array.size < 2:
+        raise ValueError(f"a standard deviation needs two or more values; got {array.size}.")
+    return [round(float(array.mean()), 4), round(float(array.std(ddof=1)), 4)]
+
+
+def paired_difference(diffs: Sequence[float], count_name: str) -> dict[str, Any]:
+    """Mean, spread and sign count of paired differences (one per case and seed).
+
+    Args:
+        diffs: Differences, variant minus baseline, each for the same case and seed.
+        count_name: Key under which the number of pairs is reported (e.g. ``n_case_runs``).
+
+    Returns:
+        ``mean``, ``sd`` (``None`` for a single pair), the count, and ``positive`` (how many
+        differences are above 0).
+    """
+    values = np.asarray(diffs, dtype=float)
+    return {
+        "mean": round(float(values.mean()), 4),
+        "sd": round(float(values.std(ddof=1)), 4) if len(values) > 1 else None,
+        count_name: len(values),
+        "positive": int(np.sum(values > 0)),
+    }

@@ -1,0 +1,62 @@
+"""The experiment runner: seeds x variants, per-case scores, paired summaries."""
+
+import json
+
+import numpy as np
+import pytest
+
+from labkit import experiments
+from labkit.evaluation import write_metrics_csv
+
+
+def _fake_train(data, out, profile, seed, overrides):
+    """A recipe stand-in: Dice = 0.5 + 0.1 * seed + the variant's "gain", for two cases."""
+    out.mkdir(parents=True)
+    (out / "overrides.json").write_text(json.dumps(overrides))
+    gain = overrides.get("gain", 0.0)
+    rows = [
+        {"case": "b", "label": "tumour", "dice": 0.5 + 0.1 * seed + gain, "hd95": 1.0},
+        {"case": "a", "label": "tumour", "dice": 0.4 + 0.1 * seed + gain, "hd95": 2.0},
+    ]
+    write_metrics_csv(rows, out / "metrics.csv")
+    return {"train_seconds": 1.5}
+
+
+def test_repeat_trains_every_variant_with_every_seed(tmp_path):
+    variants = {"base": {}, "better": {"gain": 0.05}}
+    runs = experiments.repeat(
+        _fake_train, tmp_path, tmp_path / "runs", "quick", [0, 2], variants, {"split_seed": 0}
+    )
+    assert [(r["seed"], r["variant"]) for r in runs] == [
+        (0, "base"),
+        (0, "better"),
+        (2, "base"),
+        (2, "better"),
+    ]
+    assert runs[3]["dice"] == {"b": 0.75, "a": 0.65}  # 0.5 + 0.2 + 0.05, 0.4 + 0.2 + 0.05
+    assert runs[0]["train_seconds"] == 1.5
+    written = json.loads((tmp_path / "runs" / "better-2" / "overrides.json").read_text())
+    assert written == {"gain": 0.05, "split_seed": 0}
+
+
+def test_case_scores_needs_a_label_when_a_case_has_several_rows(tmp_path):
+    rows = [
+        {"case": "a", "label": "liver", "dice": 0.9, "hd95": 1.0},
+        {"case": "a", "label": "cancer", "dice": 0.3, "hd95": 1.0},
+    ]
+    write_metrics_csv(rows, tmp_path / "metrics.csv")
+    assert experiments.case_scores(tmp_path, label="cancer") == {"a": 0.3}
+    with pytest.raises(ValueError, match=r"several rows per case \(labels \['cancer', 'liver'\]\)"):
+        experiments.case_scores(tmp_path)
+    with pytest.raises(ValueError, match="no rows with label 'spleen'"):
+        experiments.case_scores(tmp_path, label="spleen")
+
+
+def test_mean_and_sd_and_paired_difference_by_hand():
+    assert experiments.mean_and_sd([1.0, 2.0, 3.0]) == [2.0, 1.0]
+    with pytest.raises(ValueError, match="two or more values; got 1"):
+        experiments.mean_and_sd([0.5])
+    diff = experiments.paired_difference([0.1, -0.1, 0.3], "n_case_runs")
+    assert diff == {"mean": 0.1, "sd": 0.2, "n_case_runs": 3, "positive": 2}
+    assert experiments.paired_difference([0.2], "n")["sd"] is None
+    assert np.isclose(experiments.mean_and_sd([0.25, 0.75])[1], 0.3536)
