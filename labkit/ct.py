@@ -22,8 +22,8 @@ import numpy as np
 from scipy import ndimage
 
 from labkit.errors import ShapeError
-from labkit.inference import fill_holes, keep_largest_component
 from labkit.intensity import window_scale
+from labkit.morphology import fill_holes, keep_largest_component
 
 __all__ = ["CT_WINDOWS", "apply_window", "brain_median_hu", "intracranial_mask"]
 

@@ -4,10 +4,11 @@
 - :func:`sliding_window`: a 3D model applied to overlapping patches, blended with Gaussian
   weights that trust patch centres more than borders (the scheme of MONAI's
   ``sliding_window_inference``, with the same patch positions and weights; tested against it).
-- :func:`keep_largest_component`, :func:`remove_small_components`, :func:`fill_holes`: clean-ups
-  of binary masks; :func:`per_label` applies one to every label of a label map.
 - :func:`save_prediction`: undo the preprocessing's crops, pads and resizes and write the label
   map with the source image's affine and header.
+
+The clean-ups of predicted masks (largest component, small components, holes) are in
+:mod:`labkit.morphology`.
 
 Arrays are channels-last: images ``(x, y[, z], c)``, probabilities ``(x, y[, z], C)``.
 """
@@ -19,7 +20,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from labkit.errors import ShapeError
 from labkit.io import Volume, save_nifti
@@ -28,13 +28,9 @@ from labkit.transforms import Crop, Pad, Resize, pad_to_multiple, undo
 __all__ = [
     "Predictor",
     "as_predictor",
-    "fill_holes",
     "gaussian_importance",
-    "keep_largest_component",
     "patch_starts",
-    "per_label",
     "predict_slices",
-    "remove_small_components",
     "save_prediction",
     "sliding_window",
 ]
@@ -174,58 +170,6 @@ def sliding_window(
             norm[box] += weight
     out /= norm[..., None]
     return undo(out, [pad])
-
-
-def _structure(ndim: int, connectivity: int | None) -> np.ndarray:
-    return ndimage.generate_binary_structure(ndim, connectivity or ndim)
-
-
-def keep_largest_component(mask: np.ndarray, connectivity: int | None = None) -> np.ndarray:
-    """Keep only the largest connected component of a binary mask (full connectivity by default)."""
-    labels, n = ndimage.label(mask, _structure(mask.ndim, connectivity))
-    if n <= 1:
-        return mask.astype(bool)
-    sizes = np.bincount(labels.ravel())[1:]
-    return labels == (np.argmax(sizes) + 1)
-
-
-def remove_small_components(
-    mask: np.ndarray,
-    min_volume_mm3: float,
-    spacing: Sequence[float] | None = None,
-    connectivity: int | None = None,
-) -> np.ndarray:
-    """Drop connected components smaller than ``min_volume_mm3`` (voxel volume from ``spacing``)."""
-    voxel = float(np.prod(spacing)) if spacing is not None else 1.0
-    labels, n = ndimage.label(mask, _structure(mask.ndim, connectivity))
-    if n == 0:
-        return mask.astype(bool)
-    sizes = np.bincount(labels.ravel()) * voxel
-    keep = sizes >= min_volume_mm3
-    keep[0] = False
-    return keep[labels]
-
-
-def fill_holes(mask: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """Fill enclosed holes in 3D, or slice by slice along ``axis`` (closed in-plane, open in 3D)."""
-    if axis is None:
-        return ndimage.binary_fill_holes(mask)
-    moved = np.moveaxis(mask.astype(bool), axis, 0)
-    return np.moveaxis(np.stack([ndimage.binary_fill_holes(s) for s in moved]), 0, axis)
-
-
-def per_label(label_map: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Apply a binary clean-up to each non-zero label of an integer label map.
-
-    Voxels a label loses become background; a label never grows into another label's voxels.
-    """
-    out = np.zeros_like(label_map)
-    for value in np.unique(label_map):
-        if value == 0:
-            continue
-        mask = label_map == value
-        out[fn(mask) & (mask | (label_map == 0)) & (out == 0)] = value
-    return out
 
 
 def save_prediction(

@@ -47,7 +47,8 @@ from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
 from labkit.evaluation import evaluate_labels
-from labkit.inference import predict_slices, remove_small_components
+from labkit.inference import predict_slices
+from labkit.morphology import remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
 from labkit.studies import Study, register

@@ -33,8 +33,9 @@ from scipy import ndimage
 from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import load_case
 from labkit.datasets.phh import load_phh, write_phh_twin
-from labkit.inference import keep_largest_component, predict_slices
+from labkit.inference import predict_slices
 from labkit.intensity import minmax_slices
+from labkit.morphology import keep_largest_component
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import Study, register
