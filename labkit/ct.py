@@ -52,6 +52,11 @@ def apply_window(hu: np.ndarray, window: str | tuple[float, float]) -> np.ndarra
             raise ValueError(f"unknown CT window {window!r}; expected one of {sorted(CT_WINDOWS)}.")
         window = CT_WINDOWS[window]
     level, width = (float(v) for v in window)
+    if width <= 0:
+        raise ValueError(
+            f"a CT window's width must be positive; got level {level:g}, width {width:g}. "
+            f"Pass (level, width) with width > 0, or one of {sorted(CT_WINDOWS)}."
+        )
     return window_scale(hu, level - width / 2, level + width / 2)
 
 

@@ -27,31 +27,12 @@ __all__ = [
     "plane",
     "show_planes",
     "slice_animation",
-    "window",
 ]
 
 #: Colours for label values 1, 2, 3, ... in overlays (colour-blind-friendly Okabe-Ito order).
 LABEL_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
 
 _AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
-
-
-def window(image: np.ndarray, level: float, width: float) -> np.ndarray:
-    """Map intensities to ``[0, 1]`` through a display window (CT-style level and width).
-
-    Args:
-        image: Any array of intensities (e.g. Hounsfield units).
-        level: Centre of the window.
-        width: Width of the window; values below ``level - width/2`` become 0 and above
-            ``level + width/2`` become 1.
-
-    Returns:
-        float32 array of the same shape with values in ``[0, 1]``.
-    """
-    if width <= 0:
-        raise ValueError(f"window width must be positive; got {width}.")
-    lo = level - width / 2.0
-    return np.clip((np.asarray(image, dtype=np.float32) - lo) / width, 0.0, 1.0)
 
 
 def _axis(view: str) -> int:

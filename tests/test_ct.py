@@ -15,6 +15,11 @@ def test_windows_map_level_and_width():
     assert set(CT_WINDOWS) == {"brain", "subdural", "bone", "blood"}
     with pytest.raises(ValueError, match=r"unknown CT window 'lung'.*'blood'"):
         apply_window(hu, "lung")
+    # a display window as (level, width): level 40, width 400 -> [-160, 240] HU
+    hu = np.array([-1000.0, -160.0, 40.0, 240.0, 3000.0])
+    np.testing.assert_allclose(apply_window(hu, (40, 400)), [0.0, 0.0, 0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"width must be positive; got level 0, width 0"):
+        apply_window(hu, (0, 0))
 
 
 def _head(shape=(48, 48, 10), hole=True):
