@@ -73,6 +73,7 @@ from labkit.studies.common import (
     read_config,
     run_profile,
     save_in_source,
+    split_seed,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -409,7 +410,7 @@ def train(
     if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
         prof = replace(prof, holdout=1)
     out = claim_run(out, "brats", profile, prof, seed, data)
-    split = split_cohort(cohort, prof, seed if prof.split_seed < 0 else prof.split_seed)
+    split = split_cohort(cohort, prof, split_seed(prof, seed))
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"], lambda c: load_brats_case(c, cohort.convention))
     xs, ys = prepare(cohort, split["train"], prof, "training volumes")

@@ -46,6 +46,7 @@ __all__ = [
     "run_profile",
     "save_in_source",
     "single_channel_volumes",
+    "split_seed",
     "write_json",
 ]
 
@@ -263,6 +264,15 @@ def binary_slice_model(prof: Any) -> keras.Model:
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras_metrics.DiceScore(1)],
     )
     return model
+
+
+def split_seed(prof: Any, seed: int) -> int:
+    """The seed that draws a run's split: the profile's ``split_seed``, or -1 for the run's seed.
+
+    A fixed ``split_seed`` lets runs with other seeds (other weights, shuffling and augmentation)
+    test the same cases, as a floor's seed spread and a paired comparison need.
+    """
+    return seed if prof.split_seed < 0 else prof.split_seed
 
 
 def check_held_out(

@@ -53,6 +53,7 @@ from labkit.studies.common import (
     read_config,
     run_profile,
     save_in_source,
+    split_seed,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -221,7 +222,7 @@ def train(
     split = split_ids(
         ds.case_ids,
         {"train": 1 - test_share - val_share, "val": val_share, "test": test_share},
-        seed if prof.split_seed < 0 else prof.split_seed,
+        split_seed(prof, seed),
     )
     write_json(out / "split.json", split)
     check_held_out(ds.cases, split["test"])

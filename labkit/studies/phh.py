@@ -52,6 +52,7 @@ from labkit.studies.common import (
     read_config,
     save_in_source,
     single_channel_volumes,
+    split_seed,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -241,7 +242,7 @@ def train(
     cohort = load_phh(data)
     out = claim_run(out, "phh", profile, prof, seed, data)
     shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-    split = split_ids(cohort.case_ids, shares, seed if prof.split_seed < 0 else prof.split_seed)
+    split = split_ids(cohort.case_ids, shares, split_seed(prof, seed))
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"])
     by_id = {c.case_id: c for c in cohort.cases}

@@ -66,6 +66,7 @@ from labkit.studies.common import (
     read_config,
     run_profile,
     save_in_source,
+    split_seed,
     write_json,
 )
 from labkit.training import fit, seed_everything
@@ -477,7 +478,7 @@ def train(
     seed_everything(seed)
     cohort = load_wmh(data)
     out = claim_run(out, "wmh", profile, prof, seed, data)
-    split = split_cohort(cohort, prof, seed if prof.split_seed < 0 else prof.split_seed)
+    split = split_cohort(cohort, prof, split_seed(prof, seed))
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"])
     train_data, n_train = training_data(
