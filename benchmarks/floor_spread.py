@@ -69,17 +69,6 @@ def _phh(data: Path, seed: int, out: Path) -> dict[str, float]:
     return {"Dice": _mean_by_label(out)}
 
 
-#: The ICH chapter's last pipeline ("all together"), whose per-patient mean Dice is floored.
-ICH_COMBINED = {
-    "lesion_free": 1.0,
-    "normalisation": "patient",
-    "context": 1,
-    "flip": True,
-    "min_component_ml": 0.1,
-    "opening": True,
-}
-
-
 def _ich_data() -> Path:
     from labkit.config import cache_dir
     from labkit.datasets import write_ich_twin
@@ -90,7 +79,7 @@ def _ich_data() -> Path:
 def _ich(data: Path, seed: int, out: Path) -> dict[str, float]:
     from labkit.studies import ich
 
-    ich.train(data, out, "quick", seed=seed, overrides={**ICH_COMBINED, "split_seed": 0})
+    ich.train(data, out, "quick", seed=seed, overrides={**ich.ALL_TOGETHER, "split_seed": 0})
     return {"Dice": _mean_by_label(out)}
 
 

@@ -24,12 +24,6 @@ from _results import report, seed_arguments
 
 from labkit.experiments import mean_and_sd, paired_difference
 
-VARIANTS = {
-    "faithful": {},
-    "lesion-free slices": {"lesion_free": 1.0},
-    "per-patient normalisation": {"normalisation": "patient"},
-    "2.5D input": {"context": 1},
-}
 POST = "post-processing"
 
 
@@ -45,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            for name, overrides in VARIANTS.items():
+            for name, overrides in {"faithful": {}, **ich.FIXES}.items():
                 out = Path(tmp) / f"{name}_{seed}".replace(" ", "_")
                 changed = {**args.overrides, **overrides}
                 summary = ich.train(data, out, args.profile, seed=seed, overrides=changed)
@@ -82,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
             out += [other[key][case] - base[key][case] for case in base[key]]
         return out
 
-    names = [*VARIANTS, POST]
+    names = ["faithful", *ich.FIXES, POST]
     result = {
         "profile": args.profile,
         "settings": args.overrides,

@@ -66,12 +66,15 @@ from labkit.studies.common import (
     run_profile,
     save_in_source,
     single_channel_volumes,
+    split_seed,
     write_json,
 )
 from labkit.training import fit, seed_everything
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
 __all__ = [
+    "ALL_TOGETHER",
+    "FIXES",
     "PROFILES",
     "ICHProfile",
     "Preprocessed",
@@ -141,6 +144,26 @@ class ICHProfile:
     nsd_tolerance_mm: float = 2.0
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_seed: int = -1
+
+
+#: The study's proposed fixes that need a training of their own, as settings (the chapter and
+#: ``benchmarks/ich_fixes.py`` train each once per seed; the post-processing needs none).
+FIXES: dict[str, dict[str, Any]] = {
+    "lesion-free slices": {"lesion_free": 1.0},
+    "per-patient normalisation": {"normalisation": "patient"},
+    "2.5D input": {"context": 1},
+}
+
+#: Every fix together, with the post-processing and left-right flips: the chapter's last
+#: pipeline, whose per-patient mean Dice the chapter floors (``benchmarks/floor_spread.py ich``).
+ALL_TOGETHER: dict[str, Any] = {
+    "lesion_free": 1.0,
+    "normalisation": "patient",
+    "context": 1,
+    "flip": True,
+    "min_component_ml": 0.1,
+    "opening": True,
+}
 
 
 PROFILES = {
@@ -438,7 +461,7 @@ def train(
     cohort = load_instance(data)
     out = claim_run(out, "ich", profile, prof, seed, data)
     shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-    split = split_ids(cohort.case_ids, shares, seed if prof.split_seed < 0 else prof.split_seed)
+    split = split_ids(cohort.case_ids, shares, split_seed(prof, seed))
     write_json(out / "split.json", split)
     check_held_out(cohort.cases, split["test"])
     by_id = {c.case_id: c for c in cohort.cases}
