@@ -1,7 +1,8 @@
-"""The benchmark scripts' copies of the study profiles stay in step with the recipes."""
+"""The benchmark scripts' copies of the study profiles and the chapters' floors stay in step."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import floor_spread
 import gpu_profiles
 
 from labkit.studies import brats, ich, msd, phh, wmh
@@ -36,3 +38,15 @@ def test_gpu_profiles_match_the_full_profiles(study: str) -> None:
         f"benchmarks/gpu_profiles.py's {study} entry differs from "
         f"labkit.studies.{study}.settings('full'); update PROFILES"
     )
+
+
+@pytest.mark.parametrize("name", list(floor_spread.FLOORS))
+def test_floor_spread_floors_are_the_chapters_own(name: str) -> None:
+    floor = floor_spread.FLOORS[name]
+    text = (Path(__file__).resolve().parents[1] / floor.where).read_text()
+    bounds = floor.floor.values() if isinstance(floor.floor, dict) else [floor.floor]
+    for bound in bounds:
+        assert re.search(rf"assert .*>=? {bound:.2f}\b", text), (
+            f"{floor.where} asserts no floor of {bound:.2f}; update benchmarks/floor_spread.py's "
+            f"{name} entry to the chapter's floor"
+        )
