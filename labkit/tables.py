@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["markdown_table", "mean_sd", "mean_sd_by", "paired_verdict", "show_table"]
+__all__ = [
+    "ablation_table",
+    "markdown_table",
+    "mean_sd",
+    "mean_sd_by",
+    "paired_verdict",
+    "show_table",
+    "unseen_site_table",
+]
 
 
 def _number(x: float, digits: int) -> str:
@@ -144,3 +152,69 @@ def show_table(
     md = Markdown(text)
     display(md)
     return md
+
+
+def ablation_table(records: Sequence[Mapping[str, Any]], baseline: str = "faithful") -> list[dict]:
+    """Per variant: Dice over all subject-runs, the mean per seed, and the paired verdict.
+
+    Args:
+        records: From :func:`labkit.experiments.repeat` (``seed``, ``variant``, and ``dice``:
+            case id to Dice), e.g. :func:`labkit.studies.wmh.repeat_runs`; the ``unseen ...``
+            runs are left out.
+        baseline: The variant the others are compared with, subject by subject and seed by seed.
+
+    Returns:
+        Table rows.
+    """
+    names = [n for n in dict.fromkeys(r["variant"] for r in records) if not n.startswith("unseen")]
+    seeds = sorted({r["seed"] for r in records})
+
+    def scores(name: str) -> list[float]:
+        out = []
+        for seed in seeds:
+            run = next(r for r in records if r["variant"] == name and r["seed"] == seed)
+            out += [run["dice"][case] for case in sorted(run["dice"])]
+        return out
+
+    base = scores(baseline)
+    rows = []
+    for name in names:
+        values = scores(name)
+        n = len(values) // len(seeds)
+        per_seed = [float(np.mean(values[k * n : (k + 1) * n])) for k in range(len(seeds))]
+        rows.append(
+            {
+                "variant": name,
+                "Dice, subject-runs": mean_sd(values),
+                "mean Dice per seed": ", ".join(f"{v:.3f}" for v in per_seed),
+                f"against {baseline}, paired": (
+                    "" if name == baseline else paired_verdict(values, base)
+                ),
+            }
+        )
+    return rows
+
+
+def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithful") -> list[dict]:
+    """Per left-out site: Dice on its subjects when unseen, against the mixed-site run of the
+    same seed on the subjects both runs tested."""
+    rows = []
+    for name in dict.fromkeys(r["variant"] for r in records if r["variant"].startswith("unseen")):
+        unseen, seen, everyone = [], [], []
+        for run in (r for r in records if r["variant"] == name):
+            base = next(r for r in records if r["variant"] == mixed and r["seed"] == run["seed"])
+            everyone += list(run["dice"].values())
+            shared = sorted(set(run["dice"]) & set(base["dice"]))
+            unseen += [run["dice"][c] for c in shared]
+            seen += [base["dice"][c] for c in shared]
+        rows.append(
+            {
+                "left-out site": name.removeprefix("unseen "),
+                "Dice, all its subjects": mean_sd(everyone),
+                "subject-runs also in the mixed test": len(unseen),
+                "there, trained on all sites": mean_sd(seen),
+                "there, site unseen": mean_sd(unseen),
+                "paired": paired_verdict(unseen, seen),
+            }
+        )
+    return rows

@@ -1,7 +1,8 @@
 """``split_seed``: runs with other seeds can test the same cases (the floors' seed spreads).
 
-Every recipe writes ``split.json`` before it trains, so each run here stops at the call to
-``fit`` and compares the splits it wrote.
+Every recipe writes ``split.json`` before it trains (the skeleton's order,
+:meth:`labkit.studies.recipe.Recipe.train`), so each run here stops at the call to ``fit`` and
+compares the splits it wrote.
 """
 
 import importlib
@@ -10,6 +11,7 @@ import json
 import pytest
 
 from labkit import cli
+from labkit.studies import recipe as skeleton
 
 
 class _Stop(Exception):
@@ -20,12 +22,14 @@ def _no_training(*args, **kwargs):
     raise _Stop
 
 
-@pytest.mark.parametrize(("study", "cases"), [("phh", 10), ("ich", 10), ("msd", 10), ("brats", 10)])
+@pytest.mark.parametrize(
+    ("study", "cases"), [("phh", 10), ("ich", 10), ("msd", 10), ("brats", 10), ("wmh", 6)]
+)
 def test_split_seed_keeps_the_test_cases(study, cases, tmp_path, monkeypatch):
     data = tmp_path / "data"
     assert cli.main(["synth", study, str(data), "--cases", str(cases), "--seed", "0"]) == 0
     recipe = importlib.import_module(f"labkit.studies.{study}")
-    monkeypatch.setattr(recipe, "fit", _no_training)
+    monkeypatch.setattr(skeleton, "fit", _no_training)
 
     def split(seed: int, **overrides) -> dict:
         out = tmp_path / f"seed{seed}-{sorted(overrides.items())}"

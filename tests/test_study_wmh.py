@@ -157,24 +157,6 @@ def test_choose_threshold_picks_the_best_mean_dice():
         wmh.choose_threshold([prob], [])
 
 
-def test_ablation_and_unseen_site_tables_pair_subjects_by_seed():
-    records = [
-        {"seed": 0, "variant": "faithful", "dice": {"a": 0.5, "b": 0.7}},
-        {"seed": 0, "variant": "no augmentation", "dice": {"a": 0.4, "b": 0.5}},
-        {"seed": 1, "variant": "faithful", "dice": {"a": 0.6, "b": 0.8}},
-        {"seed": 1, "variant": "no augmentation", "dice": {"a": 0.5, "b": 0.6}},
-        {"seed": 0, "variant": "unseen S", "dice": {"a": 0.2, "c": 0.1}},
-        {"seed": 1, "variant": "unseen S", "dice": {"a": 0.3, "c": 0.3}},
-    ]
-    rows = {r["variant"]: r for r in wmh.ablation_table(records)}
-    assert list(rows) == ["faithful", "no augmentation"]
-    assert rows["faithful"]["mean Dice per seed"] == "0.600, 0.700"
-    assert rows["no augmentation"]["against faithful, paired"].startswith("worse on every case")
-    (site,) = wmh.unseen_site_table(records)
-    assert site["left-out site"] == "S" and site["subject-runs also in the mixed test"] == 2
-    assert site["paired"] == "worse on every case (-0.300 to -0.300)"
-
-
 def test_no_augmentation_trains_as_many_steps():
     prof = wmh.settings("quick")
     variants = wmh.ablation_variants(prof)

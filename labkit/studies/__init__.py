@@ -2,7 +2,10 @@
 
 A recipe bundles what a study needs end to end: its profiles (``quick`` for a CPU, ``full`` for the
 published settings), how to write a synthetic twin in the real layout, how to train and evaluate
-on a dataset in that layout, and how to predict a folder of new images with a trained run.
+on a dataset in that layout, and how to predict a folder of new images with a trained run. The
+five built-in recipes are :class:`labkit.studies.recipe.Recipe` subclasses: one skeleton of
+``train`` and the same hook names in every study. Anything with ``name``, ``description``,
+``synth``, ``train`` and ``predict`` (a :class:`Study`, for instance) can be registered.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["BUILTIN", "Study", "get", "names", "register"]
 
@@ -39,7 +42,9 @@ class Study:
     predict: Callable[[Path, Path, Path], list[Path]]
 
 
-_REGISTRY: dict[str, Study] = {}
+_REGISTRY: dict[str, Any] = {}
+
+S = TypeVar("S")
 
 #: Recipes that ship with labkit: name -> module that registers it (imported on first use, so
 #: that ``labkit --help`` does not pay for importing TensorFlow).
@@ -52,13 +57,14 @@ BUILTIN = {
 }
 
 
-def register(study: Study) -> Study:
-    """Add a recipe to the registry (a module-level call in each recipe module)."""
+def register(study: S) -> S:
+    """Add a recipe (a :class:`Study` or a :class:`~labkit.studies.recipe.Recipe`) to the
+    registry (a module-level call in each recipe module); returns it."""
     _REGISTRY[study.name] = study
     return study
 
 
-def get(name: str) -> Study:
+def get(name: str) -> Any:
     """Return a registered recipe by name, importing a built-in one on first use."""
     if name not in _REGISTRY and name in BUILTIN:
         importlib.import_module(BUILTIN[name])

@@ -28,11 +28,10 @@ Profiles:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
@@ -49,41 +48,31 @@ from labkit.datasets.brats import (
     load_brats_case,
     write_brats_twin,
 )
-from labkit.evaluation import (
-    binary_metrics,
-    evaluate_labels,
-    region_masks,
-    summarize,
-    write_metrics_csv,
-)
+from labkit.evaluation import binary_metrics, evaluate_labels, region_masks
 from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
-from labkit.studies import Study, register
+from labkit.studies import register
 from labkit.studies.common import (
     case_orientation,
-    check_held_out,
-    claim_run,
     in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
-    run_profile,
     save_in_source,
-    split_seed,
-    write_json,
 )
-from labkit.training import fit, seed_everything
+from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import crop_to_box, foreground_box, resize, undo
 
 __all__ = [
     "PROFILES",
+    "RECIPE",
     "REGIONS",
     "STUDY_METRICS",
     "BraTSProfile",
+    "BraTSRecipe",
     "build_model",
     "case_rows",
     "class_values",
@@ -193,19 +182,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> BraTSP
         ValueError: For an unknown profile or field, a bad blend, or a patch the U-Net cannot
             pool ``depth`` times.
     """
-    prof = profile_settings(
-        "brats",
-        PROFILES,
-        profile,
-        overrides,
-        {"blend": BLENDS, "convention": ("", *CONVENTION_LABELS)},
-    )
-    step = 2**prof.depth
-    if len(prof.patch) != 3 or any(p % step for p in prof.patch):
-        raise ValueError(
-            f"patch must be three sizes divisible by 2**depth = {step}; got {prof.patch}."
-        )
-    return prof
+    return RECIPE.settings(profile, overrides)
 
 
 def class_values(convention: str) -> tuple[int, ...]:
@@ -376,123 +353,119 @@ def case_rows(
     return rows + region_rows(pred, ref, convention, spacing, case)
 
 
-def synth(out: Path, cases: int = 16, seed: int = 0, layout: str = "msd") -> Path:
-    """Write a synthetic brain-tumour cohort (MSD Task01 layout, or ``layout="brats"``)."""
-    write_brats_twin(out, n_cases=cases, seed=seed, layout=layout)
-    return Path(out)
+class BraTSRecipe(Recipe):
+    """The brain-tumour study's hooks of the recipe skeleton
+    (:class:`labkit.studies.recipe.Recipe`)."""
 
-
-def train(
-    data: Path,
-    out: Path,
-    profile: str = "quick",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train on an MSD Task01 or BraTS folder, evaluate the test cases, fill the run folder
-    (its ``predictions/`` holds the test cases' label maps on their own grids).
-
-    Args:
-        data: Dataset folder (:func:`labkit.datasets.brats.load_brats`).
-        out: Run folder.
-        profile: ``"quick"`` or ``"full"``.
-        seed: Seed of the split, the weights and the patch draws.
-        overrides: Settings to change (see :func:`settings`); a cohort of fewer than ten cases
-            holds out one case (``holdout=1``) unless told otherwise.
-
-    Returns:
-        The summary written to ``summary.json``: per class and per region over the test cases.
-    """
-    prof = settings(profile, overrides)
-    start = time.perf_counter()
-    seed_everything(seed)
-    cohort = load_brats(data, prof.modalities or None, prof.convention or None)
-    if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
-        prof = replace(prof, holdout=1)
-    out = claim_run(out, "brats", profile, prof, seed, data)
-    split = split_cohort(cohort, prof, split_seed(prof, seed))
-    write_json(out / "split.json", split)
-    check_held_out(cohort.cases, split["test"], lambda c: load_brats_case(c, cohort.convention))
-    xs, ys = prepare(cohort, split["train"], prof, "training volumes")
-    per_volume = -(-prof.patches_per_epoch // len(xs))
-    train_data = patch_dataset(
-        xs, ys, prof.patch, per_volume, prof.batch_size, prof.foreground, seed
-    )
-    small = bool(prof.holdout or prof.test_cases)
-    if not small:
-        xs, ys = prepare(cohort, split["val"], prof, "validation volumes")
-    val_data = validation_data(xs, ys, prof, seed)
-    values = class_values(cohort.convention)
-    config = {
-        "study": "brats",
-        "profile": profile,
-        "settings": {**asdict(prof), "modalities": list(cohort.modalities)},
-        "modalities": list(cohort.modalities),
-        "orientation": case_orientation(cohort.cases[0]),
-        "convention": cohort.convention,
-        "labels": {str(k): v for k, v in CONVENTION_LABELS[cohort.convention].items()},
-        "layout": cohort.layout,
-        "seed": seed,
-        "validation": "patches of the training cases" if small else "validation cases",
+    name = "brats"
+    description = "brain-tumour sub-regions in multi-modal MRI (MSD Task01 / BraTS), 3D patches"
+    profiles = PROFILES
+    choices: ClassVar[Mapping[str, Sequence[Any]]] = {
+        "blend": BLENDS,
+        "convention": ("", *CONVENTION_LABELS),
     }
-    write_json(out / "config.json", config)
-    result = fit(
-        lambda: build_model(prof, len(cohort.modalities), len(values)),
-        train_data,
-        val_data,
-        prof.epochs,
-        out,
-        verbose=2,
-    )
-    train_seconds = time.perf_counter() - start
-    model = result.best_model()
-    by_id = {c.case_id: c for c in cohort.cases}
-    rows = []
-    for case_id in progress(split["test"], "evaluating"):
-        image, labels = load_brats_case(by_id[case_id], cohort.convention)
-        pred = predict_labels(model, image.array, image.spacing, prof, cohort.convention)
-        save_prediction(pred, image, out / "predictions" / f"{case_id}.nii.gz")
-        rows += case_rows(pred, labels.array, cohort.convention, image.spacing, case_id)
-    write_metrics_csv(rows, out / "metrics.csv")
-    summary = {
-        "study": "brats",
-        "profile": profile,
-        "labels": summarize(rows, STUDY_METRICS),
-        "convention": cohort.convention,
-        "modalities": list(cohort.modalities),
-        "train_seconds": round(train_seconds, 1),
-        "train_cases": len(split["train"]),
-        "test_cases": len(split["test"]),
-    }
-    write_json(out / "summary.json", summary)
-    return summary
+    metrics = STUDY_METRICS
+
+    def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> BraTSProfile:
+        """The settings of a profile; the patch must pool ``depth`` times."""
+        prof = super().settings(profile, overrides)
+        step = 2**prof.depth
+        if len(prof.patch) != 3 or any(p % step for p in prof.patch):
+            raise ValueError(
+                f"patch must be three sizes divisible by 2**depth = {step}; got {prof.patch}."
+            )
+        return prof
+
+    def load(self, data: Path, prof: BraTSProfile) -> BraTSCohort:
+        return load_brats(data, prof.modalities or None, prof.convention or None)
+
+    def adapt(self, prof: BraTSProfile, cohort: BraTSCohort) -> BraTSProfile:
+        """A cohort of fewer than ten cases holds out one case (``holdout=1``) unless the
+        settings say otherwise."""
+        if len(cohort.cases) < 10 and not (prof.holdout or prof.test_cases):
+            return replace(prof, holdout=1)
+        return prof
+
+    def split(self, cohort: BraTSCohort, prof: BraTSProfile, seed: int) -> dict[str, list[str]]:
+        return split_cohort(cohort, prof, seed)
+
+    def read(self, cohort: BraTSCohort, case: Any) -> Any:
+        return load_brats_case(case, cohort.convention)
+
+    def inputs(self, run: RunContext) -> Inputs:
+        """Patches drawn afresh every epoch from the training volumes; fixed validation patches
+        from the validation volumes, or from the training volumes of a tiny cohort."""
+        prof, seed = run.settings, run.seed
+        xs, ys = prepare(run.cohort, run.split["train"], prof, "training volumes")
+        per_volume = -(-prof.patches_per_epoch // len(xs))
+        train_data = patch_dataset(
+            xs, ys, prof.patch, per_volume, prof.batch_size, prof.foreground, seed
+        )
+        small = bool(prof.holdout or prof.test_cases)
+        if not small:
+            xs, ys = prepare(run.cohort, run.split["val"], prof, "validation volumes")
+        facts = {"validation": "patches of the training cases" if small else "validation cases"}
+        return Inputs(train_data, validation_data(xs, ys, prof, seed), facts)
+
+    def describe(self, run: RunContext) -> dict[str, Any]:
+        cohort = run.cohort
+        return {
+            "settings": {**asdict(run.settings), "modalities": list(cohort.modalities)},
+            "modalities": list(cohort.modalities),
+            "orientation": case_orientation(cohort.cases[0]),
+            "convention": cohort.convention,
+            "labels": {str(k): v for k, v in CONVENTION_LABELS[cohort.convention].items()},
+            "layout": cohort.layout,
+        }
+
+    def model(self, run: RunContext) -> keras.Model:
+        n_classes = len(class_values(run.cohort.convention))
+        return build_model(run.settings, len(run.cohort.modalities), n_classes)
+
+    def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        """Predict one test case, keep its label map in the run's ``predictions/``, and score
+        it per class and per region (:func:`case_rows`)."""
+        convention = run.cohort.convention
+        image, labels = load_brats_case(run.case(case_id), convention)
+        pred = predict_labels(model, image.array, image.spacing, run.settings, convention)
+        save_prediction(pred, image, run.out / "predictions" / f"{case_id}.nii.gz")
+        return case_rows(pred, labels.array, convention, image.spacing, case_id)
+
+    def report(
+        self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "convention": run.cohort.convention,
+            "modalities": list(run.cohort.modalities),
+            "train_cases": len(run.split["train"]),
+            "test_cases": len(run.split["test"]),
+        }
+
+    def synth(self, out: Path, cases: int = 16, seed: int = 0, layout: str = "msd") -> Path:
+        """Write a synthetic brain-tumour cohort (MSD Task01 layout, or ``layout="brats"``)."""
+        write_brats_twin(out, n_cases=cases, seed=seed, layout=layout)
+        return Path(out)
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment every case of a BraTS or MSD Task01 folder with a trained run, reading the
+        modalities the run was trained on; write ``<case id>.nii.gz`` label maps on each case's
+        grid in the run's label convention."""
+        config = read_config(run)
+        prof = self.run_settings(Path(run))
+        convention = config["convention"]
+        cohort = load_brats(input_dir, config["modalities"])
+        model = load_run_model(Path(run))
+        written = []
+        for case in progress(list(cohort.cases), "predicting"):
+            image, _ = load_brats_case(replace(case, label=None), convention)
+            framed = in_frame(image, config.get("orientation"))
+            labels = predict_labels(model, framed.array, framed.spacing, prof, convention)
+            path = Path(output_dir) / f"{case.case_id}.nii.gz"
+            written.append(save_in_source(labels, framed, image, path))
+        return written
 
 
-def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-    """Segment every case of a BraTS or MSD Task01 folder with a trained run, reading the
-    modalities the run was trained on; write ``<case id>.nii.gz`` label maps on each case's grid
-    in the run's label convention."""
-    config = read_config(run)
-    prof = run_profile(Path(run), "brats", settings)
-    convention = config["convention"]
-    cohort = load_brats(input_dir, config["modalities"])
-    model = load_run_model(Path(run))
-    written = []
-    for case in progress(list(cohort.cases), "predicting"):
-        image, _ = load_brats_case(replace(case, label=None), convention)
-        framed = in_frame(image, config.get("orientation"))
-        labels = predict_labels(model, framed.array, framed.spacing, prof, convention)
-        path = Path(output_dir) / f"{case.case_id}.nii.gz"
-        written.append(save_in_source(labels, framed, image, path))
-    return written
-
-
-register(
-    Study(
-        name="brats",
-        description="brain-tumour sub-regions in multi-modal MRI (MSD Task01 / BraTS), 3D patches",
-        synth=synth,
-        train=train,
-        predict=predict,
-    )
-)
+RECIPE = register(BraTSRecipe())
+train = RECIPE.train
+predict = RECIPE.predict
+synth = RECIPE.synth

@@ -1,4 +1,4 @@
-"""What every study recipe shares: run-folder files, held-out evaluation, folders of images.
+"""What every study recipe shares: settings, run-folder files, folders of images to predict.
 
 A run folder (``labkit train ... --out RUN``) holds ``model.keras`` (best on validation loss),
 ``history.csv``, ``split.json`` (case ids per subset), ``config.json`` (everything ``predict``
@@ -22,9 +22,7 @@ import numpy as np
 from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.base import Case, load_case
-from labkit.datasets.msd import load_msd
-from labkit.errors import DatasetLayoutError, LabkitError, ShapeError
-from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
+from labkit.errors import LabkitError, ShapeError
 from labkit.files import write_text
 from labkit.inference import save_prediction
 from labkit.io import Volume, check_image, load_nifti, nifti_files, orientation, reorient
@@ -36,14 +34,11 @@ __all__ = [
     "case_orientation",
     "check_held_out",
     "claim_run",
-    "finish_run",
-    "image_cases",
     "in_frame",
     "load_run_model",
     "profile_settings",
     "progress",
     "read_config",
-    "run_profile",
     "save_in_source",
     "single_channel_volumes",
     "split_seed",
@@ -224,23 +219,6 @@ def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: P
     return out
 
 
-def run_profile(run: Path, study: str, settings: Callable[[str, Mapping[str, Any]], P]) -> P:
-    """The settings a finished run was trained with, overrides included (from ``config.json``).
-
-    Args:
-        run: Run folder.
-        study: The study the run must belong to.
-        settings: The study's ``settings(profile, overrides)``.
-
-    Raises:
-        ValueError: If the run belongs to another study.
-    """
-    config = read_config(run)
-    if config.get("study") != study:
-        raise ValueError(f"{run} is a run of the {config.get('study')!r} study, not of {study!r}.")
-    return settings(config["profile"], dict(config["settings"]))
-
-
 def binary_slice_model(prof: Any) -> keras.Model:
     """A compiled 2D U-Net with one sigmoid output, for ``(size, size, 1 + 2 * context)`` slices.
 
@@ -391,22 +369,6 @@ def save_in_source(labels: np.ndarray, framed: Volume, source: Volume, path: Pat
     return save_prediction(back.array, source, path)
 
 
-def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
-    """The images to predict in ``folder``: an MSD task folder (every image it lists) or a plain
-    folder of ``.nii.gz`` files, one per case (3D, or 4D with one channel per modality)."""
-    folder = Path(folder)
-    if (folder / "dataset.json").is_file():
-        ds = load_msd(folder)
-        return [Case(c.case_id, c.images, None, c.modalities) for c in (*ds.cases, *ds.test_cases)]
-    files = nifti_files(folder)
-    if not files:
-        raise DatasetLayoutError(
-            f"no images in {folder}: expected an MSD task folder (with dataset.json) or .nii.gz "
-            "files, one per case."
-        )
-    return [Case(case_id, (f,), None, tuple(modalities)) for case_id, f in files.items()]
-
-
 def single_channel_volumes(
     input_dir: Path, subfolder: str, modality: str, layout: str
 ) -> Iterator[tuple[str, Volume, np.ndarray]]:
@@ -443,35 +405,3 @@ def single_channel_volumes(
                 f"one {modality} volume (x, y, z) per patient. Pass the {modality} image alone."
             )
         yield case_id, volume, image
-
-
-def finish_run(
-    run: Path,
-    predictions: Iterable[tuple[str, np.ndarray, np.ndarray, tuple[float, ...]]],
-    labels: Mapping[int, str],
-    extra: Mapping[str, Any] | None = None,
-    metrics: tuple[str, ...] = ("dice", "hd95", "nsd"),
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Evaluate held-out predictions and write ``metrics.csv`` and ``summary.json``.
-
-    Args:
-        run: Run folder.
-        predictions: ``(case_id, predicted labels, reference labels, spacing)`` per held-out case,
-            on the source grid.
-        labels: Label value to name (background excluded).
-        extra: More facts for the summary (profile, timings, ...).
-        metrics: Columns to summarise.
-        **kwargs: Passed to :func:`labkit.evaluation.evaluate_labels` (``lesions``,
-            ``nsd_tolerance_mm``, ``empty_distance``).
-
-    Returns:
-        The summary: per label ``dice_mean``, ``dice_sd``, ``dice_median``, ``hd95_*`` and counts.
-    """
-    rows = []
-    for case_id, pred, ref, spacing in predictions:
-        rows += evaluate_labels(pred, ref, labels, spacing, case=case_id, **kwargs)
-    write_metrics_csv(rows, run / "metrics.csv")
-    summary = {"labels": summarize(rows, metrics=metrics), **(extra or {})}
-    write_json(run / "summary.json", summary)
-    return summary

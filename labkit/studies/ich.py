@@ -32,54 +32,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 from scipy import ndimage
 
 from labkit.ct import apply_window, brain_median_hu, intracranial_mask
-from labkit.datasets.base import Case, LoadedCase, load_case
+from labkit.datasets.base import Case, Cohort, LoadedCase, load_case
 from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
 from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
 from labkit.morphology import remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
-from labkit.studies import Study, register
+from labkit.studies import register
 from labkit.studies.common import (
     binary_slice_model,
     case_orientation,
-    check_held_out,
-    claim_run,
-    finish_run,
     in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
-    run_profile,
     save_in_source,
     single_channel_volumes,
-    split_seed,
-    write_json,
 )
-from labkit.training import fit, seed_everything
+from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
 __all__ = [
     "ALL_TOGETHER",
     "FIXES",
     "PROFILES",
+    "RECIPE",
     "ICHProfile",
+    "ICHRecipe",
     "Preprocessed",
     "build_model",
     "held_out_predictions",
+    "patient_rows",
     "postprocess",
     "predict",
     "predict_probabilities",
@@ -186,14 +181,12 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> ICHPro
     Raises:
         ValueError: For an unknown profile, field or normalisation.
     """
-    return profile_settings(
-        "ich", PROFILES, profile, overrides, choices={"normalisation": ("fixed", "patient")}
-    )
+    return RECIPE.settings(profile, overrides)
 
 
 def run_settings(run: Path) -> ICHProfile:
     """The settings a finished run was trained with, overrides included (from ``config.json``)."""
-    return run_profile(run, "ich", settings)
+    return RECIPE.run_settings(run)
 
 
 @dataclass(frozen=True)
@@ -308,12 +301,6 @@ def select_slices(
     return sorted(int(k) for k in (*lesion, *extra))
 
 
-def synth(out: Path, cases: int = 24, seed: int = 0) -> Path:
-    """Write a synthetic haemorrhage cohort (INSTANCE ``data/`` + ``label/``) into ``out``."""
-    write_ich_twin(out, n_cases=cases, seed=seed)
-    return Path(out)
-
-
 def _slices(
     cases: list[Case], prof: ICHProfile, label: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -410,16 +397,24 @@ def score_postprocessing(
     for case_id, (loaded, probs, brain) in held_out.items():
         spacing = loaded.image.spacing
         mask = postprocess(probs >= 0.5, brain, spacing, min_component_ml, opening)
-        rows += evaluate_labels(
-            mask,
-            loaded.label.array,
-            LABELS,
-            spacing,
-            case=case_id,
-            lesions=True,
-            nsd_tolerance_mm=nsd_tolerance_mm,
-        )
+        rows += patient_rows(mask, loaded, case_id, nsd_tolerance_mm)
     return rows
+
+
+def patient_rows(
+    mask: np.ndarray, loaded: LoadedCase, case_id: str, nsd_tolerance_mm: float
+) -> list[dict[str, Any]]:
+    """The per-patient metrics of a predicted mask ``(x, y, z)``, lesion-wise columns included:
+    the rows of ``metrics.csv``."""
+    return evaluate_labels(
+        mask,
+        loaded.label.array,
+        LABELS,
+        loaded.image.spacing,
+        case=case_id,
+        lesions=True,
+        nsd_tolerance_mm=nsd_tolerance_mm,
+    )
 
 
 def predict_volume(
@@ -432,94 +427,6 @@ def predict_volume(
     if prof.min_component_ml > 0 or prof.opening:
         return postprocess(mask, brain, spacing, prof.min_component_ml, prof.opening)
     return mask.astype(np.uint8)
-
-
-def train(
-    data: Path,
-    out: Path,
-    profile: str = "quick",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train on an INSTANCE folder, evaluate the test patients, and fill the run folder.
-
-    Args:
-        data: Folder in the :func:`labkit.datasets.ich.load_instance` layout.
-        out: Run folder.
-        profile: ``"quick"`` or ``"full"``.
-        seed: Seed of the split, the weights, the slice choice and the shuffling.
-        overrides: Settings to change (see :func:`settings`).
-
-    Returns:
-        The summary written to ``summary.json``: per-patient metrics summarised (Dice, Hausdorff
-        distance, HD95, normalised surface Dice, relative volume difference, false-positive
-        components), the slice counts and the training time.
-    """
-    prof = settings(profile, overrides)
-    start = time.perf_counter()
-    seed_everything(seed)
-    cohort = load_instance(data)
-    out = claim_run(out, "ich", profile, prof, seed, data)
-    shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-    split = split_ids(cohort.case_ids, shares, split_seed(prof, seed))
-    write_json(out / "split.json", split)
-    check_held_out(cohort.cases, split["test"])
-    by_id = {c.case_id: c for c in cohort.cases}
-    rng = np.random.default_rng(seed)
-    x_train, y_train = _slices([by_id[i] for i in split["train"]], prof, "training slices", rng)
-    x_val, y_val = _slices([by_id[i] for i in split["val"]], prof, "validation slices", rng)
-    config = {
-        "study": "ich",
-        "profile": profile,
-        "settings": asdict(prof),
-        "labels": {str(k): v for k, v in LABELS.items()},
-        "modalities": ["CT"],
-        "orientation": case_orientation(cohort.cases[0]),
-        "seed": seed,
-        "train_slices": len(x_train),
-        "train_lesion_slices": int(y_train.reshape(len(y_train), -1).any(axis=1).sum()),
-        "val_slices": len(x_val),
-    }
-    write_json(out / "config.json", config)
-    flips = (0,) if prof.flip else ()  # axis 0 of a slice is x: left-right
-    result = fit(
-        lambda: build_model(prof),
-        slice_dataset(x_train, y_train, prof.batch_size, True, flip_axes=flips, seed=seed),
-        slice_dataset(x_val, y_val, prof.batch_size),
-        prof.epochs,
-        out,
-        verbose=2,
-    )
-    train_seconds = time.perf_counter() - start
-    model = result.best_model()
-
-    def held_out() -> Iterator[tuple[str, np.ndarray, np.ndarray, tuple[float, ...]]]:
-        for loaded, pred in _predict_cases(model, prof, [by_id[i] for i in split["test"]]):
-            yield loaded.case.case_id, pred, loaded.label.array, loaded.image.spacing
-
-    extra = {
-        "study": "ich",
-        "profile": profile,
-        "train_seconds": round(train_seconds, 1),
-        "train_slices": config["train_slices"],
-    }
-    return finish_run(
-        out,
-        held_out(),
-        LABELS,
-        extra,
-        metrics=("dice", "hd", "hd95", "nsd", "rvd", "fp_components"),
-        lesions=True,
-        nsd_tolerance_mm=prof.nsd_tolerance_mm,
-    )
-
-
-def _predict_cases(
-    model: keras.Model, prof: ICHProfile, cases: list[Case]
-) -> Iterator[tuple[LoadedCase, np.ndarray]]:
-    for case in progress(cases, "evaluating"):
-        loaded = load_case(case)
-        yield loaded, predict_volume(model, loaded.image.array, loaded.image.spacing, prof)
 
 
 def held_out_predictions(
@@ -547,28 +454,89 @@ def held_out_predictions(
     return out
 
 
-def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-    """Segment the haemorrhage in every CT of ``input_dir`` (an INSTANCE folder, or plain
-    ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's grid."""
-    prof = run_settings(run)
-    frame = read_config(run).get("orientation")
-    model = load_run_model(Path(run))
-    written = []
-    layout = "an INSTANCE folder (data/ + label/)"
-    for pid, volume, _ in single_channel_volumes(input_dir, "data", "CT", layout):
-        framed = in_frame(volume, frame)
-        image = framed.array.reshape(*framed.shape[:3], 1)
-        mask = predict_volume(model, image, framed.spacing, prof)
-        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{pid}.nii.gz"))
-    return written
+class ICHRecipe(Recipe):
+    """The haemorrhage study's hooks of the recipe skeleton
+    (:class:`labkit.studies.recipe.Recipe`)."""
+
+    name = "ich"
+    description = "intracerebral haemorrhage in head CT (INSTANCE), 2D U-Net, per-patient scores"
+    profiles = PROFILES
+    choices: ClassVar[Mapping[str, Sequence[Any]]] = {"normalisation": ("fixed", "patient")}
+    metrics = ("dice", "hd", "hd95", "nsd", "rvd", "fp_components")
+
+    def load(self, data: Path, prof: ICHProfile) -> Cohort:
+        return load_instance(data)
+
+    def split(self, cohort: Cohort, prof: ICHProfile, seed: int) -> dict[str, list[str]]:
+        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+        return split_ids(cohort.case_ids, shares, seed)
+
+    def inputs(self, run: RunContext) -> Inputs:
+        """The chosen slices (:func:`select_slices`) of the training and validation patients;
+        the lesion-free ones drawn with the run's seed."""
+        prof, seed = run.settings, run.seed
+        rng = np.random.default_rng(seed)
+        x_train, y_train = _slices(run.cases("train"), prof, "training slices", rng)
+        x_val, y_val = _slices(run.cases("val"), prof, "validation slices", rng)
+        flips = (0,) if prof.flip else ()  # axis 0 of a slice is x: left-right
+        facts = {
+            "train_slices": len(x_train),
+            "train_lesion_slices": int(y_train.reshape(len(y_train), -1).any(axis=1).sum()),
+            "val_slices": len(x_val),
+        }
+        return Inputs(
+            slice_dataset(x_train, y_train, prof.batch_size, True, flip_axes=flips, seed=seed),
+            slice_dataset(x_val, y_val, prof.batch_size),
+            facts,
+        )
+
+    def describe(self, run: RunContext) -> dict[str, Any]:
+        return {
+            "labels": {str(k): v for k, v in LABELS.items()},
+            "modalities": ["CT"],
+            "orientation": case_orientation(run.cohort.cases[0]),
+        }
+
+    def model(self, run: RunContext) -> keras.Model:
+        return build_model(run.settings)
+
+    def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        """Every axial slice of the patient predicted, stacked, post-processed as the settings
+        say, and scored per patient."""
+        prof = run.settings
+        loaded = load_case(run.case(case_id))
+        mask = predict_volume(model, loaded.image.array, loaded.image.spacing, prof)
+        return patient_rows(mask, loaded, case_id, prof.nsd_tolerance_mm)
+
+    def report(
+        self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {"train_slices": run.config["train_slices"]}
+
+    def synth(self, out: Path, cases: int = 24, seed: int = 0) -> Path:
+        """Write a synthetic haemorrhage cohort (INSTANCE ``data/`` + ``label/``) into ``out``."""
+        write_ich_twin(out, n_cases=cases, seed=seed)
+        return Path(out)
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment the haemorrhage in every CT of ``input_dir`` (an INSTANCE folder, or plain
+        ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's
+        grid."""
+        prof = self.run_settings(run)
+        frame = read_config(run).get("orientation")
+        model = load_run_model(Path(run))
+        written = []
+        layout = "an INSTANCE folder (data/ + label/)"
+        for pid, volume, _ in single_channel_volumes(input_dir, "data", "CT", layout):
+            framed = in_frame(volume, frame)
+            image = framed.array.reshape(*framed.shape[:3], 1)
+            mask = predict_volume(model, image, framed.spacing, prof)
+            path = Path(output_dir) / f"{pid}.nii.gz"
+            written.append(save_in_source(mask, framed, volume, path))
+        return written
 
 
-register(
-    Study(
-        name="ich",
-        description="intracerebral haemorrhage in head CT (INSTANCE), 2D U-Net, per-patient scores",
-        synth=synth,
-        train=train,
-        predict=predict,
-    )
-)
+RECIPE = register(ICHRecipe())
+train = RECIPE.train
+predict = RECIPE.predict
+synth = RECIPE.synth

@@ -21,50 +21,46 @@ Both hold out 20% of the cases (by patient) as a test set that training never se
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 
 from labkit import losses, metrics
 from labkit.datasets.base import Case, LoadedCase, load_case
-from labkit.datasets.msd import TWIN_TASKS, load_msd, write_msd_twin
-from labkit.errors import ShapeError
+from labkit.datasets.msd import TWIN_TASKS, MSDDataset, load_msd, write_msd_twin
+from labkit.errors import DatasetLayoutError, ShapeError
+from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
-from labkit.io import check_image, load_nifti
+from labkit.io import check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
-from labkit.studies import Study, register
+from labkit.studies import register
 from labkit.studies.common import (
     case_orientation,
-    check_held_out,
-    claim_run,
-    finish_run,
-    image_cases,
     in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
-    run_profile,
     save_in_source,
-    split_seed,
-    write_json,
 )
-from labkit.training import fit, seed_everything
+from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Resize, resize, undo
 
 __all__ = [
     "PROFILES",
+    "RECIPE",
     "TWIN_BUDGET",
     "MSDProfile",
+    "MSDRecipe",
     "build_model",
+    "compiled_model",
     "held_out_predictions",
+    "image_cases",
     "predict",
     "predict_volume",
     "preprocess",
@@ -121,9 +117,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> MSDPro
     Raises:
         ValueError: For an unknown profile, field or schedule.
     """
-    return profile_settings(
-        "msd", PROFILES, profile, overrides, choices={"schedule": ("constant", "cosine")}
-    )
+    return RECIPE.settings(profile, overrides)
 
 
 def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list[Resize]]:
@@ -147,12 +141,6 @@ def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list
         image, record = resize(image, shape, order=1)
         records.append(record)
     return image, records
-
-
-def synth(out: Path, cases: int = 20, seed: int = 0, task: str = "hippocampus") -> Path:
-    """Write a twin of an MSD task (``hippocampus``, ``liver`` or ``spleen``) into ``out``."""
-    write_msd_twin(out, task, n_cases=cases, seed=seed)
-    return Path(out)
 
 
 def _load(cases: list[Case], max_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -190,117 +178,33 @@ def build_model(prof: MSDProfile, n_channels: int, n_classes: int) -> keras.Mode
 
 def run_settings(run: Path) -> MSDProfile:
     """The settings a finished run was trained with, overrides included (from ``config.json``)."""
-    return run_profile(run, "msd", settings)
+    return RECIPE.run_settings(run)
 
 
-def train(
-    data: Path,
-    out: Path,
-    profile: str = "quick",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train on an MSD task folder, evaluate the held-out test cases, and fill the run folder.
-
-    Args:
-        data: MSD task folder (``dataset.json``, ``imagesTr/``, ``labelsTr/``).
-        out: Run folder.
-        profile: ``"quick"`` or ``"full"``.
-        seed: Seed of the split, the weights and the shuffling.
-        overrides: Settings to change (see :func:`settings`).
-
-    Returns:
-        The summary written to ``summary.json``.
-    """
-    prof = settings(profile, overrides)
-    start = time.perf_counter()
-    seed_everything(seed)
-    ds = load_msd(data)
-    out = claim_run(out, "msd", profile, prof, seed, data)
-    test_share = prof.test_fraction
-    val_share = (1 - test_share) * prof.val_fraction
-    split = split_ids(
-        ds.case_ids,
-        {"train": 1 - test_share - val_share, "val": val_share, "test": test_share},
-        split_seed(prof, seed),
-    )
-    write_json(out / "split.json", split)
-    check_held_out(ds.cases, split["test"])
-    by_id = {c.case_id: c for c in ds.cases}
-    n_classes = max(ds.labels) + 1
-    train_img, train_lab = _load([by_id[i] for i in split["train"]], prof.max_size)
-    val_img, val_lab = _load([by_id[i] for i in split["val"]], prof.max_size)
-    multiple = 2**prof.depth
-    size = np.max([img.shape[:2] for img in train_img + val_img], axis=0)
-    shape = tuple(int(-(-s // multiple) * multiple) for s in size)
-    x_train, y_train = stack_slices(train_img, train_lab, shape)
-    x_val, y_val = stack_slices(val_img, val_lab, shape)
-    config = {
-        "study": "msd",
-        "task": ds.name,
-        "profile": profile,
-        "settings": asdict(prof),
-        "labels": {str(k): v for k, v in ds.labels.items()},
-        "modalities": list(ds.modalities),
-        "orientation": case_orientation(ds.cases[0]),
-        "slice_shape": list(shape),
-        "seed": seed,
-        "train_slices": len(x_train),
-        "val_slices": len(x_val),
-    }
-    write_json(out / "config.json", config)
-
-    steps = int(np.ceil(len(x_train) / prof.batch_size)) * prof.epochs
+def compiled_model(
+    prof: MSDProfile, n_channels: int, n_classes: int, train_slices: int
+) -> keras.Model:
+    """:func:`build_model` compiled as the recipe trains it: Adam (a constant rate, or a cosine
+    decay to 0 over the run's ``train_slices / batch_size * epochs`` steps), the profile's
+    loss, the generalized Dice score, the mean and per-class Dice, and pixel accuracy."""
+    steps = int(np.ceil(train_slices / prof.batch_size)) * prof.epochs
     rate = (
         keras.optimizers.schedules.CosineDecay(prof.learning_rate, decay_steps=steps)
         if prof.schedule == "cosine"
         else prof.learning_rate
     )
-
-    def build() -> keras.Model:
-        model = build_model(prof, len(ds.modalities), n_classes)
-        model.compile(
-            optimizer=keras.optimizers.Adam(rate),
-            loss=losses.get(prof.loss),
-            metrics=[
-                metrics.GeneralizedDiceScore(),
-                metrics.DiceScore(n_classes),
-                *(metrics.DiceScore(n_classes, k) for k in range(1, n_classes) if n_classes > 2),
-                keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            ],
-        )
-        return model
-
-    result = fit(
-        build,
-        slice_dataset(
-            x_train, y_train, prof.batch_size, shuffle=True, flip_axes=prof.flip_axes, seed=seed
-        ),
-        slice_dataset(x_val, y_val, prof.batch_size),
-        prof.epochs,
-        out,
-        verbose=2,
+    model = build_model(prof, n_channels, n_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate),
+        loss=losses.get(prof.loss),
+        metrics=[
+            metrics.GeneralizedDiceScore(),
+            metrics.DiceScore(n_classes),
+            *(metrics.DiceScore(n_classes, k) for k in range(1, n_classes) if n_classes > 2),
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+        ],
     )
-    train_seconds = time.perf_counter() - start
-    model = result.best_model()
-    labels = {k: v for k, v in ds.labels.items() if k != 0}
-
-    def held_out():
-        for loaded, pred in _predict_cases(model, prof, [by_id[i] for i in split["test"]]):
-            yield loaded.case.case_id, pred, loaded.label.array, loaded.image.spacing
-
-    summary = finish_run(
-        out,
-        held_out(),
-        labels,
-        {
-            "study": "msd",
-            "task": ds.name,
-            "profile": profile,
-            "train_seconds": round(train_seconds, 1),
-        },
-    )
-    return summary
+    return model
 
 
 def predict_volume(model: keras.Model, image: np.ndarray, prof: MSDProfile) -> np.ndarray:
@@ -347,35 +251,117 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
     return {lc.case.case_id: (lc, pred) for lc, pred in _predict_cases(model, prof, cases)}
 
 
-def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-    """Segment every image of ``input_dir`` with a trained run; write ``<case id>.nii.gz``."""
-    config = read_config(run)
-    prof = run_settings(run)
-    model = load_run_model(Path(run))
-    written = []
-    for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
-        volume = check_image(load_nifti(case.images[0]))
-        framed = in_frame(volume, config.get("orientation"))
-        image = framed.array if framed.array.ndim == 4 else framed.array[..., None]
-        if image.shape[-1] != len(config["modalities"]):
-            raise ShapeError(
-                f"{volume.name} has {image.shape[-1]} channel(s) but the model was trained on "
-                f"{len(config['modalities'])} modalities {config['modalities']}; expected one "
-                "channel per modality, in that order."
-            )
-        labels = predict_volume(model, image, prof)
-        path = Path(output_dir) / f"{case.case_id}.nii.gz"
-        written.append(save_in_source(labels, framed, volume, path))
-    return written
+def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
+    """The images to predict in ``folder``: an MSD task folder (every image it lists) or a plain
+    folder of ``.nii.gz`` files, one per case (3D, or 4D with one channel per modality)."""
+    folder = Path(folder)
+    if (folder / "dataset.json").is_file():
+        ds = load_msd(folder)
+        return [Case(c.case_id, c.images, None, c.modalities) for c in (*ds.cases, *ds.test_cases)]
+    files = nifti_files(folder)
+    if not files:
+        raise DatasetLayoutError(
+            f"no images in {folder}: expected an MSD task folder (with dataset.json) or .nii.gz "
+            "files, one per case."
+        )
+    return [Case(case_id, (f,), None, tuple(modalities)) for case_id, f in files.items()]
 
 
-register(
-    Study(
-        name="msd",
-        description="generic multiclass 2D U-Net with generalized Dice on any Decathlon task "
-        f"(twins: {', '.join(TWIN_TASKS)})",
-        synth=synth,
-        train=train,
-        predict=predict,
+class MSDRecipe(Recipe):
+    """The Decathlon study's hooks of the recipe skeleton
+    (:class:`labkit.studies.recipe.Recipe`)."""
+
+    name = "msd"
+    description = (
+        "generic multiclass 2D U-Net with generalized Dice on any Decathlon task "
+        f"(twins: {', '.join(TWIN_TASKS)})"
     )
-)
+    profiles = PROFILES
+    choices: ClassVar[Mapping[str, Sequence[Any]]] = {"schedule": ("constant", "cosine")}
+
+    def load(self, data: Path, prof: MSDProfile) -> MSDDataset:
+        return load_msd(data)
+
+    def split(self, cohort: MSDDataset, prof: MSDProfile, seed: int) -> dict[str, list[str]]:
+        """``test_fraction`` of the cases for testing, ``val_fraction`` of the rest for
+        validation."""
+        test_share = prof.test_fraction
+        val_share = (1 - test_share) * prof.val_fraction
+        shares = {"train": 1 - test_share - val_share, "val": val_share, "test": test_share}
+        return split_ids(cohort.case_ids, shares, seed)
+
+    def inputs(self, run: RunContext) -> Inputs:
+        """Every axial slice of the training and validation volumes, padded to one shape (a
+        multiple of ``2 ** depth``)."""
+        prof = run.settings
+        train_img, train_lab = _load(run.cases("train"), prof.max_size)
+        val_img, val_lab = _load(run.cases("val"), prof.max_size)
+        multiple = 2**prof.depth
+        size = np.max([img.shape[:2] for img in train_img + val_img], axis=0)
+        shape = tuple(int(-(-s // multiple) * multiple) for s in size)
+        x_train, y_train = stack_slices(train_img, train_lab, shape)
+        x_val, y_val = stack_slices(val_img, val_lab, shape)
+        facts = {"slice_shape": list(shape), "train_slices": len(x_train), "val_slices": len(x_val)}
+        train = slice_dataset(
+            x_train, y_train, prof.batch_size, shuffle=True, flip_axes=prof.flip_axes, seed=run.seed
+        )
+        return Inputs(train, slice_dataset(x_val, y_val, prof.batch_size), facts)
+
+    def describe(self, run: RunContext) -> dict[str, Any]:
+        ds = run.cohort
+        return {
+            "task": ds.name,
+            "labels": {str(k): v for k, v in ds.labels.items()},
+            "modalities": list(ds.modalities),
+            "orientation": case_orientation(ds.cases[0]),
+        }
+
+    def model(self, run: RunContext) -> keras.Model:
+        ds = run.cohort
+        n_classes = max(ds.labels) + 1
+        return compiled_model(
+            run.settings, len(ds.modalities), n_classes, run.config["train_slices"]
+        )
+
+    def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        loaded = load_case(run.case(case_id))
+        pred = predict_volume(model, loaded.image.array, run.settings)
+        labels = {k: v for k, v in run.cohort.labels.items() if k != 0}
+        return evaluate_labels(pred, loaded.label.array, labels, loaded.image.spacing, case=case_id)
+
+    def report(
+        self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {"task": run.cohort.name}
+
+    def synth(self, out: Path, cases: int = 20, seed: int = 0, task: str = "hippocampus") -> Path:
+        """Write a twin of an MSD task (``hippocampus``, ``liver`` or ``spleen``) into ``out``."""
+        write_msd_twin(out, task, n_cases=cases, seed=seed)
+        return Path(out)
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment every image of ``input_dir`` with a trained run; write ``<case id>.nii.gz``."""
+        config = read_config(run)
+        prof = self.run_settings(run)
+        model = load_run_model(Path(run))
+        written = []
+        for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
+            volume = check_image(load_nifti(case.images[0]))
+            framed = in_frame(volume, config.get("orientation"))
+            image = framed.array if framed.array.ndim == 4 else framed.array[..., None]
+            if image.shape[-1] != len(config["modalities"]):
+                raise ShapeError(
+                    f"{volume.name} has {image.shape[-1]} channel(s) but the model was trained "
+                    f"on {len(config['modalities'])} modalities {config['modalities']}; expected "
+                    "one channel per modality, in that order."
+                )
+            labels = predict_volume(model, image, prof)
+            path = Path(output_dir) / f"{case.case_id}.nii.gz"
+            written.append(save_in_source(labels, framed, volume, path))
+        return written
+
+
+RECIPE = register(MSDRecipe())
+train = RECIPE.train
+predict = RECIPE.predict
+synth = RECIPE.synth

@@ -20,9 +20,8 @@ how the chapter measures one change against the faithful pipeline on the same sp
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,36 +30,33 @@ import numpy as np
 from scipy import ndimage
 
 from labkit.augment import augmented_dataset, slice_augmentation
-from labkit.datasets.base import load_case
+from labkit.datasets.base import Cohort, load_case
 from labkit.datasets.phh import load_phh, write_phh_twin
+from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
 from labkit.intensity import minmax_slices
 from labkit.morphology import keep_largest_component
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
-from labkit.studies import Study, register
+from labkit.studies import register
 from labkit.studies.common import (
     binary_slice_model,
     case_orientation,
-    check_held_out,
-    claim_run,
-    finish_run,
     in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
     save_in_source,
     single_channel_volumes,
-    split_seed,
-    write_json,
 )
-from labkit.training import fit, seed_everything
+from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
 __all__ = [
     "PROFILES",
+    "RECIPE",
     "PHHProfile",
+    "PHHRecipe",
     "build_model",
     "head_box",
     "predict",
@@ -139,7 +135,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> PHHPro
     Raises:
         ValueError: For an unknown profile or field.
     """
-    return profile_settings("phh", PROFILES, profile, overrides)
+    return RECIPE.settings(profile, overrides)
 
 
 def head_box(
@@ -194,12 +190,6 @@ def preprocess(
     return out, label, [crop, size]
 
 
-def synth(out: Path, cases: int = 10, seed: int = 0) -> Path:
-    """Write a synthetic PHH cohort (``images/`` + ``masks/``) into ``out``."""
-    write_phh_twin(out, n_cases=cases, seed=seed)
-    return Path(out)
-
-
 def _prepare(cases: list, prof: PHHProfile, label: str) -> tuple[np.ndarray, np.ndarray]:
     images, masks = [], []
     for case in progress(cases, label):
@@ -215,80 +205,79 @@ def build_model(prof: PHHProfile) -> keras.Model:
     return binary_slice_model(prof)
 
 
-def train(
-    data: Path,
-    out: Path,
-    profile: str = "quick",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train on a PHH folder, evaluate the test patients, and fill the run folder.
+class PHHRecipe(Recipe):
+    """The PHH study's hooks of the recipe skeleton (:class:`labkit.studies.recipe.Recipe`)."""
 
-    Args:
-        data: Folder in the :func:`labkit.datasets.load_phh` layout.
-        out: Run folder.
-        profile: ``"quick"`` or ``"full"``.
-        seed: Seed of the split, the weights, the shuffling and the augmentation.
-        overrides: Settings to change (see :func:`settings`).
+    name = "phh"
+    description = "CSF in neonatal T2 MRI (post-hemorrhagic hydrocephalus), 2D U-Net, BCE"
+    profiles = PROFILES
 
-    Returns:
-        The summary written to ``summary.json``: held-out metrics per label, plus the study's
-        own measure, pixel accuracy over the test patients' preprocessed slices, beside the
-        accuracy of a model that predicts no CSF at all.
-    """
-    prof = settings(profile, overrides)
-    start = time.perf_counter()
-    seed_everything(seed)
-    cohort = load_phh(data)
-    out = claim_run(out, "phh", profile, prof, seed, data)
-    shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-    split = split_ids(cohort.case_ids, shares, split_seed(prof, seed))
-    write_json(out / "split.json", split)
-    check_held_out(cohort.cases, split["test"])
-    by_id = {c.case_id: c for c in cohort.cases}
-    x_train, y_train = _prepare([by_id[i] for i in split["train"]], prof, "training slices")
-    x_val, y_val = _prepare([by_id[i] for i in split["val"]], prof, "validation slices")
-    config = {
-        "study": "phh",
-        "profile": profile,
-        "settings": asdict(prof),
-        "labels": {str(k): v for k, v in LABELS.items()},
-        "modalities": ["T2"],
-        "orientation": case_orientation(cohort.cases[0]),
-        "seed": seed,
-        "train_slices": len(x_train),
-        "val_slices": len(x_val),
-    }
-    write_json(out / "config.json", config)
-    augment = slice_augmentation(prof.noise_std, prof.rotate_degrees, prof.augment_prob, seed)
-    result = fit(
-        lambda: build_model(prof),
-        augmented_dataset(x_train, y_train, prof.batch_size, augment, seed=seed),
-        slice_dataset(x_val, y_val, prof.batch_size),
-        prof.epochs,
-        out,
-        verbose=2,
-    )
-    train_seconds = time.perf_counter() - start
-    model = result.best_model()
+    def load(self, data: Path, prof: PHHProfile) -> Cohort:
+        return load_phh(data)
 
-    x_test, y_test = _prepare([by_id[i] for i in split["test"]], prof, "test slices")
-    scores = model.evaluate(
-        slice_dataset(x_test, y_test, prof.batch_size), verbose=0, return_dict=True
-    )
-    study_measure = {
-        "test_slice_accuracy": float(scores["accuracy"]),
-        "test_slice_accuracy_no_csf": float(1.0 - y_test.mean()),
-    }
+    def split(self, cohort: Cohort, prof: PHHProfile, seed: int) -> dict[str, list[str]]:
+        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+        return split_ids(cohort.case_ids, shares, seed)
 
-    def held_out():
-        for case_id in progress(split["test"], "evaluating"):
-            loaded = load_case(by_id[case_id])
-            pred = predict_volume(model, loaded.image.array, prof)
-            yield case_id, pred, loaded.label.array, loaded.image.spacing
+    def inputs(self, run: RunContext) -> Inputs:
+        prof, seed = run.settings, run.seed
+        x_train, y_train = _prepare(run.cases("train"), prof, "training slices")
+        x_val, y_val = _prepare(run.cases("val"), prof, "validation slices")
+        augment = slice_augmentation(prof.noise_std, prof.rotate_degrees, prof.augment_prob, seed)
+        return Inputs(
+            augmented_dataset(x_train, y_train, prof.batch_size, augment, seed=seed),
+            slice_dataset(x_val, y_val, prof.batch_size),
+            {"train_slices": len(x_train), "val_slices": len(x_val)},
+        )
 
-    extra = {"study": "phh", "profile": profile, "train_seconds": round(train_seconds, 1)}
-    return finish_run(out, held_out(), LABELS, {**extra, **study_measure})
+    def describe(self, run: RunContext) -> dict[str, Any]:
+        return {
+            "labels": {str(k): v for k, v in LABELS.items()},
+            "modalities": ["T2"],
+            "orientation": case_orientation(run.cohort.cases[0]),
+        }
+
+    def model(self, run: RunContext) -> keras.Model:
+        return build_model(run.settings)
+
+    def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        loaded = load_case(run.case(case_id))
+        pred = predict_volume(model, loaded.image.array, run.settings)
+        return evaluate_labels(pred, loaded.label.array, LABELS, loaded.image.spacing, case=case_id)
+
+    def report(
+        self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The study's own measure: pixel accuracy over the test patients' preprocessed slices,
+        beside the accuracy of a model that predicts no CSF at all."""
+        x_test, y_test = _prepare(run.cases("test"), run.settings, "test slices")
+        data = slice_dataset(x_test, y_test, run.settings.batch_size)
+        scores = model.evaluate(data, verbose=0, return_dict=True)
+        return {
+            "test_slice_accuracy": float(scores["accuracy"]),
+            "test_slice_accuracy_no_csf": float(1.0 - y_test.mean()),
+        }
+
+    def synth(self, out: Path, cases: int = 10, seed: int = 0) -> Path:
+        """Write a synthetic PHH cohort (``images/`` + ``masks/``) into ``out``."""
+        write_phh_twin(out, n_cases=cases, seed=seed)
+        return Path(out)
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment the CSF of every T2 volume in ``input_dir`` (a PHH folder, or plain
+        ``.nii.gz`` files) with a trained run; write ``<patient id>.nii.gz`` masks on each
+        image's grid."""
+        config = read_config(run)
+        prof = self.run_settings(run)
+        model = load_run_model(Path(run))
+        written = []
+        layout = "a PHH folder (images/ + masks/)"
+        for pid, volume, _ in single_channel_volumes(input_dir, "images", "T2", layout):
+            framed = in_frame(volume, config.get("orientation"))
+            mask = predict_volume(model, framed.array.reshape(*framed.shape[:3], 1), prof)
+            path = Path(output_dir) / f"{pid}.nii.gz"
+            written.append(save_in_source(mask, framed, volume, path))
+        return written
 
 
 def predict_volume(
@@ -305,27 +294,7 @@ def predict_volume(
     return (undo(probs[..., 0], records) >= threshold).astype(np.uint8)
 
 
-def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-    """Segment the CSF of every T2 volume in ``input_dir`` (a PHH folder, or plain ``.nii.gz``
-    files) with a trained run; write ``<patient id>.nii.gz`` masks on each image's grid."""
-    config = read_config(run)
-    prof = profile_settings("phh", PROFILES, config["profile"], config["settings"])
-    model = load_run_model(Path(run))
-    written = []
-    layout = "a PHH folder (images/ + masks/)"
-    for pid, volume, _ in single_channel_volumes(input_dir, "images", "T2", layout):
-        framed = in_frame(volume, config.get("orientation"))
-        mask = predict_volume(model, framed.array.reshape(*framed.shape[:3], 1), prof)
-        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{pid}.nii.gz"))
-    return written
-
-
-register(
-    Study(
-        name="phh",
-        description="CSF in neonatal T2 MRI (post-hemorrhagic hydrocephalus), 2D U-Net, BCE",
-        synth=synth,
-        train=train,
-        predict=predict,
-    )
-)
+RECIPE = register(PHHRecipe())
+train = RECIPE.train
+predict = RECIPE.predict
+synth = RECIPE.synth

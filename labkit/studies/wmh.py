@@ -27,58 +27,47 @@ into leave-one-site-out (train on the other sites, test on every subject of that
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit import experiments, losses, tables
+from labkit import experiments, losses
 from labkit import metrics as keras_metrics
 from labkit.augment import augmented_copies, volume_augmentation
 from labkit.datasets.base import Cohort, load_case
 from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
-from labkit.evaluation import (
-    dice,
-    evaluate_labels,
-    summarize,
-    write_metrics_csv,
-)
+from labkit.evaluation import dice, evaluate_labels, summarize
 from labkit.inference import sliding_window
 from labkit.intensity import zscore
 from labkit.io import check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
-from labkit.studies import Study, register
+from labkit.studies import register
 from labkit.studies.common import (
     case_orientation,
-    check_held_out,
-    claim_run,
     in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
-    run_profile,
     save_in_source,
-    split_seed,
-    write_json,
 )
-from labkit.training import fit, seed_everything
+from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Resize, resize, undo
 
 __all__ = [
     "CHALLENGE_METRICS",
     "INPUTS",
     "PROFILES",
+    "RECIPE",
     "THRESHOLDS",
     "WMHProfile",
-    "ablation_table",
+    "WMHRecipe",
     "ablation_variants",
     "build_model",
     "challenge_rows",
@@ -98,7 +87,6 @@ __all__ = [
     "synth",
     "train",
     "training_data",
-    "unseen_site_table",
     "validation_data",
 ]
 
@@ -188,10 +176,7 @@ def settings(profile: str, overrides: Mapping[str, Any] | None = None) -> WMHPro
     Raises:
         ValueError: For an unknown profile or field, or a kernel that is not three odd sizes.
     """
-    prof = profile_settings("wmh", PROFILES, profile, overrides, {"input": INPUTS})
-    if len(prof.kernel) != 3 or any(k < 1 or k % 2 == 0 for k in prof.kernel):
-        raise ValueError(f"kernel must be three odd sizes such as (3, 3, 1); got {prof.kernel}.")
-    return prof
+    return RECIPE.settings(profile, overrides)
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -447,102 +432,6 @@ def challenge_rows(
     return [{**row, "site": site} for row in rows]
 
 
-def synth(out: Path, cases: int = 20, seed: int = 0) -> Path:
-    """Write a synthetic WMH cohort in the challenge layout: ``cases`` subjects per site."""
-    write_wmh_twin(out, n_per_site=cases, seed=seed)
-    return Path(out)
-
-
-def train(
-    data: Path,
-    out: Path,
-    profile: str = "quick",
-    seed: int = 0,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train on a WMH challenge folder, evaluate the test subjects, and fill the run folder.
-
-    Args:
-        data: Folder in the challenge layout (:func:`labkit.datasets.wmh.load_wmh`).
-        out: Run folder.
-        profile: ``"quick"`` or ``"full"``.
-        seed: Seed of the split, the weights, the shuffling and the augmentation.
-        overrides: Settings to change (see :func:`settings`).
-
-    Returns:
-        The summary written to ``summary.json``: the challenge's metrics over the test subjects
-        (``labels``) and per site (``sites``), timings and set sizes.
-    """
-    prof = settings(profile, overrides)
-    start = time.perf_counter()
-    seed_everything(seed)
-    cohort = load_wmh(data)
-    out = claim_run(out, "wmh", profile, prof, seed, data)
-    split = split_cohort(cohort, prof, split_seed(prof, seed))
-    write_json(out / "split.json", split)
-    check_held_out(cohort.cases, split["test"])
-    train_data, n_train = training_data(
-        *prepare(cohort, split["train"], prof, "training volumes"), prof, seed
-    )
-    val_volumes = prepare(cohort, split["val"], prof, "validation volumes")
-    val_data = validation_data(*val_volumes, prof, seed)
-    config = {
-        "study": "wmh",
-        "profile": profile,
-        "settings": asdict(prof),
-        "labels": {str(k): v for k, v in LABELS.items()},
-        "modalities": ["FLAIR"],
-        "orientation": case_orientation(cohort.cases[0]),
-        "seed": seed,
-        "train_volumes": n_train,
-        "val_volumes": len(split["val"]),
-    }
-    write_json(out / "config.json", config)
-    result = fit(
-        lambda: build_model(prof),
-        train_data,
-        val_data,
-        prof.epochs,
-        out,
-        verbose=2,
-    )
-    train_seconds = time.perf_counter() - start
-    model = result.best_model()
-    by_id = {c.case_id: c for c in cohort.cases}
-    threshold, tuning = prof.threshold, {}
-    if prof.tune_threshold:
-        probs, refs = [], []
-        for case_id in progress(split["val"], "choosing the threshold"):
-            loaded = load_case(by_id[case_id])
-            image = loaded.image.array[..., :1]
-            probs.append(predict_probability(model, image, loaded.image.spacing, prof))
-            refs.append(loaded.label.array)
-        threshold, tuning = choose_threshold(probs, refs)
-        write_json(out / "config.json", {**config, "threshold": threshold, "val_dice": tuning})
-    rows = []
-    for case_id in progress(split["test"], "evaluating"):
-        loaded = load_case(by_id[case_id])
-        image = loaded.image.array[..., :1]
-        pred = predict_volume(model, image, loaded.image.spacing, prof, threshold)
-        site = by_id[case_id].meta["site"]
-        rows += challenge_rows(pred, loaded.label.array, loaded.image.spacing, case_id, site)
-    write_metrics_csv(rows, out / "metrics.csv")
-    summary = {
-        "study": "wmh",
-        "profile": profile,
-        "labels": summarize(rows, CHALLENGE_METRICS),
-        "sites": {
-            site: summarize([r for r in rows if r["site"] == site], CHALLENGE_METRICS)[0]
-            for site in dict.fromkeys(r["site"] for r in rows)
-        },
-        "train_seconds": round(train_seconds, 1),
-        "train_volumes": n_train,
-        "threshold": threshold,
-    }
-    write_json(out / "summary.json", summary)
-    return summary
-
-
 def ablation_variants(prof: WMHProfile) -> dict[str, dict[str, Any]]:
     """The study's ablation as overrides of a profile: each choice undone on its own.
 
@@ -588,70 +477,6 @@ def repeat_runs(
     return records + experiments.repeat(train, data, out, profile, seeds, unseen, same_split)
 
 
-def ablation_table(records: Sequence[Mapping[str, Any]], baseline: str = "faithful") -> list[dict]:
-    """Per variant: Dice over all subject-runs, the mean per seed, and the paired verdict.
-
-    Args:
-        records: From :func:`repeat_runs` (the ``unseen`` runs are left out).
-        baseline: The variant the others are compared with, subject by subject and seed by seed.
-
-    Returns:
-        Table rows.
-    """
-    names = [n for n in dict.fromkeys(r["variant"] for r in records) if not n.startswith("unseen")]
-    seeds = sorted({r["seed"] for r in records})
-
-    def scores(name: str) -> list[float]:
-        out = []
-        for seed in seeds:
-            run = next(r for r in records if r["variant"] == name and r["seed"] == seed)
-            out += [run["dice"][case] for case in sorted(run["dice"])]
-        return out
-
-    base = scores(baseline)
-    rows = []
-    for name in names:
-        values = scores(name)
-        n = len(values) // len(seeds)
-        per_seed = [float(np.mean(values[k * n : (k + 1) * n])) for k in range(len(seeds))]
-        rows.append(
-            {
-                "variant": name,
-                "Dice, subject-runs": tables.mean_sd(values),
-                "mean Dice per seed": ", ".join(f"{v:.3f}" for v in per_seed),
-                f"against {baseline}, paired": (
-                    "" if name == baseline else tables.paired_verdict(values, base)
-                ),
-            }
-        )
-    return rows
-
-
-def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithful") -> list[dict]:
-    """Per left-out site: Dice on its subjects when unseen, against the mixed-site run of the
-    same seed on the subjects both runs tested."""
-    rows = []
-    for name in dict.fromkeys(r["variant"] for r in records if r["variant"].startswith("unseen")):
-        unseen, seen, everyone = [], [], []
-        for run in (r for r in records if r["variant"] == name):
-            base = next(r for r in records if r["variant"] == mixed and r["seed"] == run["seed"])
-            everyone += list(run["dice"].values())
-            shared = sorted(set(run["dice"]) & set(base["dice"]))
-            unseen += [run["dice"][c] for c in shared]
-            seen += [base["dice"][c] for c in shared]
-        rows.append(
-            {
-                "left-out site": name.removeprefix("unseen "),
-                "Dice, all its subjects": tables.mean_sd(everyone),
-                "subject-runs also in the mixed test": len(unseen),
-                "there, trained on all sites": tables.mean_sd(seen),
-                "there, site unseen": tables.mean_sd(unseen),
-                "paired": tables.paired_verdict(unseen, seen),
-            }
-        )
-    return rows
-
-
 def _flairs(input_dir: Path) -> Iterator[tuple[str, Path]]:
     folder = Path(input_dir)
     if any(folder.glob("**/pre/FLAIR.nii.gz")):
@@ -667,28 +492,113 @@ def _flairs(input_dir: Path) -> Iterator[tuple[str, Path]]:
     yield from files.items()
 
 
-def predict(run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-    """Segment the WMH in every FLAIR of ``input_dir`` (a challenge folder, or plain ``.nii.gz``
-    files) with a trained run; write ``<case id>.nii.gz`` masks on each FLAIR's grid."""
-    prof = run_profile(Path(run), "wmh", settings)
-    config = read_config(run)
-    threshold = config.get("threshold", prof.threshold)
-    model = load_run_model(Path(run))
-    written = []
-    for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
-        volume = check_image(load_nifti(path, ndim=3))
-        framed = in_frame(volume, config.get("orientation"))
-        mask = predict_volume(model, framed.array[..., None], framed.spacing, prof, threshold)
-        written.append(save_in_source(mask, framed, volume, Path(output_dir) / f"{case_id}.nii.gz"))
-    return written
+class WMHRecipe(Recipe):
+    """The WMH study's hooks of the recipe skeleton (:class:`labkit.studies.recipe.Recipe`)."""
+
+    name = "wmh"
+    description = "white-matter hyperintensities in FLAIR (WMH challenge), 3D U-Net, 3x3x1"
+    profiles = PROFILES
+    choices: ClassVar[Mapping[str, Sequence[Any]]] = {"input": INPUTS}
+    metrics = CHALLENGE_METRICS
+
+    def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> WMHProfile:
+        """The settings of a profile; the kernel must be three odd sizes."""
+        prof = super().settings(profile, overrides)
+        if len(prof.kernel) != 3 or any(k < 1 or k % 2 == 0 for k in prof.kernel):
+            raise ValueError(
+                f"kernel must be three odd sizes such as (3, 3, 1); got {prof.kernel}."
+            )
+        return prof
+
+    def load(self, data: Path, prof: WMHProfile) -> Cohort:
+        return load_wmh(data)
+
+    def split(self, cohort: Cohort, prof: WMHProfile, seed: int) -> dict[str, list[str]]:
+        return split_cohort(cohort, prof, seed)
+
+    def inputs(self, run: RunContext) -> Inputs:
+        """Whole resized volumes or patches (:func:`training_data`, :func:`validation_data`)."""
+        prof, seed = run.settings, run.seed
+        xs, ys = prepare(run.cohort, run.split["train"], prof, "training volumes")
+        train_data, n_train = training_data(xs, ys, prof, seed)
+        val_volumes = prepare(run.cohort, run.split["val"], prof, "validation volumes")
+        facts = {"train_volumes": n_train, "val_volumes": len(run.split["val"])}
+        return Inputs(train_data, validation_data(*val_volumes, prof, seed), facts)
+
+    def describe(self, run: RunContext) -> dict[str, Any]:
+        return {
+            "labels": {str(k): v for k, v in LABELS.items()},
+            "modalities": ["FLAIR"],
+            "orientation": case_orientation(run.cohort.cases[0]),
+        }
+
+    def model(self, run: RunContext) -> keras.Model:
+        return build_model(run.settings)
+
+    def tune(self, run: RunContext, model: keras.Model) -> dict[str, Any]:
+        """With ``tune_threshold``, the threshold with the best validation Dice
+        (:func:`choose_threshold`) and the Dice of each candidate."""
+        if not run.settings.tune_threshold:
+            return {}
+        probs, refs = [], []
+        for case in progress(run.cases("val"), "choosing the threshold"):
+            loaded = load_case(case)
+            image = loaded.image.array[..., :1]
+            probs.append(predict_probability(model, image, loaded.image.spacing, run.settings))
+            refs.append(loaded.label.array)
+        threshold, tuning = choose_threshold(probs, refs)
+        return {"threshold": threshold, "val_dice": tuning}
+
+    def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        """The challenge's metrics of one subject, with its site."""
+        prof = run.settings
+        case = run.case(case_id)
+        loaded = load_case(case)
+        threshold = run.config.get("threshold", prof.threshold)
+        pred = predict_volume(
+            model, loaded.image.array[..., :1], loaded.image.spacing, prof, threshold
+        )
+        spacing = loaded.image.spacing
+        return challenge_rows(pred, loaded.label.array, spacing, case_id, case.meta["site"])
+
+    def report(
+        self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The metrics per site, the training volumes and the threshold used."""
+        return {
+            "sites": {
+                site: summarize([r for r in rows if r["site"] == site], CHALLENGE_METRICS)[0]
+                for site in dict.fromkeys(r["site"] for r in rows)
+            },
+            "train_volumes": run.config["train_volumes"],
+            "threshold": run.config.get("threshold", run.settings.threshold),
+        }
+
+    def synth(self, out: Path, cases: int = 20, seed: int = 0) -> Path:
+        """Write a synthetic WMH cohort in the challenge layout: ``cases`` subjects per site."""
+        write_wmh_twin(out, n_per_site=cases, seed=seed)
+        return Path(out)
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment the WMH in every FLAIR of ``input_dir`` (a challenge folder, or plain
+        ``.nii.gz`` files) with a trained run; write ``<case id>.nii.gz`` masks on each FLAIR's
+        grid."""
+        prof = self.run_settings(Path(run))
+        config = read_config(run)
+        threshold = config.get("threshold", prof.threshold)
+        model = load_run_model(Path(run))
+        written = []
+        for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
+            volume = check_image(load_nifti(path, ndim=3))
+            framed = in_frame(volume, config.get("orientation"))
+            image = framed.array[..., None]
+            mask = predict_volume(model, image, framed.spacing, prof, threshold)
+            out = Path(output_dir) / f"{case_id}.nii.gz"
+            written.append(save_in_source(mask, framed, volume, out))
+        return written
 
 
-register(
-    Study(
-        name="wmh",
-        description="white-matter hyperintensities in FLAIR (WMH challenge), 3D U-Net, 3x3x1",
-        synth=synth,
-        train=train,
-        predict=predict,
-    )
-)
+RECIPE = register(WMHRecipe())
+train = RECIPE.train
+predict = RECIPE.predict
+synth = RECIPE.synth
