@@ -22,9 +22,21 @@ from pathlib import Path
 
 from _results import report, seed_arguments
 
-from labkit.experiments import mean_and_sd, paired_difference
+from labkit.experiments import (
+    case_scores,
+    differences,
+    mean_and_sd,
+    paired_difference,
+    pooled,
+    repeat,
+    run_folder,
+)
 
 POST = "post-processing"
+
+
+def _fp(run: Path) -> dict[str, int]:
+    return {case: int(v) for case, v in case_scores(run, "fp_components").items()}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -32,63 +44,39 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.config import cache_dir
     from labkit.datasets import write_ich_twin
-    from labkit.evaluation import read_metrics_csv
     from labkit.studies import ich
 
     data = write_ich_twin(cache_dir("ich_twin"), n_cases=24, seed=0).root
-    runs = []
+    variants = {"faithful": {}, **ich.FIXES}
+    scores = {"dice": case_scores, "fp": _fp}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            for name, overrides in {"faithful": {}, **ich.FIXES}.items():
-                out = Path(tmp) / f"{name}_{seed}".replace(" ", "_")
-                changed = {**args.overrides, **overrides}
-                summary = ich.train(data, out, args.profile, seed=seed, overrides=changed)
-                rows = read_metrics_csv(out / "metrics.csv")
-                runs.append(
-                    {
-                        "seed": seed,
-                        "variant": name,
-                        "dice": {r["case"]: round(r["dice"], 4) for r in rows},
-                        "fp": {r["case"]: int(r["fp_components"]) for r in rows},
-                        "train_seconds": summary["train_seconds"],
-                    }
-                )
-                print(json.dumps(runs[-1]), flush=True)
-                if name != "faithful":
-                    continue
-                held_out = ich.held_out_predictions(out, data)  # the chapter's post-processing:
-                post = ich.score_postprocessing(held_out, min_component_ml=0.1, opening=True)
-                dice = {r["case"]: round(r["dice"], 4) for r in post}
-                fp = {r["case"]: int(r["fp_components"]) for r in post}
-                runs.append({"seed": seed, "variant": POST, "dice": dice, "fp": fp})
-                print(json.dumps(runs[-1]), flush=True)
+        runs = repeat(
+            ich.train, data, tmp, args.profile, args.seeds, variants, args.overrides, scores=scores
+        )
+        for seed in args.seeds:  # the chapter's post-processing, on each faithful run
+            held_out = ich.held_out_predictions(run_folder(tmp, "faithful", seed), data)
+            post = ich.score_postprocessing(held_out, min_component_ml=0.1, opening=True)
+            dice = {r["case"]: round(r["dice"], 4) for r in post}
+            fp = {r["case"]: int(r["fp_components"]) for r in post}
+            runs.append({"seed": seed, "variant": POST, "dice": dice, "fp": fp})
+    for run in runs:
+        print(json.dumps(run), flush=True)
 
-    def values(variant: str, key: str) -> list[float]:
-        return [v for r in runs if r["variant"] == variant for v in r[key].values()]
-
-    def differences(variant: str, key: str) -> list[float]:
-        out = []
-        for seed in args.seeds:
-            base, other = (
-                next(r for r in runs if r["seed"] == seed and r["variant"] == v)
-                for v in ("faithful", variant)
-            )
-            out += [other[key][case] - base[key][case] for case in base[key]]
-        return out
-
-    names = ["faithful", *ich.FIXES, POST]
+    names = [*variants, POST]
     result = {
         "profile": args.profile,
         "settings": args.overrides,
         "seeds": args.seeds,
         "runs": runs,
-        "dice_mean_sd": {v: mean_and_sd(values(v, "dice")) for v in names},
-        "fp_mean_sd": {v: mean_and_sd(values(v, "fp")) for v in names},
+        "dice_mean_sd": {v: mean_and_sd(pooled(runs, v, "dice")) for v in names},
+        "fp_mean_sd": {v: mean_and_sd(pooled(runs, v, "fp")) for v in names},
         "dice_minus_faithful": {
-            v: paired_difference(differences(v, "dice"), "n_patient_runs") for v in names[1:]
+            v: paired_difference(differences(runs, v, "faithful", "dice"), "n_patient_runs")
+            for v in names[1:]
         },
         "fp_minus_faithful": {
-            v: paired_difference(differences(v, "fp"), "n_patient_runs") for v in names[1:]
+            v: paired_difference(differences(runs, v, "faithful", "fp"), "n_patient_runs")
+            for v in names[1:]
         },
     }
     return report(result, args.out)

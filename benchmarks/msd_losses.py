@@ -20,7 +20,16 @@ from pathlib import Path
 import numpy as np
 from _results import report, seed_arguments
 
-from labkit.experiments import mean_and_sd, paired_difference
+from labkit.experiments import (
+    case_scores,
+    differences,
+    mean_and_sd,
+    paired_difference,
+    pooled,
+    repeat,
+)
+
+LOSSES = ("generalized_dice", "cross_entropy")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -28,56 +37,37 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.config import cache_dir
     from labkit.datasets import write_msd_twin
-    from labkit.evaluation import read_metrics_csv
     from labkit.studies import msd
 
     ds = write_msd_twin(cache_dir("msd_twins") / "Task03_Liver", "liver", n_cases=20, seed=0)
-    losses = ("generalized_dice", "cross_entropy")
-    runs = []
+
+    def accuracy(run: Path) -> dict[str, float]:
+        return {
+            case_id: round(float(np.mean(pred == case.label.array)), 4)
+            for case_id, (case, pred) in msd.held_out_predictions(run, ds.root).items()
+        }
+
+    scores = {
+        "liver_dice": lambda run: case_scores(run, label="liver"),
+        "cancer_dice": lambda run: case_scores(run, label="cancer"),
+        "accuracy": accuracy,
+    }
+    variants = {loss: {**msd.TWIN_BUDGET, "loss": loss} for loss in LOSSES}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            for loss in losses:
-                out = Path(tmp) / f"{loss}_{seed}"
-                overrides = {**msd.TWIN_BUDGET, "loss": loss}
-                summary = msd.train(ds.root, out, "quick", seed=seed, overrides=overrides)
-                rows = read_metrics_csv(out / "metrics.csv")
-                accuracy = {
-                    case_id: round(float(np.mean(pred == case.label.array)), 4)
-                    for case_id, (case, pred) in msd.held_out_predictions(out, ds.root).items()
-                }
-                runs.append(
-                    {
-                        "seed": seed,
-                        "loss": loss,
-                        **{
-                            f"{name}_dice": {
-                                r["case"]: round(r["dice"], 4) for r in rows if r["label"] == name
-                            }
-                            for name in ("liver", "cancer")
-                        },
-                        "accuracy": accuracy,
-                        "train_seconds": summary["train_seconds"],
-                    }
-                )
-                print(json.dumps(runs[-1]), flush=True)
-
-    def pooled(loss: str, key: str) -> list[float]:
-        return [v for r in runs if r["loss"] == loss for v in r[key].values()]
-
-    diffs = []
-    for seed in args.seeds:
-        gdl, ce = (next(r for r in runs if r["seed"] == seed and r["loss"] == x) for x in losses)
-        diffs += [gdl["cancer_dice"][k] - ce["cancer_dice"][k] for k in gdl["cancer_dice"]]
+        runs = repeat(msd.train, ds.root, tmp, "quick", args.seeds, variants, scores=scores)
+    for run in runs:
+        print(json.dumps(run), flush=True)
+    diffs = differences(runs, "generalized_dice", "cross_entropy", "cancer_dice")
     result = {
         "budget": msd.TWIN_BUDGET,
         "seeds": args.seeds,
         "runs": runs,
         "mean_sd": {
             loss: {
-                key: mean_and_sd(pooled(loss, key))
+                key: mean_and_sd(pooled(runs, loss, key))
                 for key in ("liver_dice", "cancer_dice", "accuracy")
             }
-            for loss in losses
+            for loss in LOSSES
         },
         "tumour_dice_gdl_minus_ce": paired_difference(diffs, "n_case_runs"),
     }

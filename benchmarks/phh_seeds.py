@@ -16,7 +16,7 @@ import tempfile
 
 from _results import report, seed_arguments
 
-from labkit.experiments import mean_and_sd, paired_difference, repeat
+from labkit.experiments import differences, mean_and_sd, paired_difference, pooled, repeat
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -30,20 +30,12 @@ def main(argv: list[str] | None = None) -> dict:
     variants = {"2D": {}, "2.5D": {"context": 1}}
     with tempfile.TemporaryDirectory() as tmp:
         runs = repeat(phh.train, data, tmp, args.profile, args.seeds, variants)
-    diffs = []
-    for seed in args.seeds:
-        base, ctx = (
-            next(r for r in runs if r["seed"] == seed and r["variant"] == v) for v in variants
-        )
-        diffs += [ctx["dice"][case] - base["dice"][case] for case in base["dice"]]
-    by_variant = {
-        v: [d for r in runs if r["variant"] == v for d in r["dice"].values()] for v in variants
-    }
+    diffs = differences(runs, "2.5D", "2D", "dice")
     result = {
         "profile": args.profile,
         "seeds": args.seeds,
         "runs": runs,
-        "dice_mean_sd": {v: mean_and_sd(d) for v, d in by_variant.items()},
+        "dice_mean_sd": {v: mean_and_sd(pooled(runs, v, "dice")) for v in variants},
         "difference_2.5D_minus_2D": paired_difference(diffs, "n_patient_runs"),
     }
     return report(result, args.out)

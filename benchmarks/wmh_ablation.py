@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _results import report, seed_arguments
 
-from labkit.experiments import mean_and_sd, paired_difference
+from labkit.experiments import differences, mean_and_sd, paired_difference, pooled
 
 #: Patches at resolution, as the chapter trains them.
 PATCHES = {"input": "patches", "patches_per_volume": 1, "tune_threshold": True, "epochs": 16}
@@ -49,19 +49,6 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         records = wmh.repeat_runs(data, Path(tmp), args.profile, args.seeds, variants, sites)
 
-    def values(variant: str) -> list[float]:
-        return [v for r in records if r["variant"] == variant for v in r["dice"].values()]
-
-    def differences(variant: str) -> list[float]:
-        out = []
-        for seed in args.seeds:
-            base, other = (
-                next(r["dice"] for r in records if r["seed"] == seed and r["variant"] == v)
-                for v in ("faithful", variant)
-            )
-            out += [other[case] - base[case] for case in other if case in base]
-        return out
-
     names = [*variants, *(f"unseen {s}" for s in sites)]
     result = {
         "measured": datetime.date.today().isoformat(),
@@ -72,9 +59,12 @@ def main(argv: list[str] | None = None) -> dict:
         "settings": args.overrides,
         "seeds": args.seeds,
         "runs": records,
-        "dice_mean_sd": {v: mean_and_sd(values(v)) for v in names},
+        "dice_mean_sd": {v: mean_and_sd(pooled(records, v, "dice")) for v in names},
         "dice_minus_faithful": {
-            v: paired_difference(differences(v), "n_subject_runs") for v in names[1:]
+            v: paired_difference(
+                differences(records, v, "faithful", "dice", shared=True), "n_subject_runs"
+            )
+            for v in names[1:]
         },
     }
     return report(result, args.out)

@@ -35,13 +35,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from labkit.errors import LabelValueError, ShapeError
+from labkit.errors import ShapeError
 from labkit.files import atomic_path
 
 __all__ = [
     "EMPTY_POLICY",
     "METRIC_COLUMNS",
-    "REGION_CONVENTIONS",
     "SurfaceDistances",
     "binary_metrics",
     "confusion",
@@ -50,8 +49,6 @@ __all__ = [
     "generalized_dice",
     "lesion_metrics",
     "read_metrics_csv",
-    "region_masks",
-    "stray_labels",
     "summarize",
     "surface_distances",
     "write_metrics_csv",
@@ -68,19 +65,6 @@ METRIC_COLUMNS = (
     "nsd", "volume_ref_ml", "volume_pred_ml", "rvd", "avd_ml", "avd_pct", "ref_empty",
     "pred_empty",
 )  # fmt: skip
-
-#: Label values of tumour regions per convention: whole tumour (WT), tumour core (TC), enhancing
-#: tumour (ET). ``labels`` lists every tumour label value the convention uses.
-REGION_CONVENTIONS: dict[str, dict[str, tuple[int, ...]]] = {
-    # BraTS 2013: 1 necrosis, 2 edema, 3 non-enhancing tumour, 4 enhancing tumour
-    "brats2013": {"labels": (1, 2, 3, 4), "WT": (1, 2, 3, 4), "TC": (1, 3, 4), "ET": (4,)},
-    # BraTS 2018-2021: 1 necrotic/non-enhancing core, 2 edema, 4 enhancing tumour
-    "brats2018": {"labels": (1, 2, 4), "WT": (1, 2, 4), "TC": (1, 4), "ET": (4,)},
-    # BraTS 2023: 1 necrotic core, 2 edema, 3 enhancing tumour
-    "brats2023": {"labels": (1, 2, 3), "WT": (1, 2, 3), "TC": (1, 3), "ET": (3,)},
-    # MSD Task01: 1 edema, 2 non-enhancing tumour, 3 enhancing tumour
-    "msd_task01": {"labels": (1, 2, 3), "WT": (1, 2, 3), "TC": (2, 3), "ET": (3,)},
-}
 
 
 def _check_shapes(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,59 +299,6 @@ def lesion_metrics(
         "lesion_precision": precision,
         "lesion_f1": f1,
     }
-
-
-def stray_labels(label_map: np.ndarray, convention: str) -> tuple[list[int], list[str], list[int]]:
-    """The tumour label values of a map that a convention does not use, and the conventions of
-    :data:`REGION_CONVENTIONS` that use every value found.
-
-    Args:
-        label_map: Integer labels (any shape).
-        convention: A key of :data:`REGION_CONVENTIONS`.
-
-    Returns:
-        ``(stray values, sorted; fitting conventions, in table order; every non-zero value
-        found, sorted)``; the first two are empty lists when nothing is wrong (or nothing is
-        labelled).
-    """
-    values = {int(v) for v in np.unique(label_map)} - {0}
-    stray = sorted(values - set(REGION_CONVENTIONS[convention]["labels"]))
-    if not stray:
-        return [], [], sorted(values)
-    fits = [name for name, c in REGION_CONVENTIONS.items() if values <= set(c["labels"])]
-    return stray, fits, sorted(values)
-
-
-def region_masks(label_map: np.ndarray, convention: str) -> dict[str, np.ndarray]:
-    """Whole tumour, tumour core and enhancing tumour masks from a tumour label map.
-
-    Args:
-        label_map: Integer labels ``(x, y, z)``.
-        convention: A key of :data:`REGION_CONVENTIONS` (``brats2013``, ``brats2018``,
-            ``brats2023``, ``msd_task01``).
-
-    Returns:
-        ``{"WT", "TC", "ET"}`` bool masks.
-
-    Raises:
-        LabelValueError: If the map holds tumour labels the convention does not use, which is
-            what happens when 1/2/3 (MSD, BraTS 2023) and 1/2/4 (BraTS 2018-21) maps are mixed up
-            and a region would silently come out empty.
-    """
-    if convention not in REGION_CONVENTIONS:
-        raise ValueError(
-            f"unknown convention {convention!r}; expected one of {sorted(REGION_CONVENTIONS)}."
-        )
-    conv = REGION_CONVENTIONS[convention]
-    stray, fits, values = stray_labels(label_map, convention)
-    if stray:
-        raise LabelValueError(
-            f"label values {stray} are not tumour labels of the {convention} convention "
-            f"{conv['labels']}; found {values}. The regions would come out wrong or empty. "
-            f"Conventions these values fit: {fits or 'none'}; pass the convention of the data "
-            "(the label map of the dataset the model was trained on)."
-        )
-    return {region: np.isin(label_map, conv[region]) for region in ("WT", "TC", "ET")}
 
 
 def evaluate_labels(

@@ -17,11 +17,24 @@ import numpy as np
 
 from labkit.evaluation import read_metrics_csv
 
-__all__ = ["Train", "case_scores", "mean_and_sd", "paired_difference", "repeat"]
+__all__ = [
+    "Scorer",
+    "Train",
+    "case_scores",
+    "differences",
+    "mean_and_sd",
+    "paired_difference",
+    "pooled",
+    "repeat",
+    "run_folder",
+]
 
 #: A recipe's ``train(data, out, profile, seed, overrides)``, which writes ``out/metrics.csv``
 #: and returns its summary (with ``train_seconds``), as every ``labkit.studies`` recipe does.
 Train = Callable[[Path, Path, str, int, Mapping[str, Any]], Mapping[str, Any]]
+
+#: Reads one finished run folder and returns one score per test case (case id to value).
+Scorer = Callable[[Path], Mapping[str, float]]
 
 
 def case_scores(
@@ -50,6 +63,12 @@ def case_scores(
     return scores
 
 
+def run_folder(out: str | Path, variant: str, seed: int) -> Path:
+    """The folder :func:`repeat` trains a variant's run of one seed into:
+    ``out/<variant>-<seed>``, spaces as underscores."""
+    return Path(out) / f"{variant}-{seed}".replace(" ", "_")
+
+
 def repeat(
     train: Train,
     data: str | Path,
@@ -59,38 +78,84 @@ def repeat(
     variants: Mapping[str, Mapping[str, Any]],
     fixed: Mapping[str, Any] | None = None,
     label: str | None = None,
+    scores: Mapping[str, Scorer] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every variant with every seed (seed by seed), each into its own run folder.
 
     Args:
         train: The recipe's ``train`` (see :data:`Train`).
         data: The data folder every run reads.
-        out: Folder for the run folders (``<variant>-<seed>``, spaces as underscores).
+        out: Folder for the run folders (:func:`run_folder`).
         profile: ``"quick"`` or ``"full"``.
         seeds: Seeds of the runs.
         variants: Variant name to the settings it changes.
         fixed: Settings every run gets on top of its variant's, e.g. ``{"split_seed": 0}`` so
             that every run tests the same cases.
-        label: The ``metrics.csv`` label to score (``None``: one row per case).
+        label: The ``metrics.csv`` label the default scorer reads (``None``: one row per case).
+        scores: Record key to a :data:`Scorer` of a finished run folder (default: ``{"dice":
+            the Dice of `label` per case}``), e.g. ``{"fp": lambda run: case_scores(run,
+            "fp_components")}``.
 
     Returns:
-        One record per run: ``seed``, ``variant``, ``dice`` (case id to score) and
+        One record per run: ``seed``, ``variant``, one entry per scorer (case id to score) and
         ``train_seconds``, in the order trained.
     """
+    scorers = scores or {"dice": lambda run: case_scores(run, label=label)}
     records = []
     for seed in seeds:
         for name, overrides in variants.items():
-            folder = Path(out) / f"{name}-{seed}".replace(" ", "_")
+            folder = run_folder(out, name, seed)
             summary = train(Path(data), folder, profile, seed, {**overrides, **(fixed or {})})
-            records.append(
-                {
-                    "seed": seed,
-                    "variant": name,
-                    "dice": case_scores(folder, label=label),
-                    "train_seconds": summary["train_seconds"],
-                }
-            )
+            record: dict[str, Any] = {"seed": seed, "variant": name}
+            record.update({key: dict(score(folder)) for key, score in scorers.items()})
+            records.append({**record, "train_seconds": summary["train_seconds"]})
     return records
+
+
+def pooled(records: Sequence[Mapping[str, Any]], variant: str, key: str) -> list[float]:
+    """Every case score of one variant over all its runs (seed by seed, cases in order)."""
+    return [v for r in records if r["variant"] == variant for v in r[key].values()]
+
+
+def differences(
+    records: Sequence[Mapping[str, Any]],
+    variant: str,
+    baseline: str,
+    key: str,
+    shared: bool = False,
+) -> list[float]:
+    """``variant`` minus ``baseline``, case by case within each seed (the pairs of a paired
+    comparison), for every seed both were run with.
+
+    Args:
+        records: From :func:`repeat`.
+        variant: The variant compared.
+        baseline: The variant it is compared with.
+        key: The score compared (a key of the records, e.g. ``"dice"``).
+        shared: Pair only the cases both runs of a seed tested (a leave-one-site-out run
+            against the mixed-site run); otherwise they must have tested the same cases.
+
+    Raises:
+        ValueError: If the two runs of a seed did not test the same cases (and not ``shared``).
+    """
+    out = []
+    for base in (r for r in records if r["variant"] == baseline):
+        other = next(
+            (r for r in records if r["variant"] == variant and r["seed"] == base["seed"]), None
+        )
+        if other is None:
+            continue
+        if shared:
+            out += [other[key][case] - base[key][case] for case in base[key] if case in other[key]]
+            continue
+        if set(other[key]) != set(base[key]):
+            raise ValueError(
+                f"the {variant!r} and {baseline!r} runs of seed {base['seed']} tested different "
+                f"cases ({sorted(other[key])} and {sorted(base[key])}); give them one split "
+                "(fixed={'split_seed': 0})."
+            )
+        out += [other[key][case] - base[key][case] for case in base[key]]
+    return out
 
 
 def mean_and_sd(values: Sequence[float]) -> list[float]:

@@ -91,7 +91,7 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile, capsys):
     np.testing.assert_allclose([r["dice"] for r in again], [r["dice"] for r in held_out])
 
 
-def test_predict_a_plain_folder_without_labels(tmp_path, tiny_profile):
+def test_predict_a_plain_folder_without_labels(tmp_path, tiny_profile, capsys):
     data, run = tmp_path / "Task09_Spleen", tmp_path / "run"
     cli.main(["synth", "msd", str(data), "--cases", "5", "--task", "spleen"])
     cli.main(["train", "msd", "--data", str(data), "--out", str(run)])
@@ -109,6 +109,14 @@ def test_predict_a_plain_folder_without_labels(tmp_path, tiny_profile):
     np.testing.assert_allclose(b.affine, lps.affine)  # written on the source grid
     assert a.array.any()
     np.testing.assert_array_equal(reorient(b, "RAS").array, a.array)
+    # an image with two channels where the run was trained on one modality is refused
+    two = tmp_path / "two_channels"
+    save_nifti(two / "patient_C.nii.gz", np.stack([ras.array, ras.array], -1), ras.affine)
+    assert cli.main(["predict", str(run), "--input", str(two), "--output", str(out)]) == 2
+    assert (
+        "patient_C.nii.gz has 2 channel(s) but the model was trained on 1"
+        in capsys.readouterr().err
+    )
 
 
 def test_evaluate_lists_unmatched_cases(tmp_path, capsys):

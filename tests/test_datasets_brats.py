@@ -8,18 +8,21 @@ import pytest
 
 from labkit.datasets import brats
 from labkit.datasets.brats import (
-    CONVENTION_LABELS,
     brain_mask,
-    check_labels,
-    convert_labels,
     load_brats,
     load_brats_case,
     write_brats_twin,
 )
 from labkit.datasets.msd import write_msd
 from labkit.errors import DatasetLayoutError, LabelValueError
-from labkit.evaluation import REGION_CONVENTIONS, region_masks
 from labkit.io import load_nifti, orientation, reorient, save_nifti
+from labkit.labels import (
+    CONVENTION_LABELS,
+    REGION_CONVENTIONS,
+    check_labels,
+    convert_labels,
+    region_masks,
+)
 
 AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -201,7 +204,6 @@ def test_real_brats2013_loads_with_its_two_modalities(brats2013_root):
 
 
 def test_a_label_outside_the_convention_names_the_option_that_fixes_it():
-    from labkit.datasets.brats import check_labels
 
     labels = np.zeros((4, 4, 4), np.uint8)
     labels[1, 1, 1] = 4  # BraTS 2018's enhancing tumour, read as MSD Task01 (1, 2, 3)

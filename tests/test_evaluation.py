@@ -12,6 +12,7 @@ from monai.metrics import (
 )
 
 from labkit import evaluation as ev
+from labkit import labels
 from labkit.errors import LabelValueError, ShapeError
 from labkit.phantoms import irregular_blob
 
@@ -126,18 +127,18 @@ def test_lesion_metrics_by_hand():
 def test_region_masks_per_convention():
     brats = np.array([0, 1, 2, 4])
     msd = np.array([0, 1, 2, 3])
-    r = ev.region_masks(brats, "brats2018")
+    r = labels.region_masks(brats, "brats2018")
     assert r["WT"].tolist() == [False, True, True, True]
     assert r["TC"].tolist() == [False, True, False, True]
     assert r["ET"].tolist() == [False, False, False, True]
-    m = ev.region_masks(msd, "msd_task01")
+    m = labels.region_masks(msd, "msd_task01")
     assert m["TC"].tolist() == [False, False, True, True] and m["ET"].tolist() == [
         False,
         False,
         False,
         True,
     ]
-    b13 = ev.region_masks(np.array([0, 1, 2, 3, 4]), "brats2013")
+    b13 = labels.region_masks(np.array([0, 1, 2, 3, 4]), "brats2013")
     assert b13["TC"].tolist() == [False, True, False, True, True]
 
 
@@ -147,11 +148,11 @@ def test_region_mix_up_is_an_error():
         match=r"label values \[3\] are not tumour labels of the brats2018 .*"
         r"fit: \['brats2013', 'brats2023', 'msd_task01'\]",
     ):
-        ev.region_masks(np.array([0, 1, 2, 3]), "brats2018")
+        labels.region_masks(np.array([0, 1, 2, 3]), "brats2018")
     with pytest.raises(LabelValueError, match=r"label values \[4\] .* msd_task01"):
-        ev.region_masks(np.array([0, 1, 2, 4]), "msd_task01")
+        labels.region_masks(np.array([0, 1, 2, 4]), "msd_task01")
     with pytest.raises(ValueError, match="unknown convention"):
-        ev.region_masks(np.array([0]), "brats2030")
+        labels.region_masks(np.array([0]), "brats2030")
 
 
 def test_evaluate_labels_summary_and_csv_round_trip(tmp_path):
@@ -256,8 +257,12 @@ def test_avd_pct_policy_for_empty_masks():
 
 def test_stray_labels_names_the_values_and_the_conventions_they_fit():
     brats2018 = np.array([[0, 1], [2, 4]])
-    assert ev.stray_labels(brats2018, "brats2018") == ([], [], [1, 2, 4])
+    assert labels.stray_labels(brats2018, "brats2018") == ([], [], [1, 2, 4])
     # read as 1/2/3, the 4 is stray, and only brats2013 and brats2018 use 1, 2 and 4
-    assert ev.stray_labels(brats2018, "msd_task01") == ([4], ["brats2013", "brats2018"], [1, 2, 4])
-    assert ev.stray_labels(np.array([0, 7, 3]), "brats2023") == ([7], [], [3, 7])
-    assert ev.stray_labels(np.zeros(3, int), "brats2013") == ([], [], [])
+    assert labels.stray_labels(brats2018, "msd_task01") == (
+        [4],
+        ["brats2013", "brats2018"],
+        [1, 2, 4],
+    )
+    assert labels.stray_labels(np.array([0, 7, 3]), "brats2023") == ([7], [], [3, 7])
+    assert labels.stray_labels(np.zeros(3, int), "brats2013") == ([], [], [])

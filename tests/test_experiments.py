@@ -60,3 +60,33 @@ def test_mean_and_sd_and_paired_difference_by_hand():
     assert diff == {"mean": 0.1, "sd": 0.2, "n_case_runs": 3, "positive": 2}
     assert experiments.paired_difference([0.2], "n")["sd"] is None
     assert np.isclose(experiments.mean_and_sd([0.25, 0.75])[1], 0.3536)
+
+
+def test_repeat_with_several_scorers_and_the_paired_helpers(tmp_path):
+    variants = {"base": {}, "better": {"gain": 0.05}}
+    scores = {
+        "dice": lambda run: experiments.case_scores(run),
+        "hd95": lambda run: experiments.case_scores(run, "hd95"),
+    }
+    runs = experiments.repeat(
+        _fake_train, tmp_path, tmp_path / "runs", "quick", [0, 1], variants, scores=scores
+    )
+    assert runs[0]["hd95"] == {"b": 1.0, "a": 2.0}
+    assert experiments.run_folder(tmp_path / "runs", "better", 1).is_dir()
+    assert experiments.pooled(runs, "base", "dice") == [0.5, 0.4, 0.6, 0.5]
+    diffs = experiments.differences(runs, "better", "base", "dice")
+    assert np.allclose(diffs, [0.05] * 4)
+    assert experiments.differences(runs, "base", "base", "hd95") == [0.0] * 4
+    runs[3]["dice"] = {"c": 0.9}  # seed 1 of "better" tested another case
+    with pytest.raises(ValueError, match="seed 1 tested different cases"):
+        experiments.differences(runs, "better", "base", "dice")
+
+
+def test_differences_of_shared_cases_only():
+    runs = [
+        {"seed": 0, "variant": "mixed", "dice": {"a": 0.5, "b": 0.7}},
+        {"seed": 0, "variant": "unseen", "dice": {"b": 0.4, "c": 0.1}},
+    ]
+    assert np.allclose(
+        experiments.differences(runs, "unseen", "mixed", "dice", shared=True), [-0.3]
+    )

@@ -209,7 +209,7 @@ def test_single_channel_volumes_reads_a_layout_or_a_plain_folder(tmp_path):
     ct = np.arange(48, dtype=np.float32).reshape(4, 4, 3)  # an image must have contrast
     save_nifti(tmp_path / "data" / "a.nii.gz", ct, np.eye(4))
     found = list(single_channel_volumes(tmp_path, "data", "CT", "an INSTANCE folder"))
-    assert [(c, i.shape) for c, _, i in found] == [("a", (4, 4, 3, 1))]
+    assert [(c, v.shape) for c, v in found] == [("a", (4, 4, 3))]
     with pytest.raises(FileNotFoundError, match=r"expected an INSTANCE folder or a folder of CT"):
         list(single_channel_volumes(tmp_path / "none", "data", "CT", "an INSTANCE folder"))
     save_nifti(tmp_path / "two" / "b.nii.gz", np.stack([ct, ct], -1), np.eye(4))

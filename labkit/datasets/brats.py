@@ -17,7 +17,7 @@ The same value means different tissue in different releases (2 is edema in BraTS
 non-enhancing tumour in MSD; 3 is enhancing in MSD and non-enhancing in BraTS 2013), so every
 cohort carries its ``convention`` and every label map read is checked against it: a value the
 convention does not use is an error, never a silently empty class. Names of the conventions are
-those of :data:`labkit.evaluation.REGION_CONVENTIONS`, which turns a label map into the regions
+those of :data:`labkit.labels.REGION_CONVENTIONS`, which turns a label map into the regions
 BraTS scores (whole tumour, tumour core, enhancing tumour).
 
 Subjects may lack modalities (the BraTS 2013 cases redistributed with DeepMedic hold FLAIR and
@@ -43,9 +43,9 @@ from scipy import ndimage
 import labkit
 from labkit.datasets.base import Case, Cohort, cached_cohort, draw_cases, load_case
 from labkit.datasets.msd import load_msd, write_msd
-from labkit.errors import DatasetLayoutError, LabelValueError, ShapeError
-from labkit.evaluation import stray_labels
+from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import Volume, save_nifti
+from labkit.labels import CONVENTION_LABELS, check_convention, check_labels, convert_labels
 from labkit.phantoms import (
     BRAIN_CONTRASTS,
     add_noise,
@@ -59,15 +59,12 @@ from labkit.phantoms import (
 )
 
 __all__ = [
-    "CONVENTION_LABELS",
     "LAYOUTS",
     "MODALITIES",
     "TWIN_SHAPE",
     "BraTSCohort",
     "brain_mask",
     "brats_subject",
-    "check_labels",
-    "convert_labels",
     "load_brats",
     "load_brats_case",
     "write_brats_twin",
@@ -79,25 +76,10 @@ MODALITIES = ("FLAIR", "T1", "T1Gd", "T2")
 #: The two on-disk layouts.
 LAYOUTS = ("msd", "brats")
 
-#: What each label value means, per convention (0 is background in all of them).
-CONVENTION_LABELS: dict[str, dict[int, str]] = {
-    "brats2013": {1: "necrosis", 2: "edema", 3: "non-enhancing", 4: "enhancing"},
-    "brats2018": {1: "necrotic/non-enhancing", 2: "edema", 4: "enhancing"},
-    "msd_task01": {1: "edema", 2: "non-enhancing", 3: "enhancing"},
-}
-
 #: File-name suffixes of BraTS folders, and MSD Task01 channel names, to labkit's names.
 _SUFFIXES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1Gd", "t1gd": "T1Gd", "t2": "T2"}
 _MSD_NAMES = {"flair": "FLAIR", "t1w": "T1", "t1": "T1", "t1gd": "T1Gd", "t2w": "T2", "t2": "T2"}
 _WRITE_SUFFIX = {"FLAIR": "flair", "T1": "t1", "T1Gd": "t1ce", "T2": "t2"}
-
-#: The value each convention gives the four tumour tissues (necrosis, edema, non-enhancing,
-#: enhancing): the table :func:`convert_labels` translates through.
-_TISSUE_VALUES: dict[str, tuple[int, int, int, int]] = {
-    "brats2013": (1, 2, 3, 4),
-    "brats2018": (1, 2, 1, 4),
-    "msd_task01": (2, 1, 2, 3),
-}
 
 
 @dataclass(frozen=True)
@@ -118,71 +100,6 @@ class BraTSCohort(Cohort):
     def labels(self) -> dict[int, str]:
         """Label value to name in this cohort's convention."""
         return dict(CONVENTION_LABELS[self.convention])
-
-
-def _check_convention(convention: str) -> None:
-    if convention not in CONVENTION_LABELS:
-        raise ValueError(
-            f"unknown label convention {convention!r}; expected one of {sorted(CONVENTION_LABELS)}."
-        )
-
-
-def check_labels(labels: np.ndarray, convention: str, source: str = "<array>") -> None:
-    """Check that a label map only holds values of a convention.
-
-    Args:
-        labels: Integer label map ``(x, y, z)``.
-        convention: A key of :data:`CONVENTION_LABELS`.
-        source: The file, for the message.
-
-    Raises:
-        LabelValueError: If a value is not 0 or one of the convention's labels; the message says
-            which conventions the values found would fit.
-    """
-    _check_convention(convention)
-    stray, fits, found = stray_labels(labels, convention)
-    if stray:
-        raise LabelValueError(
-            f"{source} holds label values {stray} that the {convention} convention does not use "
-            f"(it uses {sorted(CONVENTION_LABELS[convention])}; found {found}). Conventions these "
-            f"values fit: {fits or 'none'}. Give the convention of this data: "
-            "`labkit train brats ... --set convention=NAME`, or load_brats(..., convention=NAME)."
-        )
-
-
-def convert_labels(labels: np.ndarray, source: str, target: str) -> np.ndarray:
-    """Translate a label map from one convention to another.
-
-    BraTS 2013's five classes map onto the others (necrosis and non-enhancing tumour merge into
-    BraTS 2018's label 1 and MSD's label 2); between BraTS 2018 and MSD Task01 every class has a
-    counterpart. Nothing maps back to BraTS 2013: its necrosis and non-enhancing classes cannot be
-    told apart once merged.
-
-    Args:
-        labels: Integer label map in ``source``.
-        source: Its convention.
-        target: The convention wanted.
-
-    Returns:
-        uint8 label map in ``target``.
-
-    Raises:
-        LabelValueError: If ``labels`` holds values ``source`` does not use.
-        ValueError: For an unknown convention, or a conversion to BraTS 2013 from another.
-    """
-    _check_convention(source)
-    _check_convention(target)
-    check_labels(labels, source)
-    if target == "brats2013" and source != "brats2013":
-        raise ValueError(
-            f"cannot convert {source} labels to brats2013: necrosis and non-enhancing tumour are "
-            "one class in the other conventions and cannot be split again."
-        )
-    table = dict(zip(_TISSUE_VALUES[source], _TISSUE_VALUES[target], strict=True))
-    out = np.zeros(np.shape(labels), dtype=np.uint8)
-    for value, new in table.items():
-        out[labels == value] = new
-    return out
 
 
 def _guess_convention(root: Path, layout: str) -> str:
@@ -292,7 +209,7 @@ def load_brats(
             for cid, (images, label) in subjects.items()
         )
     convention = convention or _guess_convention(root, layout)
-    _check_convention(convention)
+    check_convention(convention)
     return BraTSCohort(
         root=root, cases=cases, layout=layout, convention=convention, modalities=chosen
     )

@@ -11,7 +11,7 @@ What the write-up does not give, this recipe chooses and says so: the patch size
 patches centred on tumour (``foreground``), and how a whole volume is predicted (a sliding window
 of overlapping patches blended with Gaussian weights). Evaluation adds what BraTS scores: Dice
 and HD95 of the whole tumour, tumour core and enhancing tumour, taken from the label map through
-the data's own label convention (:data:`labkit.evaluation.REGION_CONVENTIONS`).
+the data's own label convention (:data:`labkit.labels.REGION_CONVENTIONS`).
 
 The network predicts one class per label value of the training data's convention (four for BraTS
 2013, three for the others), so a run writes label maps in the convention it was trained on and
@@ -28,7 +28,7 @@ Profiles:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,28 +40,24 @@ import tensorflow as tf
 from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.brats import (
-    CONVENTION_LABELS,
     BraTSCohort,
     brain_mask,
-    check_labels,
     load_brats,
     load_brats_case,
     write_brats_twin,
 )
-from labkit.evaluation import binary_metrics, evaluate_labels, region_masks
+from labkit.evaluation import binary_metrics, evaluate_labels
 from labkit.inference import save_prediction, sliding_window
 from labkit.intensity import zscore
+from labkit.io import Volume
+from labkit.labels import CONVENTION_LABELS, check_labels, region_masks
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import (
     case_orientation,
-    in_frame,
-    load_run_model,
     progress,
-    read_config,
-    save_in_source,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import crop_to_box, foreground_box, resize, undo
@@ -131,7 +127,7 @@ class BraTSProfile:
         batch_norm_momentum: Momentum of the batch-norm statistics (short runs need a short
             memory).
         convention: The label convention of the data (a key of
-            :data:`labkit.datasets.brats.CONVENTION_LABELS`); empty: the layout's own (MSD
+            :data:`labkit.labels.CONVENTION_LABELS`); empty: the layout's own (MSD
             Task01 for an MSD folder, BraTS 2013 for a folder whose path names it, else 2018).
         split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
             test the same cases.
@@ -441,31 +437,25 @@ class BraTSRecipe(Recipe):
             "test_cases": len(run.split["test"]),
         }
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """Every case of a BraTS or MSD Task01 folder, reading the modalities the run was
+        trained on (and saying which one a case lacks)."""
+        cohort = load_brats(input_dir, config["modalities"])
+        for case in progress(list(cohort.cases), "predicting"):
+            image, _ = load_brats_case(replace(case, label=None), config["convention"])
+            yield case.case_id, image
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: BraTSProfile, config: Mapping[str, Any]
+    ) -> np.ndarray:
+        """The label map in the run's label convention."""
+        return predict_labels(model, volume.array, volume.spacing, prof, config["convention"])
+
     def synth(self, out: Path, cases: int = 16, seed: int = 0, layout: str = "msd") -> Path:
         """Write a synthetic brain-tumour cohort (MSD Task01 layout, or ``layout="brats"``)."""
         write_brats_twin(out, n_cases=cases, seed=seed, layout=layout)
         return Path(out)
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment every case of a BraTS or MSD Task01 folder with a trained run, reading the
-        modalities the run was trained on; write ``<case id>.nii.gz`` label maps on each case's
-        grid in the run's label convention."""
-        config = read_config(run)
-        prof = self.run_settings(Path(run))
-        convention = config["convention"]
-        cohort = load_brats(input_dir, config["modalities"])
-        model = load_run_model(Path(run))
-        written = []
-        for case in progress(list(cohort.cases), "predicting"):
-            image, _ = load_brats_case(replace(case, label=None), convention)
-            framed = in_frame(image, config.get("orientation"))
-            labels = predict_labels(model, framed.array, framed.spacing, prof, convention)
-            path = Path(output_dir) / f"{case.case_id}.nii.gz"
-            written.append(save_in_source(labels, framed, image, path))
-        return written
-
 
 RECIPE = register(BraTSRecipe())
-train = RECIPE.train
-predict = RECIPE.predict
-synth = RECIPE.synth
+train, predict, synth = RECIPE.train, RECIPE.predict, RECIPE.synth

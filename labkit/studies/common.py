@@ -382,7 +382,7 @@ def single_channel_volumes(
         layout: The study's layout in words, for the messages.
 
     Yields:
-        ``(case id, volume as loaded, image (x, y, z, 1))``.
+        ``(case id, volume as loaded)``, the volume ``(x, y, z)`` or ``(x, y, z, 1)``.
 
     Raises:
         FileNotFoundError: If there are no images.
@@ -404,4 +404,4 @@ def single_channel_volumes(
                 f"{path} has {image.shape[-1]} channels (shape {image.shape}); the model reads "
                 f"one {modality} volume (x, y, z) per patient. Pass the {modality} image alone."
             )
-        yield case_id, volume, image
+        yield case_id, volume

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,18 +47,15 @@ from labkit.datasets.base import Case, Cohort, LoadedCase, load_case
 from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
 from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
+from labkit.io import Volume
 from labkit.morphology import remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import (
     binary_slice_model,
-    case_orientation,
-    in_frame,
     load_run_model,
     progress,
-    read_config,
-    save_in_source,
     single_channel_volumes,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
@@ -461,6 +458,8 @@ class ICHRecipe(Recipe):
     name = "ich"
     description = "intracerebral haemorrhage in head CT (INSTANCE), 2D U-Net, per-patient scores"
     profiles = PROFILES
+    labels = LABELS
+    modalities = ("CT",)
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {"normalisation": ("fixed", "patient")}
     metrics = ("dice", "hd", "hd95", "nsd", "rvd", "fp_components")
 
@@ -490,13 +489,6 @@ class ICHRecipe(Recipe):
             facts,
         )
 
-    def describe(self, run: RunContext) -> dict[str, Any]:
-        return {
-            "labels": {str(k): v for k, v in LABELS.items()},
-            "modalities": ["CT"],
-            "orientation": case_orientation(run.cohort.cases[0]),
-        }
-
     def model(self, run: RunContext) -> keras.Model:
         return build_model(run.settings)
 
@@ -513,30 +505,22 @@ class ICHRecipe(Recipe):
     ) -> dict[str, Any]:
         return {"train_slices": run.config["train_slices"]}
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """The CTs (in HU) of an INSTANCE folder (``data/``) or of a plain folder."""
+        layout = "an INSTANCE folder (data/ + label/)"
+        return single_channel_volumes(input_dir, "data", "CT", layout)
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: ICHProfile, config: Mapping[str, Any]
+    ) -> np.ndarray:
+        image = volume.array.reshape(*volume.shape[:3], 1)
+        return predict_volume(model, image, volume.spacing, prof)
+
     def synth(self, out: Path, cases: int = 24, seed: int = 0) -> Path:
         """Write a synthetic haemorrhage cohort (INSTANCE ``data/`` + ``label/``) into ``out``."""
         write_ich_twin(out, n_cases=cases, seed=seed)
         return Path(out)
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment the haemorrhage in every CT of ``input_dir`` (an INSTANCE folder, or plain
-        ``.nii.gz`` files in HU) with a trained run; write ``<case>.nii.gz`` masks on each CT's
-        grid."""
-        prof = self.run_settings(run)
-        frame = read_config(run).get("orientation")
-        model = load_run_model(Path(run))
-        written = []
-        layout = "an INSTANCE folder (data/ + label/)"
-        for pid, volume, _ in single_channel_volumes(input_dir, "data", "CT", layout):
-            framed = in_frame(volume, frame)
-            image = framed.array.reshape(*framed.shape[:3], 1)
-            mask = predict_volume(model, image, framed.spacing, prof)
-            path = Path(output_dir) / f"{pid}.nii.gz"
-            written.append(save_in_source(mask, framed, volume, path))
-        return written
-
 
 RECIPE = register(ICHRecipe())
-train = RECIPE.train
-predict = RECIPE.predict
-synth = RECIPE.synth
+train, predict, synth = RECIPE.train, RECIPE.predict, RECIPE.synth

@@ -35,18 +35,15 @@ from labkit.datasets.msd import TWIN_TASKS, MSDDataset, load_msd, write_msd_twin
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
-from labkit.io import check_image, load_nifti, nifti_files
+from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import (
     case_orientation,
-    in_frame,
     load_run_model,
     progress,
-    read_config,
-    save_in_source,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Resize, resize, undo
@@ -334,34 +331,32 @@ class MSDRecipe(Recipe):
     ) -> dict[str, Any]:
         return {"task": run.cohort.name}
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """Every image of an MSD task folder, or of a plain folder, with one channel per
+        modality the run was trained on."""
+        modalities = config["modalities"]
+        for case in progress(image_cases(input_dir, modalities), "predicting"):
+            volume = check_image(load_nifti(case.images[0]))
+            channels = volume.array.shape[3] if volume.array.ndim == 4 else 1
+            if channels != len(modalities):
+                raise ShapeError(
+                    f"{volume.name} has {channels} channel(s) but the model was trained on "
+                    f"{len(modalities)} modalities {modalities}; expected one channel per "
+                    "modality, in that order."
+                )
+            yield case.case_id, volume
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: MSDProfile, config: Mapping[str, Any]
+    ) -> np.ndarray:
+        image = volume.array if volume.array.ndim == 4 else volume.array[..., None]
+        return predict_volume(model, image, prof)
+
     def synth(self, out: Path, cases: int = 20, seed: int = 0, task: str = "hippocampus") -> Path:
         """Write a twin of an MSD task (``hippocampus``, ``liver`` or ``spleen``) into ``out``."""
         write_msd_twin(out, task, n_cases=cases, seed=seed)
         return Path(out)
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment every image of ``input_dir`` with a trained run; write ``<case id>.nii.gz``."""
-        config = read_config(run)
-        prof = self.run_settings(run)
-        model = load_run_model(Path(run))
-        written = []
-        for case in progress(image_cases(input_dir, config["modalities"]), "predicting"):
-            volume = check_image(load_nifti(case.images[0]))
-            framed = in_frame(volume, config.get("orientation"))
-            image = framed.array if framed.array.ndim == 4 else framed.array[..., None]
-            if image.shape[-1] != len(config["modalities"]):
-                raise ShapeError(
-                    f"{volume.name} has {image.shape[-1]} channel(s) but the model was trained "
-                    f"on {len(config['modalities'])} modalities {config['modalities']}; expected "
-                    "one channel per modality, in that order."
-                )
-            labels = predict_volume(model, image, prof)
-            path = Path(output_dir) / f"{case.case_id}.nii.gz"
-            written.append(save_in_source(labels, framed, volume, path))
-        return written
-
 
 RECIPE = register(MSDRecipe())
-train = RECIPE.train
-predict = RECIPE.predict
-synth = RECIPE.synth
+train, predict, synth = RECIPE.train, RECIPE.predict, RECIPE.synth

@@ -20,7 +20,7 @@ how the chapter measures one change against the faithful pipeline on the same sp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,18 +35,14 @@ from labkit.datasets.phh import load_phh, write_phh_twin
 from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
 from labkit.intensity import minmax_slices
+from labkit.io import Volume
 from labkit.morphology import keep_largest_component
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import (
     binary_slice_model,
-    case_orientation,
-    in_frame,
-    load_run_model,
     progress,
-    read_config,
-    save_in_source,
     single_channel_volumes,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
@@ -211,6 +207,8 @@ class PHHRecipe(Recipe):
     name = "phh"
     description = "CSF in neonatal T2 MRI (post-hemorrhagic hydrocephalus), 2D U-Net, BCE"
     profiles = PROFILES
+    labels = LABELS
+    modalities = ("T2",)
 
     def load(self, data: Path, prof: PHHProfile) -> Cohort:
         return load_phh(data)
@@ -229,13 +227,6 @@ class PHHRecipe(Recipe):
             slice_dataset(x_val, y_val, prof.batch_size),
             {"train_slices": len(x_train), "val_slices": len(x_val)},
         )
-
-    def describe(self, run: RunContext) -> dict[str, Any]:
-        return {
-            "labels": {str(k): v for k, v in LABELS.items()},
-            "modalities": ["T2"],
-            "orientation": case_orientation(run.cohort.cases[0]),
-        }
 
     def model(self, run: RunContext) -> keras.Model:
         return build_model(run.settings)
@@ -258,26 +249,20 @@ class PHHRecipe(Recipe):
             "test_slice_accuracy_no_csf": float(1.0 - y_test.mean()),
         }
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """The T2 volumes of a PHH folder (``images/``) or of a plain folder, one per patient."""
+        layout = "a PHH folder (images/ + masks/)"
+        return single_channel_volumes(input_dir, "images", "T2", layout)
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: PHHProfile, config: Mapping[str, Any]
+    ) -> np.ndarray:
+        return predict_volume(model, volume.array.reshape(*volume.shape[:3], 1), prof)
+
     def synth(self, out: Path, cases: int = 10, seed: int = 0) -> Path:
         """Write a synthetic PHH cohort (``images/`` + ``masks/``) into ``out``."""
         write_phh_twin(out, n_cases=cases, seed=seed)
         return Path(out)
-
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment the CSF of every T2 volume in ``input_dir`` (a PHH folder, or plain
-        ``.nii.gz`` files) with a trained run; write ``<patient id>.nii.gz`` masks on each
-        image's grid."""
-        config = read_config(run)
-        prof = self.run_settings(run)
-        model = load_run_model(Path(run))
-        written = []
-        layout = "a PHH folder (images/ + masks/)"
-        for pid, volume, _ in single_channel_volumes(input_dir, "images", "T2", layout):
-            framed = in_frame(volume, config.get("orientation"))
-            mask = predict_volume(model, framed.array.reshape(*framed.shape[:3], 1), prof)
-            path = Path(output_dir) / f"{pid}.nii.gz"
-            written.append(save_in_source(mask, framed, volume, path))
-        return written
 
 
 def predict_volume(
@@ -295,6 +280,4 @@ def predict_volume(
 
 
 RECIPE = register(PHHRecipe())
-train = RECIPE.train
-predict = RECIPE.predict
-synth = RECIPE.synth
+train, predict, synth = RECIPE.train, RECIPE.predict, RECIPE.synth

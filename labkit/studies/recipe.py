@@ -18,17 +18,22 @@ hook                      what the study says there
 ``tune``                  choices made on validation cases after training (default: none)
 ``score``                 the metric rows of one held-out case
 ``report``                what the summary adds to the per-label metrics
+``images``                the images ``predict`` reads from a folder, one volume a case
+``segment``               one volume's label map with a trained model
+``synth``                 its synthetic twin cohort, in the real layout
 ========================  ============================================================
 
 :meth:`Recipe.train` runs the steps: settings, seed, load, split, ``split.json``, inputs,
 ``config.json``, fit, best model, held-out predictions and scores, ``metrics.csv``, and
 ``summary.json`` (see :mod:`labkit.studies.common` for the run folder's files).
+:meth:`Recipe.predict` reads a run's settings and model, puts each image in the frame the run
+was trained in, segments it and writes the labels on the image's own grid.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,12 +42,17 @@ import keras
 
 from labkit.datasets.base import load_case
 from labkit.evaluation import summarize, write_metrics_csv
+from labkit.io import Volume
 from labkit.studies.common import (
+    case_orientation,
     check_held_out,
     claim_run,
+    in_frame,
+    load_run_model,
     profile_settings,
     progress,
     read_config,
+    save_in_source,
     split_seed,
     write_json,
 )
@@ -108,6 +118,8 @@ class Recipe:
         profiles: Profile name to settings (frozen dataclasses).
         choices: Settings with a closed set of values, to the values.
         metrics: The columns of ``metrics.csv`` the summary averages.
+        labels: Label value to name (background left out), for studies with fixed labels.
+        modalities: The input channels' names, for studies with fixed inputs.
     """
 
     name: ClassVar[str]
@@ -115,6 +127,8 @@ class Recipe:
     profiles: ClassVar[Mapping[str, Any]]
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {}
     metrics: ClassVar[tuple[str, ...]] = ("dice", "hd95", "nsd")
+    labels: ClassVar[Mapping[int, str]] = {}
+    modalities: ClassVar[tuple[str, ...]] = ()
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -145,8 +159,13 @@ class Recipe:
 
     def describe(self, run: RunContext) -> dict[str, Any]:
         """``config.json`` entries that ``predict`` needs: ``labels``, ``modalities``,
-        ``orientation``, and anything study-specific."""
-        raise NotImplementedError
+        ``orientation``, and anything study-specific (default: the class's ``labels`` and
+        ``modalities``, and the orientation of the cohort's first case)."""
+        return {
+            "labels": {str(k): v for k, v in self.labels.items()},
+            "modalities": list(self.modalities),
+            "orientation": case_orientation(run.cohort.cases[0]),
+        }
 
     def model(self, run: RunContext) -> keras.Model:
         """The compiled network (``run.config`` holds what the inputs hook found)."""
@@ -167,15 +186,41 @@ class Recipe:
         """Summary entries beyond the per-label means (per site, the study's own measure)."""
         return {}
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """``(case id, volume as loaded)`` for every image ``predict`` finds in ``input_dir``
+        (a folder in the study's layout, or plain ``.nii.gz`` files), refusing a volume the run
+        cannot read (e.g. the wrong number of channels)."""
+        raise NotImplementedError
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: Any, config: Mapping[str, Any]
+    ) -> Any:
+        """Label map ``(x, y, z)`` uint8 of one volume, already in the run's frame."""
+        raise NotImplementedError
+
     def synth(self, out: Path, cases: int, seed: int = 0) -> Path:
         """Write a synthetic twin cohort in the study's real layout."""
         raise NotImplementedError
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment a folder of images with a finished run; write ``<case id>.nii.gz``."""
-        raise NotImplementedError
-
     # --- the skeleton --------------------------------------------------------------------
+
+    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+        """Segment every image of ``input_dir`` with a finished run; write ``<case id>.nii.gz``
+        label maps on each image's own grid, affine and header.
+
+        Each image is first put in the orientation the run was trained in
+        (:func:`labkit.studies.common.in_frame`) and its labels put back after.
+        """
+        config = read_config(run)
+        prof = self.run_settings(Path(run))
+        model = load_run_model(Path(run))
+        written = []
+        for case_id, volume in self.images(Path(input_dir), config):
+            framed = in_frame(volume, config.get("orientation"))
+            labels = self.segment(model, framed, prof, config)
+            path = Path(output_dir) / f"{case_id}.nii.gz"
+            written.append(save_in_source(labels, framed, volume, path))
+        return written
 
     def run_settings(self, run: Path) -> Any:
         """The settings a finished run was trained with, overrides included.

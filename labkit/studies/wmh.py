@@ -44,18 +44,13 @@ from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
 from labkit.evaluation import dice, evaluate_labels, summarize
 from labkit.inference import sliding_window
 from labkit.intensity import zscore
-from labkit.io import check_image, load_nifti, nifti_files
+from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
 from labkit.studies import register
 from labkit.studies.common import (
-    case_orientation,
-    in_frame,
-    load_run_model,
     progress,
-    read_config,
-    save_in_source,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
 from labkit.transforms import Resize, resize, undo
@@ -498,6 +493,8 @@ class WMHRecipe(Recipe):
     name = "wmh"
     description = "white-matter hyperintensities in FLAIR (WMH challenge), 3D U-Net, 3x3x1"
     profiles = PROFILES
+    labels = LABELS
+    modalities = ("FLAIR",)
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {"input": INPUTS}
     metrics = CHALLENGE_METRICS
 
@@ -524,13 +521,6 @@ class WMHRecipe(Recipe):
         val_volumes = prepare(run.cohort, run.split["val"], prof, "validation volumes")
         facts = {"train_volumes": n_train, "val_volumes": len(run.split["val"])}
         return Inputs(train_data, validation_data(*val_volumes, prof, seed), facts)
-
-    def describe(self, run: RunContext) -> dict[str, Any]:
-        return {
-            "labels": {str(k): v for k, v in LABELS.items()},
-            "modalities": ["FLAIR"],
-            "orientation": case_orientation(run.cohort.cases[0]),
-        }
 
     def model(self, run: RunContext) -> keras.Model:
         return build_model(run.settings)
@@ -574,31 +564,23 @@ class WMHRecipe(Recipe):
             "threshold": run.config.get("threshold", run.settings.threshold),
         }
 
+    def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
+        """The FLAIRs of a challenge folder or of a plain folder of ``.nii.gz`` files."""
+        for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
+            yield case_id, check_image(load_nifti(path, ndim=3))
+
+    def segment(
+        self, model: keras.Model, volume: Volume, prof: WMHProfile, config: Mapping[str, Any]
+    ) -> np.ndarray:
+        """The mask at the run's threshold (the one chosen on validation, if it chose one)."""
+        threshold = config.get("threshold", prof.threshold)
+        return predict_volume(model, volume.array[..., None], volume.spacing, prof, threshold)
+
     def synth(self, out: Path, cases: int = 20, seed: int = 0) -> Path:
         """Write a synthetic WMH cohort in the challenge layout: ``cases`` subjects per site."""
         write_wmh_twin(out, n_per_site=cases, seed=seed)
         return Path(out)
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
-        """Segment the WMH in every FLAIR of ``input_dir`` (a challenge folder, or plain
-        ``.nii.gz`` files) with a trained run; write ``<case id>.nii.gz`` masks on each FLAIR's
-        grid."""
-        prof = self.run_settings(Path(run))
-        config = read_config(run)
-        threshold = config.get("threshold", prof.threshold)
-        model = load_run_model(Path(run))
-        written = []
-        for case_id, path in progress(list(_flairs(input_dir)), "predicting"):
-            volume = check_image(load_nifti(path, ndim=3))
-            framed = in_frame(volume, config.get("orientation"))
-            image = framed.array[..., None]
-            mask = predict_volume(model, image, framed.spacing, prof, threshold)
-            out = Path(output_dir) / f"{case_id}.nii.gz"
-            written.append(save_in_source(mask, framed, volume, out))
-        return written
-
 
 RECIPE = register(WMHRecipe())
-train = RECIPE.train
-predict = RECIPE.predict
-synth = RECIPE.synth
+train, predict, synth = RECIPE.train, RECIPE.predict, RECIPE.synth
