@@ -11,6 +11,9 @@
   any set of contrasts that agree voxel for voxel.
 - :mod:`~labkit.phantoms.hippocampus` — a hippocampus crop on MNI anatomy (MSD Task04 twin).
 - :mod:`~labkit.phantoms.abdomen` — procedural contrast-enhanced abdominal CT.
+- :mod:`~labkit.phantoms.tumour` — a brain tumour with edema and mass effect (BraTS twin).
+- :mod:`~labkit.phantoms.haemorrhage` — a head CT with a bleed, in thick slices (INSTANCE twin).
+- :mod:`~labkit.phantoms.neonatal` — a preterm head with dilated ventricles (PHH twin).
 
 Every function that draws randomness takes a :class:`numpy.random.Generator`, so a cohort is a
 pure function of its seed.
