@@ -78,7 +78,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from labkit import studies
-    from labkit.studies.common import read_config
+    from labkit.studies.runs import read_config
 
     config = read_config(Path(args.run))
     source, target = Path(args.input), Path(args.output)

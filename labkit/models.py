@@ -18,7 +18,7 @@ from keras import layers
 from labkit.errors import ShapeError
 from labkit.layers import FusedBatchNormalization
 
-__all__ = ["layer_outputs", "unet"]
+__all__ = ["layer_outputs", "unet", "unet_levels"]
 
 
 def _tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
@@ -149,3 +149,26 @@ def layer_outputs(model: keras.Model, x: np.ndarray, names: Sequence[str]) -> di
     outs = probe(np.asarray(x, np.float32)[None], training=False)
     outs = outs if isinstance(outs, list | tuple) else [outs]
     return {n: np.asarray(o)[0] for n, o in zip(names, outs, strict=True)}
+
+
+def unet_levels(model: keras.Model) -> list[dict[str, str]]:
+    """The output shape of every level of a :func:`unet`, top to bottom and back up.
+
+    Args:
+        model: A model built by :func:`unet` (its blocks end in ``<level>_relu2``).
+
+    Returns:
+        One row per level (``enc0`` ... ``bottleneck`` ... ``dec0``) and the output layer:
+        ``{"layer": name, "output shape": "(x, y, channels)"}``, without the batch axis.
+    """
+    rows = []
+    for layer in model.layers:
+        if layer.name.endswith("_relu2") or layer.name == "probabilities":
+            shape = str(layer.output.shape[1:])
+            rows.append({"layer": layer.name.removesuffix("_relu2"), "output shape": shape})
+    if not rows:
+        raise ValueError(
+            f"{model.name} has no layer named '<level>_relu2' or 'probabilities'; expected a "
+            "model built by labkit.models.unet."
+        )
+    return rows

@@ -3,7 +3,8 @@
 Top to bottom: the command line; the study recipes; tools that run or show recipes' results;
 the steps a recipe composes (preprocessing, pipelines, models, losses, training, inference,
 evaluation); the data (dataset layouts, and the phantoms their twins are made of), which knows
-nothing of models or metrics; the base (files, NIfTI, label conventions, configuration, errors). Read from the source, so it costs no imports. The package itself
+nothing of models or metrics; the base (files, NIfTI, label conventions, configuration,
+errors). Read from the source, so it costs no imports. The package itself
 (``labkit/__init__.py``: the version, and the Keras objects it registers for loading saved
 models) stands apart: any module may read ``labkit.__version__``.
 """

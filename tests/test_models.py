@@ -91,3 +91,24 @@ def test_layer_outputs_give_each_levels_activation_maps():
     assert (maps["enc0_relu2"] >= 0).all()  # after a ReLU
     with pytest.raises(KeyError, match=r"no layers \['enc9_relu2'\] in model .*ReLU layers are"):
         layer_outputs(model, x, ["enc9_relu2"])
+
+
+def test_unet_levels_lists_every_level_with_its_shape():
+    from labkit.models import unet_levels
+
+    model = unet((16, 16, 1), 2, depth=2, filters=4)
+    rows = unet_levels(model)
+    assert [r["layer"] for r in rows] == [
+        "enc0",
+        "enc1",
+        "bottleneck",
+        "dec1",
+        "dec0",
+        "probabilities",
+    ]
+    assert rows[0]["output shape"] == "(16, 16, 4)"
+    assert rows[2]["output shape"] == "(4, 4, 16)"  # two poolings, filters doubled twice
+    assert rows[-1]["output shape"] == "(16, 16, 2)"
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="plain")
+    with pytest.raises(ValueError, match="plain has no layer named '<level>_relu2'"):
+        unet_levels(plain)

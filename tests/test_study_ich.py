@@ -215,3 +215,32 @@ def test_single_channel_volumes_reads_a_layout_or_a_plain_folder(tmp_path):
     save_nifti(tmp_path / "two" / "b.nii.gz", np.stack([ct, ct], -1), np.eye(4))
     with pytest.raises(ShapeError, match=r"b\.nii\.gz has 2 channels .* one CT volume"):
         list(single_channel_volumes(tmp_path / "two", "data", "CT", "an INSTANCE folder"))
+
+
+def test_patient_table_and_verdict_by_hand():
+    base = [
+        {
+            "case": "001",
+            "dice": 0.5,
+            "fp_components": 4,
+            "volume_ref_ml": 2.0,
+            "volume_pred_ml": 3.0,
+        },
+        {
+            "case": "002",
+            "dice": 0.6,
+            "fp_components": 2,
+            "volume_ref_ml": 1.0,
+            "volume_pred_ml": 1.5,
+        },
+    ]
+    better = [{**r, "dice": r["dice"] + 0.1, "fp_components": 1} for r in base]
+    table = ich.patient_table(base, {"001": "deep"})
+    assert [(r["patient"], r["kind"], r["false-positive regions"]) for r in table] == [
+        ("001", "deep", 4),
+        ("002", "?", 2),
+    ]
+    words = ich.verdict(better, base)
+    assert words.startswith("Dice better on every case") and words.endswith("-2.0 per patient")
+    with pytest.raises(ValueError, match="same patients in the same order"):
+        ich.verdict(better[::-1], base)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labkit.datasets import load_case, load_msd
-from labkit.evaluation import dice, read_metrics_csv
+from labkit.evaluation import dice, generalized_dice, read_metrics_csv
 from labkit.studies import msd
 from labkit.training import last_checkpoint, read_history
 
@@ -64,6 +64,14 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
         assert dice(pred == 1, loaded.label.array == 1) == pytest.approx(scored[case_id])
     history = read_history(tmp_path / "run")
     assert {"accuracy", "val_accuracy", "generalized_dice_score", "dice"} <= set(history[0])
+    # the chapter's table: one row per test case, beside metrics.csv's scores
+    rows, preds = msd.case_table(tmp_path / "run", data)
+    assert [r["case"] for r in rows] == list(again) and list(preds) == list(again)
+    for row in rows:
+        loaded, pred = preds[row["case"]]
+        assert row["spleen Dice"] == pytest.approx(scored[row["case"]])
+        assert row["generalized Dice"] == pytest.approx(generalized_dice(pred, loaded.label.array))
+        assert set(row) == {"case", "generalized Dice", "spleen Dice", "spleen HD95 (mm)"}
 
 
 def test_build_model_follows_the_profile():
@@ -85,7 +93,7 @@ def test_run_settings_refuses_other_studies(tmp_path):
 
 
 def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
-    from labkit.studies.common import claim_run
+    from labkit.studies.runs import claim_run
 
     run, data = tmp_path / "run", tmp_path / "Task04_Hippocampus"
     prof = msd.settings("quick")

@@ -190,3 +190,15 @@ def test_resized_grid_dice_scores_on_the_input_grid():
     score, overlap, voxels = wmh.resized_grid_dice(everywhere, image, (1, 1, 1), label, prof)
     assert (overlap, voxels) == (2 * 32, 256 + 32)
     assert score == pytest.approx(64 / 288)
+
+
+def test_resize_ceiling_by_hand():
+    label = np.ones((8, 8, 4), np.uint8)  # lesion everywhere: every coarse voxel is all lesion
+    assert wmh.resize_ceiling(label, (4, 4, 2)) == 1.0
+    label[:4, :4, :2] = 0  # a block's edge is blurred by the linear round trip, not lost
+    assert 0.9 < wmh.resize_ceiling(label, (4, 4, 2)) < 1.0
+    speck = np.zeros((16, 16, 4), np.uint8)
+    speck[5, 5, 1] = 1  # one voxel: an eighth of a coarse voxel, gone after the round trip
+    assert wmh.resize_ceiling(speck, (4, 4, 2)) == 0.0
+    speck[6, 6, 1] = 2  # label 2 is left out, whatever the network does there
+    assert wmh.resize_ceiling(speck, (4, 4, 2)) == 0.0

@@ -55,11 +55,9 @@ from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset
 from labkit.splits import split_ids
 from labkit.studies import register
-from labkit.studies.common import (
-    case_orientation,
-    progress,
-)
+from labkit.studies.common import case_orientation
 from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.runs import progress
 from labkit.transforms import crop_to_box, foreground_box, resize, undo
 
 __all__ = [

@@ -52,13 +52,10 @@ from labkit.morphology import remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.splits import split_ids
 from labkit.studies import register
-from labkit.studies.common import (
-    binary_slice_model,
-    load_run_model,
-    progress,
-    single_channel_volumes,
-)
+from labkit.studies.common import binary_slice_model, single_channel_volumes
 from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.runs import load_run_model, progress
+from labkit.tables import paired_verdict
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
 __all__ = [
@@ -72,6 +69,7 @@ __all__ = [
     "build_model",
     "held_out_predictions",
     "patient_rows",
+    "patient_table",
     "postprocess",
     "predict",
     "predict_probabilities",
@@ -82,6 +80,7 @@ __all__ = [
     "settings",
     "synth",
     "train",
+    "verdict",
 ]
 
 
@@ -412,6 +411,48 @@ def patient_rows(
         lesions=True,
         nsd_tolerance_mm=nsd_tolerance_mm,
     )
+
+
+def patient_table(
+    rows: Sequence[Mapping[str, Any]], kinds: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """The study's per-patient view of ``metrics.csv`` rows: blood and predicted volume, Dice,
+    and false-positive regions (predicted components that touch no blood).
+
+    Args:
+        rows: Rows of a run's ``metrics.csv`` (or :func:`score_postprocessing`).
+        kinds: Patient id to kind of bleed (the twin's ``kinds.json``; ``"?"`` when unknown).
+    """
+    kinds = kinds or {}
+    return [
+        {
+            "patient": r["case"],
+            "kind": kinds.get(r["case"], "?"),
+            "blood (mL)": r["volume_ref_ml"],
+            "predicted (mL)": r["volume_pred_ml"],
+            "Dice": r["dice"],
+            "false-positive regions": int(r["fp_components"]),
+        }
+        for r in rows
+    ]
+
+
+def verdict(rows: Sequence[Mapping[str, Any]], base: Sequence[Mapping[str, Any]]) -> str:
+    """A change against a baseline on the same patients, in words: the paired Dice verdict
+    (:func:`labkit.tables.paired_verdict`) and the change in false-positive regions per patient.
+
+    Raises:
+        ValueError: If the two lists do not hold the same patients in the same order.
+    """
+    if [r["case"] for r in rows] != [b["case"] for b in base]:
+        raise ValueError(
+            f"verdict compares the same patients in the same order; got "
+            f"{[r['case'] for r in rows]} and {[b['case'] for b in base]}."
+        )
+    dice_words = paired_verdict([r["dice"] for r in rows], [b["dice"] for b in base])
+    fp = [r["fp_components"] for r in rows]
+    change = np.mean(fp) - np.mean([b["fp_components"] for b in base])
+    return f"Dice {dice_words}; false positives {change:+.1f} per patient"
 
 
 def predict_volume(

@@ -33,19 +33,16 @@ from labkit import losses, metrics
 from labkit.datasets.base import Case, LoadedCase, load_case
 from labkit.datasets.msd import TWIN_TASKS, MSDDataset, load_msd, write_msd_twin
 from labkit.errors import DatasetLayoutError, ShapeError
-from labkit.evaluation import evaluate_labels
+from labkit.evaluation import evaluate_labels, generalized_dice, read_metrics_csv
 from labkit.inference import predict_slices
 from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.models import unet
 from labkit.pipeline import slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
-from labkit.studies.common import (
-    case_orientation,
-    load_run_model,
-    progress,
-)
+from labkit.studies.common import case_orientation
 from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.runs import load_run_model, progress
 from labkit.transforms import Resize, resize, undo
 
 __all__ = [
@@ -55,6 +52,7 @@ __all__ = [
     "MSDProfile",
     "MSDRecipe",
     "build_model",
+    "case_table",
     "compiled_model",
     "held_out_predictions",
     "image_cases",
@@ -246,6 +244,31 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
     test_ids = json.loads((Path(run) / "split.json").read_text())["test"]
     cases = [by_id[i] for i in test_ids]
     return {lc.case.case_id: (lc, pred) for lc, pred in _predict_cases(model, prof, cases)}
+
+
+def case_table(run: Path, data: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A finished run's held-out cases, one row each: the generalized Dice of the label map
+    (:func:`labkit.evaluation.generalized_dice`, over all classes) beside each class's Dice and
+    HD95 from ``metrics.csv``.
+
+    Args:
+        run: Run folder.
+        data: The MSD task folder the run was trained on.
+
+    Returns:
+        ``(rows, predictions)``: the rows, and :func:`held_out_predictions`'s case id to
+        ``(loaded case, label map)``, for figures.
+    """
+    preds = held_out_predictions(run, data)
+    metrics_rows = read_metrics_csv(Path(run) / "metrics.csv")
+    rows = []
+    for case_id, (case, pred) in preds.items():
+        row = {"case": case_id, "generalized Dice": generalized_dice(pred, case.label.array)}
+        for r in (r for r in metrics_rows if r["case"] == case_id):
+            row[f"{r['label']} Dice"] = r["dice"]
+            row[f"{r['label']} HD95 (mm)"] = r["hd95"]
+        rows.append(row)
+    return rows, preds
 
 
 def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:

@@ -40,12 +40,9 @@ from labkit.morphology import keep_largest_component
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
-from labkit.studies.common import (
-    binary_slice_model,
-    progress,
-    single_channel_volumes,
-)
+from labkit.studies.common import binary_slice_model, single_channel_volumes
 from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.runs import progress
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
 __all__ = [

@@ -43,19 +43,16 @@ import keras
 from labkit.datasets.base import load_case
 from labkit.evaluation import summarize, write_metrics_csv
 from labkit.io import Volume
-from labkit.studies.common import (
-    case_orientation,
+from labkit.studies.common import case_orientation, in_frame, save_in_source
+from labkit.studies.runs import (
     check_held_out,
     claim_run,
-    in_frame,
     load_run_model,
-    profile_settings,
     progress,
     read_config,
-    save_in_source,
-    split_seed,
     write_json,
 )
+from labkit.studies.settings import profile_settings, split_seed
 from labkit.training import fit, seed_everything
 
 __all__ = ["Inputs", "Recipe", "RunContext"]
@@ -134,7 +131,7 @@ class Recipe:
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
         """The settings of a profile with some replaced (see
-        :func:`labkit.studies.common.profile_settings`); a study adds its own checks."""
+        :func:`labkit.studies.settings.profile_settings`); a study adds its own checks."""
         return profile_settings(self.name, self.profiles, profile, overrides, self.choices)
 
     def load(self, data: Path, prof: Any) -> Any:

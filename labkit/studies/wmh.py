@@ -49,10 +49,8 @@ from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
 from labkit.splits import leave_group_out, stratified_split_ids
 from labkit.studies import register
-from labkit.studies.common import (
-    progress,
-)
 from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.runs import progress
 from labkit.transforms import Resize, resize, undo
 
 __all__ = [
@@ -75,6 +73,7 @@ __all__ = [
     "prepare",
     "preprocess",
     "repeat_runs",
+    "resize_ceiling",
     "resized_grid_dice",
     "settings",
     "site_groups",
@@ -372,6 +371,23 @@ def resized_grid_dice(
     ref = target == 1
     overlap = 2 * int(np.count_nonzero(pred & ref))
     return dice(pred, ref), overlap, int(np.count_nonzero(pred) + np.count_nonzero(ref))
+
+
+def resize_ceiling(label: np.ndarray, shape: Sequence[int]) -> float:
+    """Dice of a WMH mask sent to an input grid and back, against itself (label 2 left out).
+
+    What the resize alone costs: a network that reproduced the coarse mask perfectly would score
+    this on the subject's own grid. The mask is resized linearly (each coarse voxel holds the
+    lesion's share of it), back the same way, and thresholded at one half.
+
+    Args:
+        label: Challenge labels ``(x, y, z)`` (1 WMH, 2 other pathology).
+        shape: The input grid, e.g. ``prof.shape``.
+    """
+    wmh_mask = (np.asarray(label) == 1).astype(np.float32)
+    small, record = resize(wmh_mask, tuple(shape), order=1)
+    back = undo(small, [record]) >= 0.5
+    return dice(back & (label != IGNORE_LABEL), label == 1)
 
 
 def choose_threshold(

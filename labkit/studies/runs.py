@@ -1,0 +1,195 @@
+"""A run folder: claimed by one run, resumed only by it, read back once finished.
+
+A run folder (``labkit train ... --out RUN``) holds ``run.json`` (which run it is),
+``model.keras`` (best on validation loss), ``history.csv``, ``split.json`` (case ids per subset),
+``config.json`` (everything ``predict`` needs: study, profile, labels, modalities,
+preprocessing), ``metrics.csv`` (held-out per-case, per-label metrics) and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TypeVar
+
+import keras
+import numpy as np
+
+from labkit.datasets.base import Case, load_case
+from labkit.errors import LabkitError
+from labkit.files import write_text
+
+__all__ = [
+    "RUN_FILE",
+    "check_held_out",
+    "claim_run",
+    "load_run_model",
+    "progress",
+    "read_config",
+    "write_json",
+]
+
+T = TypeVar("T")
+
+
+#: The file of a run folder that says which run it is: study, profile, settings, seed and data.
+RUN_FILE = "run.json"
+
+
+def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: Path) -> Path:
+    """Make ``out`` the folder of this run, or refuse if it holds another run.
+
+    Training resumes whatever a run folder holds, so a folder reused with other settings would
+    continue the old model under the new settings and re-split the cases with the new seed
+    (held-out cases could then be training cases). A folder is therefore claimed by a run on
+    first use (``run.json``), and later calls go on only with the same study, profile,
+    settings, seed and data folder.
+
+    Args:
+        out: Run folder (created if needed).
+        study: Study name.
+        profile: Profile name.
+        prof: The run's settings (a dataclass).
+        seed: The run's seed.
+        data: The dataset folder.
+
+    Returns:
+        ``out`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: If ``out`` holds a run with anything else different (each difference is
+            named), or training files of a run that did not claim it.
+    """
+    out = Path(out)
+    wanted = json.loads(
+        json.dumps(
+            {
+                "study": study,
+                "profile": profile,
+                "seed": int(seed),
+                "data": str(Path(data).resolve()),
+                "settings": asdict(prof),
+            }
+        )
+    )
+    path = out / RUN_FILE
+    if path.is_file():
+        held = json.loads(path.read_text())
+        diffs = [
+            f"{k}: {held.get(k)!r} there, {wanted[k]!r} now"
+            for k in ("study", "profile", "seed", "data")
+            if held.get(k) != wanted[k]
+        ]
+        old = held.get("settings", {})
+        diffs += [
+            f"{k}: {old.get(k)!r} there, {v!r} now"
+            for k, v in wanted["settings"].items()
+            if old.get(k) != v
+        ]
+        if diffs:
+            raise ValueError(
+                f"{out} holds another run ({'; '.join(diffs)}). A run folder resumes only "
+                "with the same study, profile, settings, seed and data. Choose a new --out "
+                f"folder, or delete {out} to start this run from scratch."
+            )
+        return out
+    if out.is_dir() and any((out / name).exists() for name in ("state.json", "config.json")):
+        raise ValueError(
+            f"{out} holds the files of a run that did not record its settings (no {RUN_FILE}): "
+            "it cannot be resumed safely. Choose a new --out folder, or delete it."
+        )
+    write_text(path, json.dumps(wanted, indent=1))
+    return out
+
+
+def check_held_out(
+    cases: Iterable[Case], ids: Sequence[str], load: Callable[[Case], Any] = load_case
+) -> None:
+    """Read every held-out case once before training starts.
+
+    Training reads only the training and validation cases; the test cases are read after it.
+    A broken test file (NaN voxels, a label the dataset does not declare, a grid that differs
+    from its label's) would then fail the run after minutes of training. Reading them first
+    costs a few seconds and fails at once, naming the file.
+
+    Args:
+        cases: The cohort's cases.
+        ids: The held-out case ids.
+        load: Reads one case and raises on bad input (default
+            :func:`labkit.datasets.base.load_case`).
+    """
+    wanted = set(ids)
+    for case in progress([c for c in cases if c.case_id in wanted], "checking held-out cases"):
+        load(case)
+
+
+def progress(items: Sequence[T], label: str) -> Iterator[T]:
+    """Yield items while drawing a one-line progress bar on stderr."""
+    n = len(items)
+    for i, item in enumerate(items, 1):
+        done = int(30 * i / max(n, 1))
+        sys.stderr.write(f"\r{label} [{'#' * done}{'.' * (30 - done)}] {i}/{n}")
+        sys.stderr.flush()
+        yield item
+    sys.stderr.write("\n")
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write pretty JSON (NaN becomes null), atomically (:func:`labkit.files.write_text`)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not np.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    return write_text(path, json.dumps(clean(dict(data)), indent=1))
+
+
+def read_config(run: Path) -> dict[str, Any]:
+    """Read ``config.json`` of a finished run folder, with a clear error when it is not one.
+
+    A run is finished once its held-out results (``summary.json``) are written, the last step
+    of every recipe; a run killed during training has a ``model.keras`` (its best epoch so far)
+    but is refused, since that model is not the one the run would have produced.
+    """
+    path = Path(run) / "config.json"
+    if not path.is_file() or not (Path(run) / "model.keras").is_file():
+        raise FileNotFoundError(
+            f"{run} is not a finished labkit run (expected config.json and model.keras in it). "
+            "Train one with `labkit train STUDY --data DIR --out RUN`."
+        )
+    if not (Path(run) / "summary.json").is_file():
+        raise FileNotFoundError(
+            f"{run} is an unfinished labkit run (no summary.json: its training or evaluation "
+            "was interrupted). Run the same `labkit train` command again to finish it."
+        )
+    return json.loads(path.read_text())
+
+
+def load_run_model(run: Path) -> keras.Model:
+    """The best model of a finished run (``model.keras``), with a clear error when it does not
+    load (a file truncated by a copy or a full disk, or not a Keras file at all).
+
+    Raises:
+        FileNotFoundError: If ``run`` is not a finished run (see :func:`read_config`).
+        LabkitError: If ``model.keras`` is there but cannot be loaded.
+    """
+    read_config(run)
+    path = Path(run) / "model.keras"
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # zipfile, h5py, json and Keras errors alike
+        raise LabkitError(
+            f"{path} could not be loaded as a Keras model ({path.stat().st_size} bytes; "
+            f"{type(err).__name__}: {str(err)[:200]}). The file is truncated or not a Keras "
+            "file: copy it again from where it was trained, or train the run again."
+        ) from err

@@ -1,0 +1,127 @@
+"""A study's settings: a profile (``quick``, ``full``) with some fields replaced, checked.
+
+Every recipe keeps its settings in a frozen dataclass, one instance per profile. A run changes
+some of them (``train(..., overrides={"epochs": 4})``, ``labkit train ... --set epochs=4``);
+:func:`profile_settings` applies and checks those changes before any data are read, so a typo or a
+value of the wrong type fails at once, naming the setting and the profile's value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+__all__ = ["profile_settings", "split_seed"]
+
+P = TypeVar("P")
+
+
+def profile_settings(
+    study: str,
+    profiles: Mapping[str, P],
+    profile: str,
+    overrides: Mapping[str, Any] | None,
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> P:
+    """One profile's settings (a frozen dataclass) with some fields replaced.
+
+    Args:
+        study: Study name, for the messages.
+        profiles: Profile name to settings.
+        profile: The profile to start from.
+        overrides: Field name to new value; lists (as JSON gives them) become tuples where the
+            field holds a tuple.
+        choices: Field name to the values it may take (e.g. ``{"schedule": ("constant",
+            "cosine")}``).
+
+    Raises:
+        ValueError: For an unknown profile or field, or a value outside its choices.
+    """
+    if profile not in profiles:
+        raise ValueError(
+            f"unknown profile {profile!r} for the {study} study; expected one of "
+            f"{sorted(profiles)}."
+        )
+    base = profiles[profile]
+    known = {f.name for f in fields(base)}
+    overrides = dict(overrides or {})
+    if unknown := sorted(set(overrides) - known):
+        raise ValueError(f"unknown {study} setting(s) {unknown}; the settings are {sorted(known)}.")
+    hints = get_type_hints(type(base))
+    for name, value in overrides.items():
+        overrides[name] = _checked(study, name, value, hints[name], getattr(base, name))
+    prof = replace(base, **overrides)
+    for name, allowed in (choices or {}).items():
+        if getattr(prof, name) not in allowed:
+            options = " or ".join(repr(a) for a in allowed)
+            raise ValueError(f"{name} must be {options}; got {getattr(prof, name)!r}.")
+    return prof
+
+
+#: Settings that must be at least 1 whichever study has them.
+_AT_LEAST_ONE = ("epochs", "batch_size", "filters", "depth", "patches_per_volume")
+
+
+def _checked(study: str, name: str, value: Any, hint: Any, current: Any) -> Any:
+    """``value`` as the setting ``name`` of type ``hint`` holds it, or a clear ValueError.
+
+    ``--set`` reads values as JSON, so ``epochs=abc`` arrives as the string ``"abc"`` and
+    ``epochs=1.5`` as a float; both are refused here, before any data are loaded, rather than
+    deep inside Keras after minutes of preprocessing.
+    """
+
+    example = json.dumps(list(current) if isinstance(current, tuple) else current).replace(" ", "")
+
+    def fail(expected: str) -> ValueError:
+        return ValueError(
+            f"the {study} setting {name} must be {expected}; got {value!r}. "
+            f"The profile's value is --set {name.split('[')[0]}={example}."
+        )
+
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail("a whole number")
+        if float(value) != int(value):
+            raise fail("a whole number")
+        value = int(value)
+        if name in _AT_LEAST_ONE and value < 1:
+            raise fail("at least 1")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise fail("a number")
+        if name == "learning_rate" and value <= 0:
+            raise fail("a number above 0")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise fail("a list")
+        if args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise fail(f"a list of {len(args)} values")
+        inner = args[0] if args else Any
+        if inner in (int, float, str, bool):
+            value = [
+                _checked(study, f"{name}[{i}]", v, inner, current) for i, v in enumerate(value)
+            ]
+        return tuple(value)
+    return value
+
+
+def split_seed(prof: Any, seed: int) -> int:
+    """The seed that draws a run's split: the profile's ``split_seed``, or -1 for the run's seed.
+
+    A fixed ``split_seed`` lets runs with other seeds (other weights, shuffling and augmentation)
+    test the same cases, as a floor's seed spread and a paired comparison need.
+    """
+    return seed if prof.split_seed < 0 else prof.split_seed
