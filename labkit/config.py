@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "PROFILES",
     "cache_dir",
+    "data_or_twin",
     "data_root",
     "find_real_dataset",
     "profile",
@@ -101,6 +103,36 @@ def data_root() -> Path | None:
         if root.is_dir():
             return root.resolve()
     return None
+
+
+def data_or_twin(
+    variable: str, write_twin: Callable[[], Any], twin: str = "the synthetic twin cohort"
+) -> tuple[Path, str]:
+    """A chapter's dataset folder: yours, named by an environment variable, or its twin.
+
+    Args:
+        variable: The environment variable that names a real folder in the study's layout
+            (e.g. ``"LABKIT_PHH_DATA"``).
+        write_twin: Writes (or reuses) the twin cohort and returns it (a cohort with ``root``,
+            or a folder); called only when ``variable`` is not set.
+        twin: How to name the twin in what the chapter prints.
+
+    Returns:
+        ``(folder, where the data come from, in words)``.
+
+    Raises:
+        FileNotFoundError: If the variable names a folder that does not exist.
+    """
+    if os.environ.get(variable):
+        folder = Path(os.environ[variable]).expanduser()
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"{variable} is {os.environ[variable]!r}, which is not a folder. Point it at a "
+                "dataset folder in the study's layout, or unset it to use the synthetic twin."
+            )
+        return folder, f"the folder {folder}"
+    written = write_twin()
+    return Path(written if isinstance(written, str | os.PathLike) else written.root), twin
 
 
 def find_real_dataset(name: str) -> Path | None:

@@ -66,3 +66,29 @@ def test_recorded_results_are_found_from_the_root_or_from_book(tmp_path, monkeyp
     assert config.recorded_results("no_such_file.json") is None
     # the repository's own recorded runs are found beside the package from anywhere
     assert "folds" in config.recorded_results("brats_real_quick.json")
+
+
+def test_data_or_twin_takes_the_variable_or_writes_the_twin(tmp_path, monkeypatch):
+    written = []
+
+    def twin():
+        written.append(1)
+        return tmp_path / "twin"
+
+    monkeypatch.delenv("LABKIT_XYZ_DATA", raising=False)
+    assert config.data_or_twin("LABKIT_XYZ_DATA", twin) == (
+        tmp_path / "twin",
+        "the synthetic twin cohort",
+    )
+    assert written == [1]
+    monkeypatch.setenv("LABKIT_XYZ_DATA", str(tmp_path))
+    assert config.data_or_twin("LABKIT_XYZ_DATA", twin, "a twin") == (
+        tmp_path,
+        f"the folder {tmp_path}",
+    )
+    assert written == [1]  # the twin is not written when a folder is given
+    monkeypatch.setenv("LABKIT_XYZ_DATA", str(tmp_path / "missing"))
+    with pytest.raises(
+        FileNotFoundError, match=r"LABKIT_XYZ_DATA is .*missing', which is not a folder"
+    ):
+        config.data_or_twin("LABKIT_XYZ_DATA", twin)
