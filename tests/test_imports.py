@@ -22,8 +22,9 @@ FLOORS = {
     "recipes": ("studies",),
     "tools": ("experiments", "evaluate_folder", "viz", "tables"),
     "steps": (
-        "augment", "ct", "evaluation", "inference", "intensity", "layers", "losses", "metrics",
-        "models", "morphology", "pipeline", "splits", "training", "transforms",
+        "augment", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
+        "losses", "metrics", "models", "morphology", "pipeline", "splits", "training",
+        "transforms",
     ),
     "data": ("datasets", "phantoms"),
     "base": ("config", "errors", "files", "io", "labels"),
