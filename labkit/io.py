@@ -1,4 +1,6 @@
-"""Reading and writing NIfTI volumes, voxel spacing, orientation and resampling.
+"""Reading and writing NIfTI volumes (and, re-exported here, what a volume is and how it is
+checked, reoriented and resampled: :mod:`labkit.volume`, :mod:`labkit.checks`,
+:mod:`labkit.spatial`).
 
 A :class:`Volume` keeps a voxel array together with the affine that places it in the scanner's
 world (millimetres) and the header it was read with. Every function that changes the voxel grid
@@ -12,23 +14,20 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-from nibabel import orientations as ornt
-from scipy import ndimage
 
+from labkit.checks import as_label_map, check_declared_labels, check_image, check_same_grid
 from labkit.errors import (
     DatasetLayoutError,
-    ImageValueError,
-    LabelValueError,
     NiftiReadError,
     ShapeError,
 )
 from labkit.files import atomic_path
+from labkit.spatial import reorient, resample_to_shape, resample_to_spacing
+from labkit.volume import Volume, orientation, voxel_spacing
 
 __all__ = [
     "Volume",
@@ -47,66 +46,6 @@ __all__ = [
     "save_nifti",
     "voxel_spacing",
 ]
-
-
-@dataclass(frozen=True)
-class Volume:
-    """A voxel array on a grid placed in world space by an affine.
-
-    Attributes:
-        array: Voxel values, shape ``(x, y, z)`` or ``(x, y, z, c)`` (channels-last).
-        affine: ``(4, 4)`` voxel-to-world matrix in millimetres (RAS+ world, as NIfTI defines).
-        header: The NIfTI header the volume was read with, or ``None`` for a new array.
-        path: The file the volume came from, or ``None``.
-    """
-
-    array: np.ndarray
-    affine: np.ndarray
-    header: nib.Nifti1Header | None = field(default=None, repr=False, compare=False)
-    path: Path | None = None
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """Shape of the voxel array."""
-        return tuple(self.array.shape)
-
-    @property
-    def spacing(self) -> tuple[float, float, float]:
-        """Voxel size in millimetres along the three array axes, from the affine."""
-        return voxel_spacing(self.affine)
-
-    @property
-    def name(self) -> str:
-        """File name when the volume came from a file, else ``"<array>"``."""
-        return str(self.path) if self.path is not None else "<array>"
-
-    def with_array(self, array: np.ndarray, affine: np.ndarray | None = None) -> Volume:
-        """Return a copy holding ``array`` (and ``affine``, when given) with the same header."""
-        return replace(self, array=array, affine=self.affine if affine is None else affine)
-
-
-def voxel_spacing(affine: np.ndarray) -> tuple[float, float, float]:
-    """Return the voxel size in mm along each array axis: the norms of the affine's columns.
-
-    Args:
-        affine: ``(4, 4)`` voxel-to-world matrix.
-
-    Returns:
-        ``(sx, sy, sz)`` in millimetres; correct for oblique and flipped axes too.
-    """
-    affine = np.asarray(affine, dtype=float)
-    if affine.shape != (4, 4):
-        raise ShapeError(f"an affine must be a (4, 4) matrix; got shape {affine.shape}.")
-    return tuple(float(v) for v in np.linalg.norm(affine[:3, :3], axis=0))
-
-
-def orientation(affine: np.ndarray) -> str:
-    """Return the axis codes of a grid, e.g. ``"RAS"`` or ``"LPS"``.
-
-    Each letter names the world direction in which the array index grows along that axis
-    (R/L right/left, A/P anterior/posterior, S/I superior/inferior).
-    """
-    return "".join(ornt.aff2axcodes(np.asarray(affine, dtype=float)))
 
 
 def nifti_stem(path: str | Path) -> str:
@@ -214,113 +153,6 @@ def load_nifti(path: str | Path, *, ndim: int | None = None) -> Volume:
     return Volume(array=array, affine=img.affine.copy(), header=img.header.copy(), path=path)
 
 
-def check_image(volume: Volume) -> Volume:
-    """Refuse an image no training or prediction can use: NaN or infinite voxels, or one value
-    in all its voxels (per channel).
-
-    A NaN voxel turns every loss and every prediction that touches it into NaN; an all-zero file
-    (a failed export, a mask saved as an image) or a degenerate 1x1x1 volume would be normalised
-    by a zero range and trained on or predicted silently.
-
-    Args:
-        volume: An image ``(x, y, z)`` or ``(x, y, z, c)``.
-
-    Returns:
-        ``volume``, unchanged.
-
-    Raises:
-        ImageValueError: Naming the file, the shape, and what was found.
-    """
-    array = volume.array if volume.array.ndim == 4 else volume.array[..., None]
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
-        raise ImageValueError(
-            f"{volume.name} holds {nan} NaN and {inf} infinite voxel(s) (shape {volume.shape}); "
-            "expected finite values everywhere. Replace them (for example np.nan_to_num, or the "
-            "background value) and save the file again, or leave the case out."
-        )
-    for c in range(array.shape[-1]):
-        channel = array[..., c]
-        lo, hi = channel.min(), channel.max()
-        if lo == hi:
-            where = f" (channel {c})" if array.shape[-1] > 1 else ""
-            raise ImageValueError(
-                f"{volume.name}{where} holds the single value {lo.item()!r} in all "
-                f"{channel.size} voxel(s) (shape {volume.shape}); expected an image with "
-                "contrast. The file may be empty, a mask saved as an image, or the wrong file: "
-                "check it in a viewer."
-            )
-    return volume
-
-
-def check_declared_labels(
-    values: Iterable[int], declared: Iterable[int], source: str, fix: str
-) -> None:
-    """Refuse label values outside those a dataset declares (0, background, is always allowed).
-
-    Args:
-        values: The values found (e.g. ``np.unique(label_map)``).
-        declared: The values the dataset declares.
-        source: What holds them, for the message (a file, or two folders).
-        fix: How to fix it, for the message.
-
-    Raises:
-        LabelValueError: Naming ``source``, the undeclared values and the declared ones.
-    """
-    found = sorted({int(v) for v in values})
-    allowed = {0, *(int(v) for v in declared)}
-    if undeclared := [v for v in found if v not in allowed]:
-        raise LabelValueError(
-            f"{source} holds label value(s) {undeclared} that the dataset does not declare (it "
-            f"declares {sorted(allowed)}; found {found}). {fix}"
-        )
-
-
-def as_label_map(array: np.ndarray, source: str = "<array>") -> np.ndarray:
-    """Check that ``array`` holds non-negative integer labels and return it as an integer array.
-
-    Floating-point label files are common (two of the MSD hippocampus labels are float32); they
-    are accepted when every value is a whole number, and cast to the smallest unsigned type.
-
-    Args:
-        array: Label values, any shape.
-        source: File name or description used in error messages.
-
-    Returns:
-        The labels as ``uint8`` (or ``uint16``/``int32`` when larger values occur).
-
-    Raises:
-        LabelValueError: On NaN/inf, non-integer or negative values.
-    """
-    array = np.asarray(array)
-    if array.dtype == bool:
-        return array.astype(np.uint8)
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.all(np.isfinite(array)):
-            raise LabelValueError(
-                f"{source}: the label map holds NaN or infinite values; expected whole-number "
-                "labels. Re-export the segmentation as an integer image."
-            )
-        frac = array[array != np.round(array)]
-        if frac.size:
-            examples = ", ".join(f"{v:g}" for v in np.unique(frac)[:5])
-            raise LabelValueError(
-                f"{source}: the label map holds non-integer values (e.g. {examples}); expected "
-                "whole-number labels such as 0, 1, 2. Was an image passed as a label, or was the "
-                "label resampled with linear interpolation? Resample labels with kind='label'."
-            )
-    elif not np.issubdtype(array.dtype, np.integer):
-        raise LabelValueError(f"{source}: label dtype {array.dtype} is not numeric.")
-    if array.size and array.min() < 0:
-        raise LabelValueError(
-            f"{source}: the label map holds negative values (min {array.min()}); expected "
-            "labels >= 0 with 0 as background."
-        )
-    top = int(array.max()) if array.size else 0
-    dtype = np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.int32
-    return array.astype(dtype, copy=False)
-
-
 def load_label(path: str | Path) -> Volume:
     """Read a 3D label map, checking that it holds non-negative whole numbers.
 
@@ -336,34 +168,6 @@ def load_label(path: str | Path) -> Volume:
     """
     volume = load_nifti(path, ndim=3)
     return volume.with_array(as_label_map(volume.array, str(volume.path)))
-
-
-def check_same_grid(image: Volume, label: Volume, atol: float = 1e-3) -> None:
-    """Raise if two volumes do not share one voxel grid (same spatial shape and affine).
-
-    Args:
-        image: Image volume, ``(x, y, z)`` or ``(x, y, z, c)``.
-        label: Label volume, ``(x, y, z)``.
-        atol: Tolerance on affine entries in millimetres (headers round-trip through float32).
-
-    Raises:
-        ShapeError: Naming both files, their shapes or affines, and how to fix it.
-    """
-    if image.shape[:3] != label.shape[:3]:
-        raise ShapeError(
-            f"image {image.name} has spatial shape {image.shape[:3]} but label {label.name} has "
-            f"{label.shape[:3]}; expected the same grid. Resample the label onto the image grid "
-            "(labkit.io.resample_to_shape(label, image.shape[:3], kind='label')) or check that the "
-            "files belong to the same case."
-        )
-    if not np.allclose(image.affine, label.affine, atol=atol):
-        raise ShapeError(
-            f"image {image.name} and label {label.name} have the same shape {image.shape[:3]} "
-            f"but different affines:\n{np.round(image.affine, 3)}\n"
-            f"vs\n{np.round(label.affine, 3)}\nexpected identical grids. The label was probably "
-            "saved in another orientation or spacing: reorient both with labkit.io.reorient, or "
-            "re-export the label on the image grid."
-        )
 
 
 def _save_dtype(array: np.ndarray) -> np.ndarray:
@@ -410,95 +214,3 @@ def save_nifti(
     with atomic_path(path) as tmp:  # a killed process leaves no half-written volume
         nib.save(img, tmp)
     return path
-
-
-def reorient(volume: Volume, target: str = "RAS") -> Volume:
-    """Flip and permute the array axes so that they point along ``target`` (default RAS+).
-
-    Only axis flips and permutations are applied (no interpolation), so values are untouched
-    and labels stay labels. The affine is updated so every voxel keeps its world position.
-
-    Args:
-        volume: Input volume, ``(x, y, z)`` or ``(x, y, z, c)``.
-        target: Three axis codes, e.g. ``"RAS"`` (NIfTI canonical) or ``"LPS"`` (DICOM/ITK).
-
-    Returns:
-        The reoriented volume.
-    """
-    target = target.upper()
-    if len(target) != 3 or set(target) - set("RLAPSI"):
-        raise ValueError(
-            f"target orientation {target!r} must be three of R/L, A/P, S/I, e.g. 'RAS'."
-        )
-    current = ornt.io_orientation(volume.affine)
-    transform = ornt.ornt_transform(current, ornt.axcodes2ornt(tuple(target)))
-    array = ornt.apply_orientation(volume.array, transform)
-    affine = volume.affine @ ornt.inv_ornt_aff(transform, volume.array.shape[:3])
-    return volume.with_array(np.ascontiguousarray(array), affine)
-
-
-def _zoom_axes(array: np.ndarray, shape: Sequence[int], order: int) -> np.ndarray:
-    factors = [n / o for n, o in zip(shape, array.shape[:3], strict=True)]
-    if array.ndim == 4:
-        return np.stack(
-            [_zoom_axes(array[..., c], shape, order) for c in range(array.shape[3])], -1
-        )
-    out = ndimage.zoom(array, factors, order=order, mode="nearest", grid_mode=True)
-    return out
-
-
-def resample_to_shape(volume: Volume, shape: Sequence[int], kind: str = "image") -> Volume:
-    """Resample a volume to a new grid shape covering the same field of view.
-
-    Voxel centres of the new grid are spread evenly over the old grid's extent (the outer voxel
-    edges stay in place), and the affine is updated to match, so world positions are preserved.
-
-    Args:
-        volume: Input, ``(x, y, z)`` or ``(x, y, z, c)``.
-        shape: New ``(x, y, z)`` shape.
-        kind: ``"image"`` — linear interpolation, float32 result; ``"label"`` — nearest
-            neighbour, the input's integer dtype, never a label value that was not there.
-
-    Returns:
-        The resampled volume with its new affine.
-    """
-    if kind not in ("image", "label"):
-        raise ValueError(f"kind must be 'image' or 'label'; got {kind!r}.")
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or min(shape) < 1:
-        raise ShapeError(f"target shape must be three positive sizes (x, y, z); got {shape}.")
-    old = np.array(volume.array.shape[:3], dtype=float)
-    scale = old / np.array(shape, dtype=float)
-    if kind == "label":
-        array = _zoom_axes(as_label_map(volume.array, volume.name), shape, order=0)
-    else:
-        array = _zoom_axes(volume.array.astype(np.float32, copy=False), shape, order=1)
-    step = np.eye(4)
-    step[:3, :3] = np.diag(scale)
-    step[:3, 3] = 0.5 * scale - 0.5
-    return volume.with_array(array, volume.affine @ step)
-
-
-def resample_to_spacing(
-    volume: Volume, spacing: float | Sequence[float], kind: str = "image"
-) -> Volume:
-    """Resample a volume to (about) a given voxel size in millimetres.
-
-    The new shape is ``round(old_shape * old_spacing / spacing)``; the exact spacing of the result
-    is ``old_spacing * old_shape / new_shape`` (it differs from the request by under half a voxel
-    over the field of view), and is what the returned affine records.
-
-    Args:
-        volume: Input, ``(x, y, z)`` or ``(x, y, z, c)``.
-        spacing: One size for all axes, or ``(sx, sy, sz)`` in mm.
-        kind: ``"image"`` (linear) or ``"label"`` (nearest neighbour), as :func:`resample_to_shape`.
-
-    Returns:
-        The resampled volume.
-    """
-    target = np.broadcast_to(np.asarray(spacing, dtype=float), (3,))
-    if np.any(target <= 0):
-        raise ValueError(f"spacing must be positive millimetres; got {tuple(target)}.")
-    old_shape = np.array(volume.array.shape[:3], dtype=float)
-    shape = np.maximum(1, np.round(old_shape * np.array(volume.spacing) / target)).astype(int)
-    return resample_to_shape(volume, tuple(shape), kind=kind)

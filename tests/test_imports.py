@@ -23,11 +23,11 @@ FLOORS = {
     "tools": ("experiments", "evaluate_folder", "viz", "tables"),
     "steps": (
         "augment", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
-        "losses", "metrics", "models", "morphology", "pipeline", "splits", "training",
+        "losses", "measures", "metrics", "models", "morphology", "pipeline", "splits", "training",
         "transforms",
     ),
     "data": ("datasets", "phantoms"),
-    "base": ("config", "errors", "files", "io", "labels"),
+    "base": ("checks", "config", "errors", "files", "io", "labels", "spatial", "volume"),
 }  # fmt: skip
 ORDER = list(FLOORS)
 
