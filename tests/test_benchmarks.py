@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import floor_spread
 import gpu_profiles
+import same_behaviour
 
 from labkit.studies import brats, ich, msd, phh, wmh
 
@@ -50,3 +52,29 @@ def test_floor_spread_floors_are_the_chapters_own(name: str) -> None:
             f"{floor.where} asserts no floor of {bound:.2f}; update benchmarks/floor_spread.py's "
             f"{name} entry to the chapter's floor"
         )
+
+
+def _side(folder: Path, dice: str, seconds: float, pred: bytes, chapter: list[str]) -> Path:
+    run = folder / "run_phh"
+    run.mkdir(parents=True)
+    (folder / "phh.train.rc").write_text("0\n")
+    (folder / "phh.train.err").write_text("")
+    (run / "metrics.csv").write_text(f"case,label,dice\na,csf,{dice}\n")
+    (run / "config.json").write_text('{"study": "phh", "seed": 0}')
+    (run / "summary.json").write_text(f'{{"labels": [], "train_seconds": {seconds}}}')
+    (folder / "pred_phh").mkdir()
+    (folder / "pred_phh" / "a.nii.gz").write_bytes(pred)
+    (folder / "chapter_phh.json").write_text(json.dumps(chapter))
+    return folder
+
+
+def test_same_behaviour_compares_runs_and_chapters_but_not_durations(tmp_path):
+    before = _side(tmp_path / "b", "0.81", 10.0, b"x", ["trained in 12 s", "Dice 0.81"])
+    after = _side(tmp_path / "a", "0.81", 11.5, b"x", ["trained in 14.2 s", "Dice 0.81"])
+    report = same_behaviour.compare(before, after, ["phh"], ["phh"])
+    assert report["studies"]["phh"]["differences"] == []  # train_seconds and durations differ
+    assert report["chapters"]["phh"]["differing_cells"] == []
+    changed = _side(tmp_path / "c", "0.82", 10.0, b"y", ["trained in 12 s", "Dice 0.82"])
+    report = same_behaviour.compare(before, changed, ["phh"], ["phh"])
+    assert report["studies"]["phh"]["differences"] == ["metrics.csv", "prediction a.nii.gz"]
+    assert report["chapters"]["phh"]["differing_cells"] == [1]

@@ -25,7 +25,7 @@ hook                      what the study says there
 
 :meth:`Recipe.train` runs the steps: settings, seed, load, split, ``split.json``, inputs,
 ``config.json``, fit, best model, held-out predictions and scores, ``metrics.csv``, and
-``summary.json`` (see :mod:`labkit.studies.common` for the run folder's files).
+``summary.json`` (see :mod:`labkit.studies.runs` for the run folder's files).
 :meth:`Recipe.predict` reads a run's settings and model, puts each image in the frame the run
 was trained in, segments it and writes the labels on the image's own grid.
 """
