@@ -50,7 +50,6 @@ from labkit.inference import predict_slices
 from labkit.io import Volume
 from labkit.morphology import remove_small_components
 from labkit.pipeline import neighbour_channels, slice_dataset
-from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import binary_slice_model, single_channel_volumes
 from labkit.studies.recipe import Inputs, Recipe, RunContext
@@ -506,10 +505,6 @@ class ICHRecipe(Recipe):
 
     def load(self, data: Path, prof: ICHProfile) -> Cohort:
         return load_instance(data)
-
-    def split(self, cohort: Cohort, prof: ICHProfile, seed: int) -> dict[str, list[str]]:
-        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-        return split_ids(cohort.case_ids, shares, seed)
 
     def inputs(self, run: RunContext) -> Inputs:
         """The chosen slices (:func:`select_slices`) of the training and validation patients;

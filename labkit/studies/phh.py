@@ -38,7 +38,6 @@ from labkit.intensity import minmax_slices
 from labkit.io import Volume
 from labkit.morphology import keep_largest_component
 from labkit.pipeline import neighbour_channels, slice_dataset, stack_slices
-from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import binary_slice_model, single_channel_volumes
 from labkit.studies.recipe import Inputs, Recipe, RunContext
@@ -209,10 +208,6 @@ class PHHRecipe(Recipe):
 
     def load(self, data: Path, prof: PHHProfile) -> Cohort:
         return load_phh(data)
-
-    def split(self, cohort: Cohort, prof: PHHProfile, seed: int) -> dict[str, list[str]]:
-        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
-        return split_ids(cohort.case_ids, shares, seed)
 
     def inputs(self, run: RunContext) -> Inputs:
         prof, seed = run.settings, run.seed

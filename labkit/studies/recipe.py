@@ -43,6 +43,7 @@ import keras
 from labkit.datasets.base import load_case
 from labkit.evaluation import summarize, write_metrics_csv
 from labkit.io import Volume
+from labkit.splits import split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
 from labkit.studies.runs import (
     check_held_out,
@@ -143,8 +144,10 @@ class Recipe:
         return prof
 
     def split(self, cohort: Any, prof: Any, seed: int) -> dict[str, list[str]]:
-        """Case ids of ``train``, ``val`` and ``test``, drawn with ``seed``."""
-        raise NotImplementedError
+        """Case ids of ``train``, ``val`` and ``test``, drawn with ``seed``: by default a
+        patient-level split in the shares of the settings' ``fractions`` (train, val, test)."""
+        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+        return split_ids(cohort.case_ids, shares, seed)
 
     def read(self, cohort: Any, case: Any) -> Any:
         """One case as loaded (refusing bad files, naming them)."""
