@@ -83,7 +83,7 @@ def run_studies(code: Path, work: Path, data: Path, studies: list[str], sets: li
                 code, work / "cache", "predict", str(run), "--input", str(data / study),
                 "--output", str(work / f"pred_{study}"),
             )  # fmt: skip
-        print(f"{code.name}: {study} exit {train.returncode}", flush=True)
+        print(f"{code.parent.name}: {study} exit {train.returncode}", flush=True)
 
 
 def run_chapters(code: Path, work: Path, chapters: list[str]) -> None:
@@ -100,7 +100,7 @@ def run_chapters(code: Path, work: Path, chapters: list[str]) -> None:
             NotebookClient(nb, timeout=1800, kernel_name="python3", resources=resources).execute()
             texts = [_cell_text(cell) for cell in nb.cells if cell.cell_type == "code"]
             (work / f"chapter_{name}.json").write_text(json.dumps(texts, indent=0))
-            print(f"{code.name}: chapter {name} executed", flush=True)
+            print(f"{code.parent.name}: chapter {name} executed", flush=True)
     finally:
         os.environ.clear()
         os.environ.update(env_before)
