@@ -24,6 +24,7 @@ __all__ = [
     "differences",
     "mean_and_sd",
     "paired_difference",
+    "paired_scores",
     "pooled",
     "repeat",
     "run_folder",
@@ -77,7 +78,6 @@ def repeat(
     seeds: Sequence[int],
     variants: Mapping[str, Mapping[str, Any]],
     fixed: Mapping[str, Any] | None = None,
-    label: str | None = None,
     scores: Mapping[str, Scorer] | None = None,
 ) -> list[dict[str, Any]]:
     """Train every variant with every seed (seed by seed), each into its own run folder.
@@ -91,16 +91,15 @@ def repeat(
         variants: Variant name to the settings it changes.
         fixed: Settings every run gets on top of its variant's, e.g. ``{"split_seed": 0}`` so
             that every run tests the same cases.
-        label: The ``metrics.csv`` label the default scorer reads (``None``: one row per case).
         scores: Record key to a :data:`Scorer` of a finished run folder (default: ``{"dice":
-            the Dice of `label` per case}``), e.g. ``{"fp": lambda run: case_scores(run,
-            "fp_components")}``.
+            case_scores}``, for a ``metrics.csv`` with one row per case), e.g. ``{"cancer":
+            lambda run: case_scores(run, label="cancer")}``.
 
     Returns:
         One record per run: ``seed``, ``variant``, one entry per scorer (case id to score) and
         ``train_seconds``, in the order trained.
     """
-    scorers = scores or {"dice": lambda run: case_scores(run, label=label)}
+    scorers = scores or {"dice": case_scores}
     records = []
     for seed in seeds:
         for name, overrides in variants.items():
@@ -117,15 +116,15 @@ def pooled(records: Sequence[Mapping[str, Any]], variant: str, key: str) -> list
     return [v for r in records if r["variant"] == variant for v in r[key].values()]
 
 
-def differences(
+def paired_scores(
     records: Sequence[Mapping[str, Any]],
     variant: str,
     baseline: str,
     key: str,
     shared: bool = False,
-) -> list[float]:
-    """``variant`` minus ``baseline``, case by case within each seed (the pairs of a paired
-    comparison), for every seed both were run with.
+) -> tuple[list[float], list[float]]:
+    """The scores of ``variant`` and of ``baseline`` paired case by case within each seed, for
+    every seed both were run with: the two sides of a paired comparison.
 
     Args:
         records: From :func:`repeat`.
@@ -135,27 +134,44 @@ def differences(
         shared: Pair only the cases both runs of a seed tested (a leave-one-site-out run
             against the mixed-site run); otherwise they must have tested the same cases.
 
+    Returns:
+        ``(variant's scores, baseline's scores)``, in the baseline runs' order of seeds and
+        cases.
+
     Raises:
         ValueError: If the two runs of a seed did not test the same cases (and not ``shared``).
     """
-    out = []
+    new: list[float] = []
+    old: list[float] = []
     for base in (r for r in records if r["variant"] == baseline):
         other = next(
             (r for r in records if r["variant"] == variant and r["seed"] == base["seed"]), None
         )
         if other is None:
             continue
-        if shared:
-            out += [other[key][case] - base[key][case] for case in base[key] if case in other[key]]
-            continue
-        if set(other[key]) != set(base[key]):
+        if not shared and set(other[key]) != set(base[key]):
             raise ValueError(
                 f"the {variant!r} and {baseline!r} runs of seed {base['seed']} tested different "
                 f"cases ({sorted(other[key])} and {sorted(base[key])}); give them one split "
                 "(fixed={'split_seed': 0})."
             )
-        out += [other[key][case] - base[key][case] for case in base[key]]
-    return out
+        cases = [case for case in base[key] if case in other[key]]
+        new += [other[key][case] for case in cases]
+        old += [base[key][case] for case in cases]
+    return new, old
+
+
+def differences(
+    records: Sequence[Mapping[str, Any]],
+    variant: str,
+    baseline: str,
+    key: str,
+    shared: bool = False,
+) -> list[float]:
+    """``variant`` minus ``baseline``, case by case within each seed (see
+    :func:`paired_scores`, which takes the same arguments and raises the same error)."""
+    new, old = paired_scores(records, variant, baseline, key, shared)
+    return [a - b for a, b in zip(new, old, strict=True)]
 
 
 def mean_and_sd(values: Sequence[float]) -> list[float]:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from labkit.experiments import paired_scores, pooled
+
 __all__ = [
     "ablation_table",
     "markdown_table",
@@ -167,28 +169,19 @@ def ablation_table(records: Sequence[Mapping[str, Any]], baseline: str = "faithf
         Table rows.
     """
     names = [n for n in dict.fromkeys(r["variant"] for r in records) if not n.startswith("unseen")]
-    seeds = sorted({r["seed"] for r in records})
-
-    def scores(name: str) -> list[float]:
-        out = []
-        for seed in seeds:
-            run = next(r for r in records if r["variant"] == name and r["seed"] == seed)
-            out += [run["dice"][case] for case in sorted(run["dice"])]
-        return out
-
-    base = scores(baseline)
     rows = []
     for name in names:
-        values = scores(name)
-        n = len(values) // len(seeds)
-        per_seed = [float(np.mean(values[k * n : (k + 1) * n])) for k in range(len(seeds))]
+        runs = sorted((r for r in records if r["variant"] == name), key=lambda r: r["seed"])
+        per_seed = [float(np.mean(list(r["dice"].values()))) for r in runs]
         rows.append(
             {
                 "variant": name,
-                "Dice, subject-runs": mean_sd(values),
+                "Dice, subject-runs": mean_sd(pooled(records, name, "dice")),
                 "mean Dice per seed": ", ".join(f"{v:.3f}" for v in per_seed),
                 f"against {baseline}, paired": (
-                    "" if name == baseline else paired_verdict(values, base)
+                    ""
+                    if name == baseline
+                    else paired_verdict(*paired_scores(records, name, baseline, "dice"))
                 ),
             }
         )
@@ -200,17 +193,11 @@ def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithf
     same seed on the subjects both runs tested."""
     rows = []
     for name in dict.fromkeys(r["variant"] for r in records if r["variant"].startswith("unseen")):
-        unseen, seen, everyone = [], [], []
-        for run in (r for r in records if r["variant"] == name):
-            base = next(r for r in records if r["variant"] == mixed and r["seed"] == run["seed"])
-            everyone += list(run["dice"].values())
-            shared = sorted(set(run["dice"]) & set(base["dice"]))
-            unseen += [run["dice"][c] for c in shared]
-            seen += [base["dice"][c] for c in shared]
+        unseen, seen = paired_scores(records, name, mixed, "dice", shared=True)
         rows.append(
             {
                 "left-out site": name.removeprefix("unseen "),
-                "Dice, all its subjects": mean_sd(everyone),
+                "Dice, all its subjects": mean_sd(pooled(records, name, "dice")),
                 "subject-runs also in the mixed test": len(unseen),
                 "there, trained on all sites": mean_sd(seen),
                 "there, site unseen": mean_sd(unseen),

@@ -90,3 +90,5 @@ def test_differences_of_shared_cases_only():
     assert np.allclose(
         experiments.differences(runs, "unseen", "mixed", "dice", shared=True), [-0.3]
     )
+    # the two sides of the pairs, for a verdict or a table: subject b only
+    assert experiments.paired_scores(runs, "unseen", "mixed", "dice", shared=True) == ([0.4], [0.7])
