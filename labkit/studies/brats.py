@@ -420,7 +420,7 @@ class BraTSRecipe(Recipe):
         """Predict one test case, keep its label map in the run's ``predictions/``, and score
         it per class and per region (:func:`case_rows`)."""
         convention = run.cohort.convention
-        image, labels = load_brats_case(run.case(case_id), convention)
+        image, labels = self.read(run.cohort, run.case(case_id))
         pred = predict_labels(model, image.array, image.spacing, run.settings, convention)
         save_prediction(pred, image, run.out / "predictions" / f"{case_id}.nii.gz")
         return case_rows(pred, labels.array, convention, image.spacing, case_id)

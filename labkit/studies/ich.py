@@ -31,7 +31,6 @@ Profiles:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from labkit.pipeline import neighbour_channels, slice_dataset
 from labkit.studies import register
 from labkit.studies.common import binary_slice_model, single_channel_volumes
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import load_run_model, progress
+from labkit.studies.runs import progress
 from labkit.tables import paired_verdict
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 
@@ -480,14 +479,12 @@ def held_out_predictions(
         mask (x, y, z))`` on the case's own grid; thresholding the probability at 0.5 gives what
         ``train`` scored when the run's settings had no post-processing.
     """
-    prof = run_settings(run)
-    model = load_run_model(Path(run))
-    by_id = {c.case_id: c for c in load_instance(data).cases}
+    model, prof, cases = RECIPE.held_out(run, data)
     out = {}
-    for case_id in json.loads((Path(run) / "split.json").read_text())["test"]:
-        loaded = load_case(by_id[case_id])
+    for case in cases:
+        loaded = load_case(case)
         probs, brain = predict_probabilities(model, loaded.image.array, loaded.image.spacing, prof)
-        out[case_id] = (loaded, probs, brain)
+        out[case.case_id] = (loaded, probs, brain)
     return out
 
 
@@ -532,7 +529,7 @@ class ICHRecipe(Recipe):
         """Every axial slice of the patient predicted, stacked, post-processed as the settings
         say, and scored per patient."""
         prof = run.settings
-        loaded = load_case(run.case(case_id))
+        loaded = self.read(run.cohort, run.case(case_id))
         mask = predict_volume(model, loaded.image.array, loaded.image.spacing, prof)
         return patient_rows(mask, loaded, case_id, prof.nsd_tolerance_mm)
 

@@ -20,7 +20,6 @@ Both hold out 20% of the cases (by patient) as a test set that training never se
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import case_orientation
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import load_run_model, progress
+from labkit.studies.runs import progress
 from labkit.transforms import Resize, resize, undo
 
 __all__ = [
@@ -219,14 +218,6 @@ def predict_volume(model: keras.Model, image: np.ndarray, prof: MSDProfile) -> n
     return undo(np.argmax(probs, axis=-1).astype(np.uint8), records)
 
 
-def _predict_cases(
-    model: keras.Model, prof: MSDProfile, cases: list[Case]
-) -> Iterator[tuple[LoadedCase, np.ndarray]]:
-    for case in progress(cases, "predicting"):
-        loaded = load_case(case)
-        yield loaded, predict_volume(model, loaded.image.array, prof)
-
-
 def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, np.ndarray]]:
     """Predict a finished run's held-out test cases again, as ``train`` scored them.
 
@@ -238,12 +229,12 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
         Case id (in ``split.json`` order) to ``(loaded case, label map (x, y, z) uint8)``, the
         prediction on the case's own grid.
     """
-    prof = run_settings(run)
-    model = load_run_model(Path(run))
-    by_id = {c.case_id: c for c in load_msd(data).cases}
-    test_ids = json.loads((Path(run) / "split.json").read_text())["test"]
-    cases = [by_id[i] for i in test_ids]
-    return {lc.case.case_id: (lc, pred) for lc, pred in _predict_cases(model, prof, cases)}
+    model, prof, cases = RECIPE.held_out(run, data)
+    out = {}
+    for case in progress(cases, "predicting"):
+        loaded = load_case(case)
+        out[case.case_id] = (loaded, predict_volume(model, loaded.image.array, prof))
+    return out
 
 
 def case_table(run: Path, data: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -344,7 +335,7 @@ class MSDRecipe(Recipe):
         )
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
-        loaded = load_case(run.case(case_id))
+        loaded = self.read(run.cohort, run.case(case_id))
         pred = predict_volume(model, loaded.image.array, run.settings)
         labels = {k: v for k, v in run.cohort.labels.items() if k != 0}
         return evaluate_labels(pred, loaded.label.array, labels, loaded.image.spacing, case=case_id)

@@ -224,7 +224,7 @@ class PHHRecipe(Recipe):
         return build_model(run.settings)
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
-        loaded = load_case(run.case(case_id))
+        loaded = self.read(run.cohort, run.case(case_id))
         pred = predict_volume(model, loaded.image.array, run.settings)
         return evaluate_labels(pred, loaded.label.array, LABELS, loaded.image.spacing, case=case_id)
 

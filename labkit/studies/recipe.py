@@ -32,6 +32,7 @@ was trained in, segments it and writes the labels on the image's own grid.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -212,7 +213,7 @@ class Recipe:
         (:func:`labkit.studies.common.in_frame`) and its labels put back after.
         """
         config = read_config(run)
-        prof = self.run_settings(Path(run))
+        prof = self._settings_of(run, config)
         model = load_run_model(Path(run))
         written = []
         for case_id, volume in self.images(Path(input_dir), config):
@@ -228,12 +229,27 @@ class Recipe:
         Raises:
             ValueError: If the run belongs to another study.
         """
-        config = read_config(run)
+        return self._settings_of(run, read_config(run))
+
+    def _settings_of(self, run: Path, config: Mapping[str, Any]) -> Any:
         if config.get("study") != self.name:
             raise ValueError(
                 f"{run} is a run of the {config.get('study')!r} study, not of {self.name!r}."
             )
         return self.settings(config["profile"], dict(config["settings"]))
+
+    def held_out(self, run: Path, data: Path) -> tuple[keras.Model, Any, list[Any]]:
+        """A finished run's model, its settings and its test cases (``split.json`` order), read
+        again from ``data``, the folder it was trained on: what predicting them again needs.
+
+        Raises:
+            FileNotFoundError, ValueError: As :meth:`run_settings`.
+        """
+        prof = self.run_settings(run)
+        model = load_run_model(Path(run))
+        by_id = {c.case_id: c for c in self.load(Path(data), prof).cases}
+        test = json.loads((Path(run) / "split.json").read_text())["test"]
+        return model, prof, [by_id[i] for i in test]
 
     def train(
         self,

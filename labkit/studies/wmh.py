@@ -75,6 +75,7 @@ __all__ = [
     "repeat_runs",
     "resize_ceiling",
     "resized_grid_dice",
+    "run_threshold",
     "settings",
     "site_groups",
     "split_cohort",
@@ -390,6 +391,12 @@ def resize_ceiling(label: np.ndarray, shape: Sequence[int]) -> float:
     return dice(back & (label != IGNORE_LABEL), label == 1)
 
 
+def run_threshold(config: Mapping[str, Any], prof: WMHProfile) -> float:
+    """The threshold a run predicts with: the one it chose on its validation subjects
+    (``config.json``'s ``threshold``, with ``tune_threshold``), else its settings' own."""
+    return float(config.get("threshold", prof.threshold))
+
+
 def choose_threshold(
     probs: Sequence[np.ndarray],
     refs: Sequence[np.ndarray],
@@ -559,8 +566,8 @@ class WMHRecipe(Recipe):
         """The challenge's metrics of one subject, with its site."""
         prof = run.settings
         case = run.case(case_id)
-        loaded = load_case(case)
-        threshold = run.config.get("threshold", prof.threshold)
+        loaded = self.read(run.cohort, case)
+        threshold = run_threshold(run.config, prof)
         pred = predict_volume(
             model, loaded.image.array[..., :1], loaded.image.spacing, prof, threshold
         )
@@ -577,7 +584,7 @@ class WMHRecipe(Recipe):
                 for site in dict.fromkeys(r["site"] for r in rows)
             },
             "train_volumes": run.config["train_volumes"],
-            "threshold": run.config.get("threshold", run.settings.threshold),
+            "threshold": run_threshold(run.config, run.settings),
         }
 
     def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
@@ -589,7 +596,7 @@ class WMHRecipe(Recipe):
         self, model: keras.Model, volume: Volume, prof: WMHProfile, config: Mapping[str, Any]
     ) -> np.ndarray:
         """The mask at the run's threshold (the one chosen on validation, if it chose one)."""
-        threshold = config.get("threshold", prof.threshold)
+        threshold = run_threshold(config, prof)
         return predict_volume(model, volume.array[..., None], volume.spacing, prof, threshold)
 
     def synth(self, out: Path, cases: int = 20, seed: int = 0) -> Path:
