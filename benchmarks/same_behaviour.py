@@ -133,7 +133,11 @@ def compare(before: Path, after: Path, studies: list[str], chapters: list[str]) 
         if rc[0] != rc[1]:
             diffs.append(f"train exit {rc[0]} before, {rc[1]} after")
         elif rc[0] != "0":
-            errs = [(w / f"{study}.train.err").read_text().strip() for w in (before, after)]
+            # the message names the side's own folder: compare it without that
+            errs = [
+                (w / f"{study}.train.err").read_text().strip().replace(str(w), "<side>")
+                for w in (before, after)
+            ]
             last = [e.splitlines()[-1:] for e in errs]
             if last[0] != last[1]:
                 diffs.append(f"failed differently: {last[0]} / {last[1]}")

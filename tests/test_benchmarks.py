@@ -78,3 +78,12 @@ def test_same_behaviour_compares_runs_and_chapters_but_not_durations(tmp_path):
     report = same_behaviour.compare(before, changed, ["phh"], ["phh"])
     assert report["studies"]["phh"]["differences"] == ["metrics.csv", "prediction a.nii.gz"]
     assert report["chapters"]["phh"]["differing_cells"] == [1]
+    # a run that fails fails the same way when only its folder's name differs in the message
+    for side, epoch in ((before, 3), (after, 3), (changed, 4)):
+        (side / "phh.train.rc").write_text("1\n")
+        (side / "phh.train.err").write_text(
+            f"training in {side}/run_phh collapsed at epoch {epoch}"
+        )
+    assert same_behaviour.compare(before, after, ["phh"], [])["studies"]["phh"]["differences"] == []
+    report = same_behaviour.compare(before, changed, ["phh"], [])
+    assert report["studies"]["phh"]["differences"][0].startswith("failed differently")

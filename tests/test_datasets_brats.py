@@ -204,7 +204,6 @@ def test_real_brats2013_loads_with_its_two_modalities(brats2013_root):
 
 
 def test_a_label_outside_the_convention_names_the_option_that_fixes_it():
-
     labels = np.zeros((4, 4, 4), np.uint8)
     labels[1, 1, 1] = 4  # BraTS 2018's enhancing tumour, read as MSD Task01 (1, 2, 3)
     with pytest.raises(LabelValueError, match=r"seg\.nii\.gz holds label values \[4\].*--set "):
