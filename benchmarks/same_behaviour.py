@@ -21,6 +21,7 @@ CPU; the seven chapters add about 25 minutes per revision)::
 
     python benchmarks/same_behaviour.py --before 63a3d8d [--after HEAD] [--studies phh ich]
         [--set epochs=2] [--chapters phh ich] [--out same_behaviour.json]
+        [--work DIR [--only before|after]]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -54,6 +56,14 @@ def export(rev: str, into: Path) -> Path:
         tar.extractall(into, filter="data")
     tar_path.unlink()
     return into
+
+
+def _commit(rev: str) -> str:
+    """The full commit hash that ``rev`` names."""
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", rev], check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
 
 
 def _labkit(code: Path, cache: Path, *args: str) -> subprocess.CompletedProcess:
@@ -176,17 +186,34 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every train")
     parser.add_argument("--chapters", nargs="*", default=[], help="chapters to execute too")
     parser.add_argument("--out", help="JSON file for the report")
+    parser.add_argument(
+        "--work",
+        help="keep the runs in this folder (default: a temporary one); a side already run there "
+        "with the same commit, studies, settings and chapters is reused, so '--only before' "
+        "can run while the change is being written",
+    )
+    parser.add_argument("--only", choices=("before", "after"), help="run one side and stop")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="same-behaviour-") as tmp:
-        tmp = Path(tmp)
+        tmp = Path(args.work).resolve() if args.work else Path(tmp)
         data = tmp / "data"
         sides = {}
         for side, rev in (("before", args.before), ("after", args.after)):
-            code = export(rev, tmp / side / "code")
+            if args.only and side != args.only:
+                continue
             work = tmp / side
-            run_studies(code, work, data, args.studies, args.set)
-            run_chapters(code, work, args.chapters)
+            stamp = json.dumps([_commit(rev), args.studies, args.set, args.chapters])
+            if not (work / "done.json").is_file() or (work / "done.json").read_text() != stamp:
+                if work.exists():
+                    shutil.rmtree(work)
+                code = export(rev, work / "code")
+                run_studies(code, work, data, args.studies, args.set)
+                run_chapters(code, work, args.chapters)
+                (work / "done.json").write_text(stamp)
             sides[side] = work
+        if args.only:
+            print(f"{args.only} side run in {sides[args.only]}")
+            return {"studies": {}, "chapters": {}}
         report = compare(sides["before"], sides["after"], args.studies, args.chapters)
     report = {"before": args.before, "after": args.after, "settings": args.set, **report}
     text = json.dumps(report, indent=1)
