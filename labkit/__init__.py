@@ -11,7 +11,8 @@ Every piece of logic a chapter needs lives here, one topic per module:
   and what trains them.
 - :mod:`labkit.evaluation` — per-case metrics on the physical spacing.
 - :mod:`labkit.training`, :mod:`labkit.inference`, :mod:`labkit.pipeline` — fit, predict, feed.
-- :mod:`labkit.viz` — three-plane views, overlays, montages, curves and per-case charts.
+- :mod:`labkit.viz`, :mod:`labkit.charts` — three-plane views, overlays and montages; learning
+  curves, feature maps and per-case charts.
 - :mod:`labkit.studies` and :mod:`labkit.cli` — study recipes and the command line.
 
 Importing labkit registers its Keras layers, losses and metrics, so a model saved by the course
