@@ -20,7 +20,7 @@ ROOT = Path(labkit.__file__).parent
 FLOORS = {
     "entry": ("__main__", "cli"),
     "recipes": ("studies",),
-    "tools": ("experiments", "evaluate_folder", "viz", "tables"),
+    "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
     "steps": (
         "augment", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
         "losses", "measures", "metrics", "models", "morphology", "pipeline", "splits", "training",
