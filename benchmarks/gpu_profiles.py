@@ -1,9 +1,9 @@
 """GPU cost of each study's ``full`` profile network: training-step time and peak GPU memory.
 
-For every study chapter, the network its ``full`` profile trains (the sizes below are copied from
-``labkit.studies.<study>.settings("full")``, which ``tests/test_benchmarks.py`` keeps in step)
-trains on random batches of the profile's batch size; each candidate runs alone in a fresh
-process, so that its peak GPU memory is its own:
+For every study chapter, the network its ``full`` profile trains (read from
+``labkit.studies.settings.<study>``, which imports neither TensorFlow nor a recipe) trains on
+random batches of the profile's batch size; each candidate runs alone in a fresh process, so that
+its peak GPU memory is its own:
 
 - ``labkit``: :func:`labkit.models.unet` compiled with Adam, float32;
 - ``labkit, mixed precision``: the same under Keras' ``mixed_bfloat16`` policy;
@@ -45,13 +45,27 @@ class Net(NamedTuple):
     batch: int
 
 
-PROFILES = {
-    "phh": Net((256, 256), 1, 1, 64, 4, 3, True, 16),
-    "ich": Net((512, 512), 1, 1, 64, 4, 3, True, 8),
-    "msd": Net((256, 256), 1, 3, 32, 4, 3, True, 5),
-    "wmh": Net((128, 128, 16), 1, 1, 32, 3, (3, 3, 1), False, 4),
-    "brats": Net((64, 64, 64), 4, 4, 16, 4, 3, True, 8),
-}
+def _full(study: str) -> Net:
+    """The network and batch of a study's ``full`` profile. What the settings do not hold is
+    written here: the inputs' channels and classes (PHH, ICH and WMH: one modality, one sigmoid;
+    the Decathlon chapter's hippocampus: one modality, three classes; BraTS: four modalities,
+    four classes), and WMH's U-Net without batch norm."""
+    from labkit.studies.settings import brats, ich, msd, phh, wmh
+
+    if study in ("phh", "ich"):
+        s = {"phh": phh, "ich": ich}[study].PROFILES["full"]
+        return Net((s.size, s.size), 1, 1, s.filters, s.depth, 3, True, s.batch_size)
+    if study == "msd":
+        s = msd.PROFILES["full"]
+        return Net((s.max_size, s.max_size), 1, 3, s.filters, s.depth, 3, True, s.batch_size)
+    if study == "wmh":
+        s = wmh.PROFILES["full"]
+        return Net(tuple(s.shape), 1, 1, s.filters, s.depth, tuple(s.kernel), False, s.batch_size)
+    s = brats.PROFILES["full"]
+    return Net(tuple(s.patch), 4, 4, s.filters, s.depth, 3, True, s.batch_size)
+
+
+PROFILES = {study: _full(study) for study in ("phh", "ich", "msd", "wmh", "brats")}
 CANDIDATES = {
     "labkit": "labkit (Keras), float32",
     "labkit_mixed": "labkit (Keras), mixed bfloat16",

@@ -39,12 +39,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.studies import phh
 
-    prof = phh.settings("full")
+    settings = phh.settings("full")
     gpus = tf.config.list_physical_devices("GPU")
     base_rss = _peak_rss_gib()
-    model = phh.build_model(prof)
+    model = phh.build_model(settings)
     rng = np.random.default_rng(0)
-    shape = (prof.batch_size, prof.size, prof.size, 1)
+    shape = (settings.batch_size, settings.size, settings.size, 1)
     x = rng.random(shape, dtype=np.float32)
     y = (rng.random(shape) < 0.05).astype(np.uint8)
     model.train_on_batch(x, y)  # warm-up: tracing and memory allocation
@@ -54,21 +54,21 @@ def main(argv: list[str] | None = None) -> dict:
     for _ in range(args.steps):
         model.train_on_batch(x, y)
     seconds = (time.perf_counter() - start) / args.steps
-    steps_per_epoch = math.ceil(7 * prof.size / prof.batch_size)
+    steps_per_epoch = math.ceil(7 * settings.size / settings.batch_size)
     result = {
         "device": gpus[0].name if gpus else f"CPU ({platform.processor() or platform.machine()})",
         "settings": {
-            "size": prof.size,
-            "batch_size": prof.batch_size,
-            "filters": prof.filters,
-            "depth": prof.depth,
-            "epochs": prof.epochs,
+            "size": settings.size,
+            "batch_size": settings.batch_size,
+            "filters": settings.filters,
+            "depth": settings.depth,
+            "epochs": settings.epochs,
         },
         "parameters": model.count_params(),
         "seconds_per_step": round(seconds, 3),
         "steps_per_epoch": steps_per_epoch,
         "minutes_per_epoch": round(seconds * steps_per_epoch / 60, 2),
-        "hours_for_the_run": round(seconds * steps_per_epoch * prof.epochs / 3600, 2),
+        "hours_for_the_run": round(seconds * steps_per_epoch * settings.epochs / 3600, 2),
     }
     if gpus:
         peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]

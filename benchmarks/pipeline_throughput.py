@@ -38,23 +38,25 @@ def phh_recipe(root: Path) -> dict:
     from labkit.datasets.phh import load_phh, write_phh_twin
     from labkit.studies import phh
 
-    prof = phh.settings("quick")
+    settings = phh.settings("quick")
     write_phh_twin(root, n_cases=10, seed=0)
     cases = load_phh(root).cases[:7]
 
     def prepare() -> tuple:
-        return phh._prepare(cases, prof, "load + preprocess")
+        return phh.prepare(cases, settings, "load + preprocess")
 
     def dataset(x: np.ndarray, y: np.ndarray) -> object:
-        augment = slice_augmentation(prof.noise_std, prof.rotate_degrees, prof.augment_prob, 0)
-        return augmented_dataset(x, y, prof.batch_size, augment, seed=0)
+        augment = slice_augmentation(
+            settings.noise_std, settings.rotate_degrees, settings.augment_prob, 0
+        )
+        return augmented_dataset(x, y, settings.batch_size, augment, seed=0)
 
     return {
         "name": "PHH (2D slices, noise + rotation)",
         "volumes": len(cases),
         "prepare": prepare,
         "dataset": dataset,
-        "model": lambda x, y: phh.build_model(prof),
+        "model": lambda x, y: phh.build_model(settings),
     }
 
 
@@ -64,23 +66,23 @@ def brats_recipe(root: Path) -> dict:
     from labkit.pipeline import patch_dataset
     from labkit.studies import brats
 
-    prof = brats.settings("quick")
+    settings = brats.settings("quick")
     write_brats_twin(root, n_cases=6, seed=0)
     cohort = load_brats(root)
 
     def prepare() -> tuple:
-        xs, ys = brats.prepare(cohort, cohort.case_ids, prof, "load + preprocess")
+        xs, ys = brats.prepare(cohort, cohort.case_ids, settings, "load + preprocess")
         return xs, ys
 
     def dataset(xs: list, ys: list) -> object:
-        per_volume = -(-prof.patches_per_epoch // len(xs))
+        per_volume = -(-settings.patches_per_epoch // len(xs))
         return patch_dataset(
-            xs, ys, prof.patch, per_volume, prof.batch_size, prof.foreground, seed=0
+            xs, ys, settings.patch, per_volume, settings.batch_size, settings.foreground, seed=0
         )
 
     def model(xs: list, ys: list) -> object:
         n_classes = len(brats.class_values(cohort.convention))
-        return brats.build_model(prof, xs[0].shape[-1], n_classes)
+        return brats.build_model(settings, xs[0].shape[-1], n_classes)
 
     return {
         "name": "BraTS (3D patches, tumour-centred share)",

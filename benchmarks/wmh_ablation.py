@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> dict:
     from labkit.studies import wmh
 
     data = write_wmh_twin(cache_dir("wmh_twin"), n_per_site=8, seed=0).root
-    prof = wmh.settings(args.profile, args.overrides)
-    variants = {name: {**args.overrides, **o} for name, o in wmh.ablation_variants(prof).items()}
+    settings = wmh.settings(args.profile, args.overrides)
+    variants = {
+        name: {**args.overrides, **o} for name, o in wmh.ablation_variants(settings).items()
+    }
     variants["patches"] = {**args.overrides, **PATCHES}
     sites = list(wmh.site_groups(load_wmh(data)))
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ def tiny_profile(monkeypatch):
     monkeypatch.setitem(
         msd.PROFILES,
         "quick",
-        msd.MSDProfile(epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
+        msd.MSDSettings(epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
     )
 
 

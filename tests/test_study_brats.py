@@ -27,10 +27,10 @@ def _image():
 
 
 def test_preprocess_crops_to_the_brain_and_z_scores_inside_it():
-    prof = brats.settings("quick", {"spacing": [1.0, 1.0, 1.0]})
+    settings = brats.settings("quick", {"spacing": [1.0, 1.0, 1.0]})
     label = np.zeros((8, 6, 4), np.uint8)
     label[3, 2, 1], label[4, 2, 1], label[4, 3, 2] = 1, 2, 4
-    x, classes, records = brats.preprocess(_image(), (1.0, 1.0, 1.0), prof, label, "brats2018")
+    x, classes, records = brats.preprocess(_image(), (1.0, 1.0, 1.0), settings, label, "brats2018")
     assert x.shape == (8, 6, 4, 2)  # the brain plus a margin of 2, clipped to the volume
     inside = x[2:6, 1:5, 1:3]
     np.testing.assert_allclose(inside.mean(axis=(0, 1, 2)), 0.0, atol=1e-6)
@@ -40,12 +40,12 @@ def test_preprocess_crops_to_the_brain_and_z_scores_inside_it():
     assert (classes[3, 2, 1], classes[4, 2, 1], classes[4, 3, 2]) == (1, 2, 3)
     assert undo(classes, records).shape == (8, 6, 4)
     with pytest.raises(LabelValueError, match=r"label values \[4\]"):  # 4 is not an MSD label
-        brats.preprocess(_image(), (1.0, 1.0, 1.0), prof, label, "msd_task01")
+        brats.preprocess(_image(), (1.0, 1.0, 1.0), settings, label, "msd_task01")
 
 
 def test_preprocess_resamples_to_the_profile_spacing():
-    prof = brats.settings("quick")  # 2 mm
-    x, _, records = brats.preprocess(_image(), (1.0, 1.0, 1.0), prof)
+    settings = brats.settings("quick")  # 2 mm
+    x, _, records = brats.preprocess(_image(), (1.0, 1.0, 1.0), settings)
     assert records[0].shape == (4, 3, 2)
     assert x.shape[:3] == tuple(
         b - a for a, b in zip(records[1].start, records[1].stop, strict=True)
@@ -60,7 +60,7 @@ def test_preprocess_resamples_to_the_profile_spacing():
 )
 def test_predicted_classes_become_the_conventions_values(convention, expected):
     n = len(expected)
-    prof = brats.settings("quick", {"patch": [8, 8, 8], "spacing": [1.0, 1.0, 1.0]})
+    settings = brats.settings("quick", {"patch": [8, 8, 8], "spacing": [1.0, 1.0, 1.0]})
     image = np.zeros((8, 8, 8, 1), np.float32)
     image[1:7, 1:7, 1:7, 0] = np.random.default_rng(0).uniform(1.0, 2.0, (6, 6, 6))
     for cls in range(1, n):
@@ -71,7 +71,7 @@ def test_predicted_classes_become_the_conventions_values(convention, expected):
             onehot[batch[..., 0] != 0] = np.eye(n)[cls]
             return onehot
 
-        labels = brats.predict_labels(model, image, (1.0, 1.0, 1.0), prof, convention)
+        labels = brats.predict_labels(model, image, (1.0, 1.0, 1.0), settings, convention)
         assert set(np.unique(labels)) == {0, expected[cls]}
         assert labels[0, 0, 0] == 0 and labels[3, 3, 3] == expected[cls]
 
@@ -113,7 +113,7 @@ def twin(tmp_path_factory):
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    tiny = brats.BraTSProfile(
+    tiny = brats.BraTSSettings(
         patch=(16, 16, 16),
         epochs=1,
         batch_size=2,

@@ -30,7 +30,7 @@ def tiny_profile(monkeypatch):
     monkeypatch.setitem(
         ich.PROFILES,
         "quick",
-        ich.ICHProfile(size=32, epochs=1, batch_size=8, learning_rate=1e-3, filters=4, depth=2),
+        ich.ICHSettings(size=32, epochs=1, batch_size=8, learning_rate=1e-3, filters=4, depth=2),
     )
 
 
@@ -65,8 +65,8 @@ def _head(offset=0.0):
 
 def test_preprocess_removes_the_skull_crops_and_undoes():
     hu, label = _head()
-    prof = ich.settings("quick", {"size": 16, "context": 1})
-    pre = ich.preprocess(hu[..., None], (1.0, 1.0, 5.0), prof, label)
+    settings = ich.settings("quick", {"size": 16, "context": 1})
+    pre = ich.preprocess(hu[..., None], (1.0, 1.0, 5.0), settings, label)
     assert pre.image.shape == (16, 16, 12, 3) and pre.label.shape == (16, 16, 12)
     assert pre.shift_hu == 0.0 and pre.image.min() >= 0 and pre.image.max() <= 1
     centre = pre.image[8, 8, 5, 1]
@@ -86,25 +86,25 @@ def test_preprocess_computes_each_intracranial_mask_once(monkeypatch):
         calls.append(spacing)
         return intracranial_mask(hu, spacing)
 
-    monkeypatch.setattr(ich, "intracranial_mask", counted)
+    monkeypatch.setattr(ich.steps, "intracranial_mask", counted)
     hu = _head(offset=3.0)[0]
-    prof = ich.settings("quick", {"size": 16})
-    first = ich.preprocess(hu, (1.0, 1.0, 5.0), prof)
+    settings = ich.settings("quick", {"size": 16})
+    first = ich.preprocess(hu, (1.0, 1.0, 5.0), settings)
     again = ich.preprocess(hu.copy(), (1.0, 1.0, 5.0), ich.settings("quick", {"size": 24}))
     assert again.brain is first.brain and len(calls) == 1
     np.testing.assert_array_equal(first.brain, intracranial_mask(hu, (1.0, 1.0, 5.0)))
-    ich.preprocess(hu, (1.0, 1.0, 4.0), prof)  # another spacing is another mask
+    ich.preprocess(hu, (1.0, 1.0, 4.0), settings)  # another spacing is another mask
     hu[0, 0, 0] = -999.0  # so is another volume
-    ich.preprocess(hu, (1.0, 1.0, 5.0), prof)
+    ich.preprocess(hu, (1.0, 1.0, 5.0), settings)
     assert len(calls) == 3
     with pytest.raises(ValueError, match="read-only"):
         first.brain[0, 0, 0] = True  # shared between callers: not to be edited in place
 
 
 def test_patient_normalisation_follows_the_scanner_offset():
-    prof = ich.settings("quick", {"size": 16, "normalisation": "patient", "reference_hu": 35.0})
-    plain = ich.preprocess(*_head()[:1], (1.0, 1.0, 5.0), prof)
-    shifted = ich.preprocess(*_head(offset=8.0)[:1], (1.0, 1.0, 5.0), prof)
+    settings = ich.settings("quick", {"size": 16, "normalisation": "patient", "reference_hu": 35.0})
+    plain = ich.preprocess(*_head()[:1], (1.0, 1.0, 5.0), settings)
+    shifted = ich.preprocess(*_head(offset=8.0)[:1], (1.0, 1.0, 5.0), settings)
     assert plain.shift_hu == 0.0 and shifted.shift_hu == 8.0
     np.testing.assert_allclose(shifted.image, plain.image, atol=1e-5)
     fixed = ich.preprocess(*_head(offset=8.0)[:1], (1.0, 1.0, 5.0), ich.settings("quick"))

@@ -37,7 +37,7 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
     monkeypatch.setitem(
         msd.PROFILES,
         "quick",
-        msd.MSDProfile(epochs=2, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
+        msd.MSDSettings(epochs=2, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
     )
     data = tmp_path / "Task09_Spleen"
     write_msd_twin(data, "spleen", n_cases=5, seed=0)
@@ -49,11 +49,11 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
     assert float(rate) == pytest.approx(0.0, abs=1e-9)
 
     # the run remembers its settings, overrides included, and predicts on the source grid
-    prof = msd.run_settings(tmp_path / "run")
-    assert prof == msd.settings("quick", {"schedule": "cosine"})
+    settings = msd.run_settings(tmp_path / "run")
+    assert settings == msd.settings("quick", {"schedule": "cosine"})
     case = load_msd(data).cases[0]
     image = load_case(case).image.array
-    labels = msd.predict_volume(model, image, prof)
+    labels = msd.predict_volume(model, image, settings)
     assert labels.shape == image.shape[:3] and labels.dtype == np.uint8
     assert set(np.unique(labels)) <= {0, 1}
     # predicting the test cases again reproduces what train scored in metrics.csv
@@ -75,8 +75,8 @@ def test_cosine_schedule_decays_to_zero_over_the_run(tmp_path, monkeypatch):
 
 
 def test_build_model_follows_the_profile():
-    prof = msd.settings("quick", {"filters": 4, "depth": 2, "batch_norm_momentum": 0.8})
-    model = msd.build_model(prof, n_channels=2, n_classes=3)
+    settings = msd.settings("quick", {"filters": 4, "depth": 2, "batch_norm_momentum": 0.8})
+    model = msd.build_model(settings, n_channels=2, n_classes=3)
     assert model.input_shape == (None, None, None, 2)
     assert model.output_shape == (None, None, None, 3)
     assert {layer.momentum for layer in model.layers if "bn" in layer.name} == {0.8}
@@ -96,20 +96,20 @@ def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
     from labkit.studies.runs import claim_run
 
     run, data = tmp_path / "run", tmp_path / "Task04_Hippocampus"
-    prof = msd.settings("quick")
-    assert claim_run(run, "msd", "quick", prof, 0, data) == run
-    assert claim_run(run, "msd", "quick", prof, 0, data) == run  # the same run goes on
+    settings = msd.settings("quick")
+    assert claim_run(run, "msd", "quick", settings, 0, data) == run
+    assert claim_run(run, "msd", "quick", settings, 0, data) == run  # the same run goes on
     with pytest.raises(ValueError, match=r"holds another run \(seed: 0 there, 1 now\)"):
-        claim_run(run, "msd", "quick", prof, 1, data)
+        claim_run(run, "msd", "quick", settings, 1, data)
     other = msd.settings("quick", {"epochs": 4, "loss": "dice_ce"})
     with pytest.raises(
         ValueError, match=r"epochs: 12 there, 4 now; loss: 'generalized_dice' there, 'dice_ce' now"
     ):
         claim_run(run, "msd", "quick", other, 0, data)
     with pytest.raises(ValueError, match=r"data: .*Task04_Hippocampus' there, .*Task09"):
-        claim_run(run, "msd", "quick", prof, 0, tmp_path / "Task09_Spleen")
+        claim_run(run, "msd", "quick", settings, 0, tmp_path / "Task09_Spleen")
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     (legacy / "state.json").write_text('{"epochs_done": 3}')
     with pytest.raises(ValueError, match=r"did not record its settings \(no run\.json\)"):
-        claim_run(legacy, "msd", "quick", prof, 0, data)
+        claim_run(legacy, "msd", "quick", settings, 0, data)

@@ -18,7 +18,7 @@ def tiny_profile(monkeypatch):
     monkeypatch.setitem(
         phh.PROFILES,
         "quick",
-        phh.PHHProfile(size=32, epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
+        phh.PHHSettings(size=32, epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
     )
 
 
@@ -53,8 +53,8 @@ def test_preprocess_crops_resizes_and_undoes(rng):
     image[10:30, 6:36, 5:25] += 1.0
     label = np.zeros((40, 44, 30), np.uint8)
     label[15:25, 15:25, 10:20] = 1
-    prof = phh.settings("quick", {"size": 16, "context": 1})
-    out, lab, records = phh.preprocess(image, prof, label)
+    settings = phh.settings("quick", {"size": 16, "context": 1})
+    out, lab, records = phh.preprocess(image, settings, label)
     assert out.shape == (16, 16, 16, 3) and lab.shape == (16, 16, 16)
     assert out.min() >= 0 and out.max() <= 1
     assert set(np.unique(lab)) == {0, 1}

@@ -25,7 +25,7 @@ def twin(tmp_path_factory):
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    tiny = wmh.WMHProfile(
+    tiny = wmh.WMHSettings(
         shape=(16, 16, 8),
         epochs=1,
         batch_size=2,
@@ -158,9 +158,12 @@ def test_choose_threshold_picks_the_best_mean_dice():
 
 
 def test_no_augmentation_trains_as_many_steps():
-    prof = wmh.settings("quick")
-    variants = wmh.ablation_variants(prof)
-    assert variants["no augmentation"] == {"copies": 0, "epochs": prof.epochs * (1 + prof.copies)}
+    settings = wmh.settings("quick")
+    variants = wmh.ablation_variants(settings)
+    assert variants["no augmentation"] == {
+        "copies": 0,
+        "epochs": settings.epochs * (1 + settings.copies),
+    }
     assert variants["faithful"] == {} and variants["3x3x3 kernels"]["kernel"] == (3, 3, 3)
 
 
@@ -179,7 +182,7 @@ def test_repeat_runs_test_the_same_subjects(tmp_path, twin, tiny_profile):
 
 
 def test_resized_grid_dice_scores_on_the_input_grid():
-    prof = wmh.settings("quick", {"shape": [8, 8, 4]})
+    settings = wmh.settings("quick", {"shape": [8, 8, 4]})
     label = np.zeros((16, 16, 8), np.uint8)
     label[:8, :8, :4] = 1  # half of x, y and z: 4 x 4 x 2 = 32 of the 256 input voxels
     image = np.random.default_rng(0).random((16, 16, 8, 1)).astype(np.float32)
@@ -187,7 +190,7 @@ def test_resized_grid_dice_scores_on_the_input_grid():
     def everywhere(x, training=False):
         return np.ones((*x.shape[:-1], 1), np.float32)
 
-    score, overlap, voxels = wmh.resized_grid_dice(everywhere, image, (1, 1, 1), label, prof)
+    score, overlap, voxels = wmh.resized_grid_dice(everywhere, image, (1, 1, 1), label, settings)
     assert (overlap, voxels) == (2 * 32, 256 + 32)
     assert score == pytest.approx(64 / 288)
 

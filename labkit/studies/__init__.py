@@ -6,6 +6,12 @@ on a dataset in that layout, and how to predict a folder of new images with a tr
 five built-in recipes are :class:`labkit.studies.recipe.Recipe` subclasses: one skeleton of
 ``train`` and the same hook names in every study; a new study is a subclass registered with
 :func:`register`.
+
+Each built-in study is a package of the same shape: ``steps`` (its preprocessing, model and
+prediction), ``scoring`` (how it is judged, where that goes beyond the shared metrics), ``recipe``
+(the hooks, calling the steps); its settings live apart, in :mod:`labkit.studies.settings`
+(``settings/wmh.py``: the dataclass and the ``quick`` and ``full`` profiles), which import neither
+TensorFlow nor a recipe.
 """
 
 from __future__ import annotations

@@ -30,26 +30,26 @@ __all__ = [
 ]
 
 
-def binary_slice_model(prof: Any) -> keras.Model:
+def binary_slice_model(settings: Any) -> keras.Model:
     """A compiled 2D U-Net with one sigmoid output, for ``(size, size, 1 + 2 * context)`` slices.
 
     Args:
-        prof: A study profile with ``size``, ``context``, ``depth``, ``filters``,
+        settings: A study profile with ``size``, ``context``, ``depth``, ``filters``,
             ``batch_norm_momentum``, ``learning_rate`` and ``loss``.
 
     Returns:
         The model, compiled with Adam, the profile's loss, pixel accuracy and Dice.
     """
     model = unet(
-        (prof.size, prof.size, 2 * prof.context + 1),
+        (settings.size, settings.size, 2 * settings.context + 1),
         1,
-        depth=prof.depth,
-        filters=prof.filters,
-        batch_norm_momentum=prof.batch_norm_momentum,
+        depth=settings.depth,
+        filters=settings.filters,
+        batch_norm_momentum=settings.batch_norm_momentum,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(prof.learning_rate),
-        loss=losses.get(prof.loss),
+        optimizer=keras.optimizers.Adam(settings.learning_rate),
+        loss=losses.get(settings.loss),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras_metrics.DiceScore(1)],
     )
     return model

@@ -136,18 +136,18 @@ class Recipe:
         :func:`labkit.studies.settings.profile_settings`); a study adds its own checks."""
         return profile_settings(self.name, self.profiles, profile, overrides, self.choices)
 
-    def load(self, data: Path, prof: Any) -> Any:
+    def load(self, data: Path, settings: Any) -> Any:
         """Read the dataset folder: a cohort with ``cases`` (each with a ``case_id``)."""
         raise NotImplementedError
 
-    def adapt(self, prof: Any, cohort: Any) -> Any:
+    def adapt(self, settings: Any, cohort: Any) -> Any:
         """Settings that depend on the cohort (e.g. hold out one case of a tiny one)."""
-        return prof
+        return settings
 
-    def split(self, cohort: Any, prof: Any, seed: int) -> dict[str, list[str]]:
+    def split(self, cohort: Any, settings: Any, seed: int) -> dict[str, list[str]]:
         """Case ids of ``train``, ``val`` and ``test``, drawn with ``seed``: by default a
         patient-level split in the shares of the settings' ``fractions`` (train, val, test)."""
-        shares = dict(zip(("train", "val", "test"), prof.fractions, strict=True))
+        shares = dict(zip(("train", "val", "test"), settings.fractions, strict=True))
         return split_ids(cohort.case_ids, shares, seed)
 
     def read(self, cohort: Any, case: Any) -> Any:
@@ -194,7 +194,7 @@ class Recipe:
         raise NotImplementedError
 
     def segment(
-        self, model: keras.Model, volume: Volume, prof: Any, config: Mapping[str, Any]
+        self, model: keras.Model, volume: Volume, settings: Any, config: Mapping[str, Any]
     ) -> Any:
         """Label map ``(x, y, z)`` uint8 of one volume, already in the run's frame."""
         raise NotImplementedError
@@ -213,12 +213,12 @@ class Recipe:
         (:func:`labkit.studies.common.in_frame`) and its labels put back after.
         """
         config = read_config(run)
-        prof = self._settings_of(run, config)
+        settings = self._settings_of(run, config)
         model = load_run_model(Path(run))
         written = []
         for case_id, volume in self.images(Path(input_dir), config):
             framed = in_frame(volume, config.get("orientation"))
-            labels = self.segment(model, framed, prof, config)
+            labels = self.segment(model, framed, settings, config)
             path = Path(output_dir) / f"{case_id}.nii.gz"
             written.append(save_in_source(labels, framed, volume, path))
         return written
@@ -245,11 +245,11 @@ class Recipe:
         Raises:
             FileNotFoundError, ValueError: As :meth:`run_settings`.
         """
-        prof = self.run_settings(run)
+        settings = self.run_settings(run)
         model = load_run_model(Path(run))
-        by_id = {c.case_id: c for c in self.load(Path(data), prof).cases}
+        by_id = {c.case_id: c for c in self.load(Path(data), settings).cases}
         test = json.loads((Path(run) / "split.json").read_text())["test"]
-        return model, prof, [by_id[i] for i in test]
+        return model, settings, [by_id[i] for i in test]
 
     def train(
         self,
@@ -274,21 +274,23 @@ class Recipe:
             :attr:`metrics` over the held-out cases), what :meth:`report` adds, and
             ``train_seconds``.
         """
-        prof = self.settings(profile, overrides)
+        settings = self.settings(profile, overrides)
         start = time.perf_counter()
         seed_everything(seed)
-        cohort = self.load(Path(data), prof)
-        prof = self.adapt(prof, cohort)
-        out = claim_run(out, self.name, profile, prof, seed, data)
-        split = self.split(cohort, prof, split_seed(prof, seed))
+        cohort = self.load(Path(data), settings)
+        settings = self.adapt(settings, cohort)
+        out = claim_run(out, self.name, profile, settings, seed, data)
+        split = self.split(cohort, settings, split_seed(settings, seed))
         write_json(out / "split.json", split)
         check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
-        run = RunContext(out, profile, prof, seed, cohort, split)
+        run = RunContext(out, profile, settings, seed, cohort, split)
         inputs = self.inputs(run)
-        head = {"study": self.name, "profile": profile, "settings": asdict(prof)}
+        head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
         run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
         write_json(out / "config.json", run.config)
-        result = fit(lambda: self.model(run), inputs.train, inputs.val, prof.epochs, out, verbose=2)
+        result = fit(
+            lambda: self.model(run), inputs.train, inputs.val, settings.epochs, out, verbose=2
+        )
         train_seconds = round(time.perf_counter() - start, 1)
         model = result.best_model()
         if tuned := self.tune(run, model):

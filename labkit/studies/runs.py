@@ -39,7 +39,7 @@ T = TypeVar("T")
 RUN_FILE = "run.json"
 
 
-def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: Path) -> Path:
+def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, data: Path) -> Path:
     """Make ``out`` the folder of this run, or refuse if it holds another run.
 
     Training resumes whatever a run folder holds, so a folder reused with other settings would
@@ -52,7 +52,7 @@ def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: P
         out: Run folder (created if needed).
         study: Study name.
         profile: Profile name.
-        prof: The run's settings (a dataclass).
+        settings: The run's settings (a dataclass).
         seed: The run's seed.
         data: The dataset folder.
 
@@ -71,7 +71,7 @@ def claim_run(out: Path, study: str, profile: str, prof: Any, seed: int, data: P
                 "profile": profile,
                 "seed": int(seed),
                 "data": str(Path(data).resolve()),
-                "settings": asdict(prof),
+                "settings": asdict(settings),
             }
         )
     )

@@ -52,12 +52,12 @@ def profile_settings(
     hints = get_type_hints(type(base))
     for name, value in overrides.items():
         overrides[name] = _checked(study, name, value, hints[name], getattr(base, name))
-    prof = replace(base, **overrides)
+    settings = replace(base, **overrides)
     for name, allowed in (choices or {}).items():
-        if getattr(prof, name) not in allowed:
+        if getattr(settings, name) not in allowed:
             options = " or ".join(repr(a) for a in allowed)
-            raise ValueError(f"{name} must be {options}; got {getattr(prof, name)!r}.")
-    return prof
+            raise ValueError(f"{name} must be {options}; got {getattr(settings, name)!r}.")
+    return settings
 
 
 #: Settings that must be at least 1 whichever study has them.
@@ -118,10 +118,10 @@ def _checked(study: str, name: str, value: Any, hint: Any, current: Any) -> Any:
     return value
 
 
-def split_seed(prof: Any, seed: int) -> int:
+def split_seed(settings: Any, seed: int) -> int:
     """The seed that draws a run's split: the profile's ``split_seed``, or -1 for the run's seed.
 
     A fixed ``split_seed`` lets runs with other seeds (other weights, shuffling and augmentation)
     test the same cases, as a floor's seed spread and a paired comparison need.
     """
-    return seed if prof.split_seed < 0 else prof.split_seed
+    return seed if settings.split_seed < 0 else settings.split_seed

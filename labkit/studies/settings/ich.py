@@ -1,0 +1,100 @@
+"""The haemorrhage study's settings (ICH in CT): a frozen dataclass, one instance a profile.
+
+Kept apart from the recipe so that the settings can be read (a script listing the ``full``
+profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
+recipe (:mod:`labkit.studies.ich`) checks a run's changes to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "ICHSettings"]
+
+
+@dataclass(frozen=True)
+class ICHSettings:
+    """Settings of one profile of the haemorrhage recipe.
+
+    Attributes:
+        size: In-plane edge the brain's bounding box is resized to (the study: the CT's 512).
+        epochs: Training epochs.
+        batch_size: Slices per batch.
+        learning_rate: Adam's learning rate.
+        filters: Filters of the U-Net's first level.
+        depth: Number of poolings of the U-Net.
+        batch_norm_momentum: Momentum of the batch-normalisation statistics.
+        loss: A :func:`labkit.losses.get` name (the study: ``"bce"``).
+        window: ``(low, high)`` HU of the fixed window (skull removed first).
+        normalisation: ``"fixed"`` (the window as given) or ``"patient"`` (the window shifted by
+            the patient's median brain HU minus ``reference_hu``).
+        reference_hu: Median brain HU the fixed window is meant for.
+        min_lesion_mm2: A training slice is kept when its lesion covers at least this area.
+        lesion_free: Lesion-free brain slices added to training, as a share of the lesion slices
+            (0: the study, which kept none).
+        context: Neighbouring slices per side as extra channels (0: the study's 2D input).
+        flip: Random left-right flips of training slices.
+        min_component_ml: At prediction, drop connected components smaller than this (0: off).
+        opening: At prediction, a slice-wise binary opening (3x3 cross) before the components.
+        nsd_tolerance_mm: Tolerance of the normalised surface Dice.
+        fractions: Patient shares of train, validation and test (the study: 80% / 20%, with a
+            validation set out of the training patients).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same patients.
+    """
+
+    size: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    filters: int
+    depth: int
+    batch_norm_momentum: float = 0.99
+    loss: str = "bce"
+    window: tuple[float, float] = (0.0, 100.0)
+    normalisation: str = "fixed"
+    reference_hu: float = 32.0
+    min_lesion_mm2: float = 40.0
+    lesion_free: float = 0.0
+    context: int = 0
+    flip: bool = False
+    min_component_ml: float = 0.0
+    opening: bool = False
+    nsd_tolerance_mm: float = 2.0
+    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = -1
+
+
+#: The study's proposed fixes that need a training of their own, as settings (the chapter and
+#: ``benchmarks/ich_fixes.py`` train each once per seed; the post-processing needs none).
+FIXES: dict[str, dict[str, Any]] = {
+    "lesion-free slices": {"lesion_free": 1.0},
+    "per-patient normalisation": {"normalisation": "patient"},
+    "2.5D input": {"context": 1},
+}
+
+#: Every fix together, with the post-processing and left-right flips: the chapter's last
+#: pipeline, whose per-patient mean Dice the chapter floors (``benchmarks/floor_spread.py ich``).
+ALL_TOGETHER: dict[str, Any] = {
+    "lesion_free": 1.0,
+    "normalisation": "patient",
+    "context": 1,
+    "flip": True,
+    "min_component_ml": 0.1,
+    "opening": True,
+}
+
+
+PROFILES = {
+    "quick": ICHSettings(
+        size=80,
+        epochs=20,
+        batch_size=16,
+        learning_rate=2e-3,
+        filters=16,
+        depth=3,
+        batch_norm_momentum=0.9,
+    ),
+    "full": ICHSettings(size=512, epochs=50, batch_size=8, learning_rate=1e-3, filters=64, depth=4),
+}

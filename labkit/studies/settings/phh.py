@@ -1,0 +1,68 @@
+"""The PHH study's settings (CSF in neonatal T2 MRI): a frozen dataclass, one instance a profile.
+
+Kept apart from the recipe so that the settings can be read (a script listing the ``full``
+profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
+recipe (:mod:`labkit.studies.phh`) checks a run's changes to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PROFILES", "PHHSettings"]
+
+
+@dataclass(frozen=True)
+class PHHSettings:
+    """Settings of one profile of the PHH recipe.
+
+    Attributes:
+        size: Edge of the cube every cropped head is resized to (the study: 256).
+        epochs: Training epochs.
+        batch_size: Slices per batch.
+        learning_rate: Adam's learning rate.
+        filters: Filters of the U-Net's first level (doubling at each level down).
+        depth: Number of poolings of the U-Net.
+        batch_norm_momentum: Momentum of the U-Net's batch-normalisation statistics.
+        loss: A :func:`labkit.losses.get` name (the study: ``"bce"``).
+        context: Neighbouring slices per side given as extra channels (0: the study's 2D input).
+        noise_std: Largest standard deviation of the Gaussian noise augmentation.
+        rotate_degrees: Largest in-plane rotation of the augmentation.
+        augment_prob: Probability of each augmentation per slice.
+        head_margin: Voxels kept around the head when cropping.
+        fractions: Patient shares of train, validation and test (the study: 7/1/2 of 10).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same patients.
+    """
+
+    size: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    filters: int
+    depth: int
+    batch_norm_momentum: float = 0.99
+    loss: str = "bce"
+    context: int = 0
+    noise_std: float = 0.05
+    rotate_degrees: float = 15.0
+    augment_prob: float = 0.5
+    head_margin: int = 2
+    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
+    split_seed: int = -1
+
+
+PROFILES = {
+    "quick": PHHSettings(
+        size=64,
+        epochs=10,
+        batch_size=16,
+        learning_rate=2e-3,
+        filters=16,
+        depth=3,
+        batch_norm_momentum=0.9,  # ~400 steps: Keras' 0.99 leaves stale statistics
+    ),
+    "full": PHHSettings(
+        size=256, epochs=25, batch_size=16, learning_rate=1e-4, filters=64, depth=4
+    ),
+}

@@ -1,0 +1,80 @@
+"""The WMH study's settings (FLAIR hyperintensities): a frozen dataclass, one per profile.
+
+Kept apart from the recipe so that the settings can be read (a script listing the ``full``
+profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
+recipe (:mod:`labkit.studies.wmh`) checks a run's changes to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PROFILES", "WMHSettings"]
+
+
+@dataclass(frozen=True)
+class WMHSettings:
+    """Settings of one profile of the WMH recipe.
+
+    Attributes:
+        shape: Input grid every FLAIR is resized to (the study: 128x128x16).
+        epochs: Training epochs.
+        batch_size: Volumes per batch.
+        learning_rate: Adam's learning rate.
+        filters: Filters of the U-Net's first level (doubling at each level down).
+        depth: Poolings of the U-Net (2x2x2 each).
+        kernel: Convolution kernel (the study: 3x3x1, in-plane only).
+        loss: A :func:`labkit.losses.get` name.
+        copies: Augmented copies of each training volume (the study: 3, 60 -> 240 volumes).
+        rotate_degrees: Largest in-plane rotation of the augmentation.
+        scale: Largest in-plane scaling of the augmentation (a fraction).
+        shift_voxels: Largest in-plane shift of the augmentation, in input voxels.
+        fractions: Subject shares of train, validation and test, within every site.
+        test_site: Leave this site out: test on all its subjects, train on the others.
+        threshold: Probability above which a voxel is WMH.
+        input: ``"resize"`` (the study: every volume resized to ``shape``) or ``"patches"``
+            (volumes resampled to ``spacing``, keeping their resolution; the network trains on
+            ``shape``-sized patches and predicts with a sliding window).
+        spacing: Voxel size in mm of the ``"patches"`` input.
+        patches_per_volume: Patches drawn from each training volume per epoch.
+        foreground: Share of the patches centred on a WMH voxel.
+        tune_threshold: Choose ``threshold`` after training: the candidate of
+            :data:`THRESHOLDS` with the best mean Dice on the validation subjects.
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same subjects.
+    """
+
+    shape: tuple[int, int, int]
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    filters: int
+    depth: int = 3
+    kernel: tuple[int, int, int] = (3, 3, 1)
+    loss: str = "batch_dice"
+    copies: int = 3
+    rotate_degrees: float = 10.0
+    scale: float = 0.1
+    shift_voxels: float = 4.0
+    fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
+    test_site: str = ""
+    threshold: float = 0.5
+    input: str = "resize"
+    spacing: tuple[float, float, float] = (2.0, 2.0, 3.0)
+    patches_per_volume: int = 4
+    foreground: float = 0.5
+    tune_threshold: bool = False
+    split_seed: int = -1
+
+
+PROFILES = {
+    # Adam at 1e-3 (was 3e-3) and batch Dice (was per-volume soft Dice): with either old
+    # choice, runs fell to predicting nothing and never left it (benchmarks/README.md, "WMH
+    # collapse")
+    "quick": WMHSettings(
+        shape=(64, 64, 16), epochs=12, batch_size=4, learning_rate=1e-3, filters=8
+    ),
+    "full": WMHSettings(
+        shape=(128, 128, 16), epochs=60, batch_size=4, learning_rate=1e-4, filters=32
+    ),
+}
