@@ -25,6 +25,7 @@ __all__ = [
     "cache_dir",
     "data_or_twin",
     "data_root",
+    "download_root",
     "find_real_dataset",
     "profile",
     "recorded_results",
@@ -135,17 +136,29 @@ def data_or_twin(
     return Path(written if isinstance(written, str | os.PathLike) else written.root), twin
 
 
+def download_root() -> Path:
+    """The folder ``labkit download`` extracts into by default: ``LABKIT_DATA_ROOT`` when set,
+    else ``<labkit cache>/data`` (not created here)."""
+    env = os.environ.get("LABKIT_DATA_ROOT")
+    if env:
+        return Path(env).expanduser()
+    cache = Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
+    return (cache / "data").expanduser().resolve()
+
+
 def find_real_dataset(name: str) -> Path | None:
-    """Return ``<data root>/<name>`` when that real dataset is present, else ``None``.
+    """Return a real dataset's folder when it is present, else ``None``.
+
+    Looked for in :func:`data_root` (``LABKIT_DATA_ROOT``, or ``shared/data`` beside the
+    checkout), then in :func:`download_root`, where ``labkit download`` puts a task.
 
     Args:
         name: Folder name of the dataset, e.g. ``"Task04_Hippocampus"`` or ``"BraTS2013"``.
     """
-    root = data_root()
-    if root is None:
-        return None
-    path = root / name
-    return path if path.is_dir() else None
+    for root in (data_root(), download_root()):
+        if root is not None and (root / name).is_dir():
+            return root / name
+    return None
 
 
 def recorded_results(name: str) -> dict[str, Any] | None:

@@ -36,6 +36,19 @@ def test_data_root_from_environment(monkeypatch, tmp_path):
     assert config.find_real_dataset("BraTS2013") is None
 
 
+def test_a_downloaded_task_is_found(monkeypatch, tmp_path):
+    monkeypatch.delenv("LABKIT_DATA_ROOT", raising=False)
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    assert config.find_real_dataset("Task09_Spleen") is None
+    assert not (tmp_path / "cache").exists()  # looking creates nothing
+    (tmp_path / "cache" / "data" / "Task09_Spleen").mkdir(parents=True)
+    assert config.download_root() == (tmp_path / "cache" / "data").resolve()
+    found = config.find_real_dataset("Task09_Spleen")
+    assert found == (tmp_path / "cache" / "data" / "Task09_Spleen").resolve()
+    monkeypatch.setenv("LABKIT_DATA_ROOT", str(tmp_path / "mine"))
+    assert config.download_root() == tmp_path / "mine"
+
+
 def test_data_root_environment_must_exist(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_DATA_ROOT", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match=r"LABKIT_DATA_ROOT is .* not a folder"):

@@ -9,14 +9,13 @@ is not downloaded again. Without network the error says how to bring the data in
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 from monai.apps import DecathlonDataset, download_and_extract
 
-from labkit.config import cache_dir
+from labkit.config import download_root
 from labkit.datasets.msd import load_msd
 
 __all__ = ["MSD_TASKS", "DownloadError", "download_msd", "msd_task_name"]
@@ -60,8 +59,9 @@ def download_msd(
 
     Args:
         task: Task, e.g. ``"Task04_Hippocampus"``, ``"hippocampus"`` or ``4``.
-        root: Folder to extract into (default: ``LABKIT_DATA_ROOT`` when set, else
-            ``<labkit cache>/data``). The task lands in ``root/<task>/``.
+        root: Folder to extract into (default: :func:`labkit.config.download_root`:
+            ``LABKIT_DATA_ROOT`` when set, else ``<labkit cache>/data``, where
+            :func:`labkit.config.find_real_dataset` looks too). The task lands in ``root/<task>/``.
         url: Archive URL (default: the published one), e.g. a mirror.
         md5: Expected MD5 of the archive (default: the published one; with a custom ``url`` and
             no ``md5``, the archive is not verified).
@@ -73,10 +73,7 @@ def download_msd(
         DownloadError: Offline, a failed checksum, or an archive without the task folder.
     """
     name = msd_task_name(task)
-    if root is None:
-        env = os.environ.get("LABKIT_DATA_ROOT")
-        root = Path(env).expanduser() if env else cache_dir("data")
-    root = Path(root)
+    root = Path(download_root() if root is None else root)
     folder = root / name
     if (folder / "dataset.json").is_file():
         load_msd(folder)  # already there: check it reads, do not download again
