@@ -62,15 +62,18 @@ class DiceScore(keras.metrics.Metric):
         self.total.assign_add(ops.sum(y_true, axis=axes) + ops.sum(hard, axis=axes))
 
     def result(self) -> Any:
-        dice = 2.0 * self.intersection / ops.maximum(self.total, 1e-7)
-        dice = ops.where(self.total > 0, dice, ops.ones_like(dice))
+        # the variables' values, not the variables: JAX converts no Keras variable itself
+        intersection = ops.convert_to_tensor(self.intersection)
+        total = ops.convert_to_tensor(self.total)
+        dice = 2.0 * intersection / ops.maximum(total, 1e-7)
+        dice = ops.where(total > 0, dice, ops.ones_like(dice))
         if self.class_id is not None:
             return dice[self.class_id]
         return dice[0] if self.num_classes == 1 else ops.mean(dice[1:])
 
     def reset_state(self) -> None:
-        self.intersection.assign(ops.zeros_like(self.intersection))
-        self.total.assign(ops.zeros_like(self.total))
+        self.intersection.assign(ops.zeros((self.num_classes,), dtype=self.intersection.dtype))
+        self.total.assign(ops.zeros((self.num_classes,), dtype=self.total.dtype))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "num_classes": self.num_classes, "class_id": self.class_id}

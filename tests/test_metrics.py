@@ -3,6 +3,9 @@ import pytest
 
 from labkit import metrics
 
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
+
 
 def test_dice_score_accumulates_over_batches_by_hand():
     m = metrics.DiceScore(3)
