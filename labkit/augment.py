@@ -1,4 +1,4 @@
-"""MONAI augmentation of training slices and volumes, fed to Keras through ``tf.data``.
+"""MONAI augmentation of training slices and volumes, fed to Keras (``tf.data`` or a PyDataset).
 
 MONAI's dictionary transforms work on channel-first arrays one sample at a time; Keras trains on
 channels-last batches. :func:`slice_augmentation` builds a seeded MONAI ``Compose`` (Gaussian
@@ -7,6 +7,9 @@ mimic scanner noise and head position) and :func:`augmented_dataset` applies it 
 afresh each epoch, inside a ``tf.data`` pipeline. :func:`volume_augmentation` is the in-plane
 affine transform of 3D volumes (rotation, scaling, translation), and :func:`augmented_copies`
 grows a training set by a fixed number of augmented copies, once, as the WMH study did.
+
+Without TensorFlow (the JAX and PyTorch backends) :func:`augmented_dataset` is a
+:class:`labkit.batches.EpochBatches` that augments a whole epoch when it begins.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
 from monai.data import get_track_meta, set_track_meta
 from monai.transforms import Compose, RandAffined, RandGaussianNoised, RandRotated
+
+from labkit.batches import EpochBatches, use_tf_data
 
 __all__ = [
     "apply_augmentation",
@@ -174,7 +178,7 @@ def augmented_dataset(
     batch_size: int,
     transform: Callable[[dict[str, Any]], dict[str, Any]],
     seed: int = 0,
-) -> tf.data.Dataset:
+) -> Any:
     """A shuffled, batched training dataset that augments every slice anew each epoch.
 
     Args:
@@ -182,16 +186,31 @@ def augmented_dataset(
         y: Masks ``(n, h, w, 1)``.
         batch_size: Batch size.
         transform: A MONAI dictionary transform (see :func:`slice_augmentation`).
-        seed: Seed of the shuffling order (the transform carries its own seed).
+        seed: Seed of the shuffling order (the transform carries its own seed; without
+            TensorFlow it is reseeded from ``seed`` and the epoch when each epoch begins).
 
     Returns:
-        A ``tf.data.Dataset`` of ``(image, mask)`` batches.
+        A ``tf.data.Dataset`` (TensorFlow backend) or :class:`labkit.batches.EpochBatches` of
+        ``(image, mask)`` batches.
     """
     if len(x) != len(y) or x.shape[1:3] != y.shape[1:3]:
         raise ValueError(
             f"images {x.shape} and masks {y.shape} do not pair; expected (n, h, w, c) and "
             "(n, h, w, 1) with the same n, h and w."
         )
+    if not use_tf_data():
+
+        def draw(epoch: int) -> tuple[np.ndarray, np.ndarray]:
+            rng = np.random.default_rng([seed, epoch])
+            order = rng.permutation(len(x))
+            if hasattr(transform, "set_random_state"):
+                transform.set_random_state(seed=int(rng.integers(2**31)))
+            pairs = [apply_augmentation(transform, x[i], y[i]) for i in order]
+            return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+        return EpochBatches(draw, len(x), batch_size)
+    import tensorflow as tf
+
     rng = np.random.default_rng(seed)  # outlives the generator: a new order every epoch
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:

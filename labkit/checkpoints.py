@@ -128,6 +128,9 @@ def replay(train: Any, epochs: int) -> None:
     costs the input pipeline's time for those epochs (slicing, flipping, sampling; no model),
     seconds on the course's data, and keeps an uninterrupted run exactly as it was.
     """
+    if hasattr(train, "start_at"):
+        train.start_at(epochs)  # labkit.batches.EpochBatches: an epoch's draw needs no replay
+        return
     if not hasattr(train, "__iter__") or isinstance(train, np.ndarray | tuple | list | dict):
         return  # in-memory arrays: Keras shuffles them itself, nothing to replay
     if isinstance(train, Iterator):

@@ -1,4 +1,4 @@
-"""``tf.data`` pipelines: 2D slices or 3D patches cut from volumes, batched, shuffled, prefetched.
+"""Input pipelines: 2D slices or 3D patches cut from volumes, batched, shuffled, prefetched.
 
 Volumes differ in shape; slices are padded (or centre-cropped) to one shape so they batch. The
 U-Nets are fully convolutional, so a model trained on one slice shape predicts any shape that is a
@@ -6,16 +6,23 @@ multiple of ``2**depth`` (see :func:`labkit.inference.predict_slices`). 3D patch
 every epoch, a set share of them centred on foreground so that small lesions are seen often
 (:func:`sample_patches`, :func:`patch_dataset`); whole volumes are then predicted with a sliding
 window (:func:`labkit.inference.sliding_window`).
+
+On the TensorFlow backend the datasets are ``tf.data`` pipelines; on JAX and PyTorch they are
+:class:`labkit.batches.EpochBatches` (``keras.utils.PyDataset``), which need no TensorFlow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
 
+from labkit.batches import EpochBatches, array_batches, use_tf_data
 from labkit.errors import ShapeError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 __all__ = [
     "fit_to_shape",
@@ -115,6 +122,8 @@ def stack_slices(
 def _flip(
     x: tf.Tensor, y: tf.Tensor, axes: Sequence[int], key: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
+    import tensorflow as tf
+
     for axis in axes:  # stateless: the draw belongs to the element, not to the map's thread
         flip = tf.random.stateless_uniform((), seed=tf.stack([key, axis])) < 0.5
         x = tf.where(flip, tf.reverse(x, [axis]), x)
@@ -129,7 +138,7 @@ def slice_dataset(
     shuffle: bool = False,
     flip_axes: Sequence[int] = (),
     seed: int = 0,
-) -> tf.data.Dataset:
+) -> Any:
     """A batched, prefetched dataset of ``(image, label)`` slices.
 
     Args:
@@ -143,8 +152,13 @@ def slice_dataset(
             epoch after epoch, in every run.
 
     Returns:
-        The dataset.
+        A ``tf.data.Dataset`` on the TensorFlow backend, else a
+        :class:`labkit.batches.EpochBatches`.
     """
+    if not use_tf_data():
+        return array_batches(x, y, batch_size, shuffle, flip_axes, seed)
+    import tensorflow as tf
+
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -214,6 +228,25 @@ def sample_patches(
     return np.stack(xs).astype(np.float32), np.stack(ys)[..., None]
 
 
+def _patch_epoch(
+    images: Sequence[np.ndarray],
+    labels: Sequence[np.ndarray],
+    patch: Sequence[int],
+    per_volume: int,
+    foreground: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch of patches from every volume, shuffled across volumes."""
+    pairs = [
+        sample_patches(x, y, patch, per_volume, rng, foreground)
+        for x, y in zip(images, labels, strict=True)
+    ]
+    order = rng.permutation(len(images) * per_volume)
+    return np.concatenate([p[0] for p in pairs])[order], np.concatenate([p[1] for p in pairs])[
+        order
+    ]
+
+
 def patch_dataset(
     images: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
@@ -222,7 +255,7 @@ def patch_dataset(
     batch_size: int,
     foreground: float = 0.5,
     seed: int = 0,
-) -> tf.data.Dataset:
+) -> Any:
     """A training dataset of 3D patches, drawn anew every epoch and shuffled across volumes.
 
     Args:
@@ -235,14 +268,24 @@ def patch_dataset(
         seed: Seed of the draws; the same seed gives the same epochs in every run.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(image, label)`` batches, ``ceil(n * per_volume /
-        batch_size)`` of them an epoch.
+        A ``tf.data.Dataset`` (TensorFlow backend) or :class:`labkit.batches.EpochBatches` of
+        ``(image, label)`` batches, ``ceil(n * per_volume / batch_size)`` of them an epoch.
     """
     if len(images) != len(labels) or not images:
         raise ValueError(
             f"patch_dataset needs one label per image and at least one image; got "
             f"{len(images)} images and {len(labels)} labels."
         )
+    if not use_tf_data():
+        return EpochBatches(
+            lambda epoch: _patch_epoch(
+                images, labels, patch, per_volume, foreground, np.random.default_rng([seed, epoch])
+            ),
+            len(images) * per_volume,
+            batch_size,
+        )
+    import tensorflow as tf
+
     rng = np.random.default_rng(seed)  # outlives the generator: new patches every epoch
     channels = images[0].shape[-1]
     dtype = np.asarray(labels[0]).dtype
@@ -276,7 +319,7 @@ def fixed_patch_dataset(
     per_volume: int,
     batch_size: int,
     seed: int = 0,
-) -> tf.data.Dataset:
+) -> Any:
     """A validation dataset of 3D patches drawn once, the same every epoch and every run.
 
     Each volume gives ``per_volume`` patches, half of them centred on a labelled voxel
@@ -292,7 +335,7 @@ def fixed_patch_dataset(
         seed: Seed of the draw.
 
     Returns:
-        A ``tf.data.Dataset`` of ``(image, label)`` batches, in volume order.
+        A dataset of ``(image, label)`` batches, in volume order (see :func:`slice_dataset`).
     """
     rng = np.random.default_rng([seed, 1])
     pairs = [

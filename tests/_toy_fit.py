@@ -24,3 +24,19 @@ def build_toy_unet():
         metrics=[metrics.DiceScore(2)],
     )
     return model
+
+
+def build_toy_unet3d():
+    """:func:`build_toy_unet` for ``(16, 16, 1, 1)`` patches: in-plane kernels and poolings."""
+    import keras
+
+    from labkit import losses, metrics
+    from labkit.models import unet
+
+    model = unet((16, 16, 1, 1), 2, depth=2, filters=4, kernel_size=(3, 3, 1), pool_size=(2, 2, 1))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss=losses.DiceCELoss(),
+        metrics=[metrics.DiceScore(2)],
+    )
+    return model

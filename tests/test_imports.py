@@ -22,7 +22,7 @@ FLOORS = {
     "recipes": ("studies",),
     "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
     "steps": (
-        "augment", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
+        "augment", "batches", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
         "losses", "measures", "metrics", "models", "morphology", "pipeline", "splits", "training",
         "transforms",
     ),

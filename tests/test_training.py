@@ -9,16 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _backend import tensorflow_only
 from _toy_fit import build_toy_unet, toy_slices
+
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
 
 SCRIPT = textwrap.dedent(
     """
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    import tensorflow as tf
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        sys.modules["tensorflow"] = None  # as in conftest: a machine without TensorFlow
     {devices}
     import keras
-    from _toy_fit import build_toy_unet as build, toy_slices
+    from _toy_fit import build_toy_unet as build, build_toy_unet3d, toy_slices
     from labkit.pipeline import slice_dataset
     from labkit.training import fit, seed_everything
 
@@ -46,14 +51,15 @@ SCRIPT = textwrap.dedent(
 
     strategy = {strategy}
     train = slice_dataset(x, y, 8, shuffle=True, flip_axes=(0,))
+    val = slice_dataset(x, y, 8)
     if os.environ.get("PATCHES"):  # 16x16x1 patches drawn anew every epoch from 20x20x3 volumes
         import numpy as np
         from labkit.pipeline import patch_dataset
         vols = [np.random.default_rng(i).random((20, 20, 3, 1)).astype("float32") for i in (1, 2)]
         labs = [(v[..., 0] > 0.6).astype("uint8") for v in vols]
-        train = patch_dataset(vols, labs, (16, 16, 1), 8, 8, seed=0).map(
-            lambda a, b: (a[..., 0, :], b[..., 0, :]))
-    result = fit(build, train, slice_dataset(x, y, 8), epochs, out,
+        train = patch_dataset(vols, labs, (16, 16, 1), 8, 8, seed=0)
+        build, val = build_toy_unet3d, slice_dataset(x[:, :, :, None], y[:, :, :, None], 8)
+    result = fit(build, train, val, epochs, out,
                  strategy=strategy, callbacks=[Kill()], verbose=0, save_every_s=save_every_s)
     print("RESUMED_FROM", result.resumed_from, "REPLICAS",
           strategy.num_replicas_in_sync if strategy else 1)
@@ -74,6 +80,7 @@ def _run(
     devices = strategy = ""
     if distributed:
         devices = (
+            "import tensorflow as tf\n"
             "cpu = tf.config.list_physical_devices('CPU')[0]\n"
             "two = [tf.config.LogicalDeviceConfiguration()] * 2\n"
             "tf.config.set_logical_device_configuration(cpu, two)"
@@ -289,6 +296,7 @@ def test_fit_raises_when_the_training_collapses(tmp_path):
     assert len(_history(tmp_path / "run")) == 4  # stopped after three epochs at zero
 
 
+@tensorflow_only
 def test_fit_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     out = tmp_path / "mirrored"
     first = _run(tmp_path, out, epochs=3, kill_after=1, distributed=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from labkit import losses
 from labkit import metrics as keras_metrics
@@ -160,7 +160,7 @@ def prepare(
 
 def validation_data(
     xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], settings: BraTSSettings, seed: int
-) -> tf.data.Dataset:
+) -> Any:
     """The fixed validation patches of a run: half an epoch's worth, spread over the volumes
     (:func:`labkit.pipeline.fixed_patch_dataset`)."""
     per_volume = -(-settings.patches_per_epoch // (2 * len(xs)))

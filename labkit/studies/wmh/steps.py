@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from labkit import losses
 from labkit import metrics as keras_metrics
@@ -154,7 +154,7 @@ def prepare(
 
 def training_data(
     xs: list[np.ndarray], ys: list[np.ndarray], settings: WMHSettings, seed: int
-) -> tuple[tf.data.Dataset, int]:
+) -> tuple[Any, int]:
     """The training dataset (augmented copies added) and the number of training volumes.
 
     Whole volumes with ``"resize"``; fresh patches every epoch with ``"patches"``.
