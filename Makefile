@@ -5,18 +5,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test book lint unit notebooks book-check sync clean
+.PHONY: setup test book lint unit backends notebooks book-check sync clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[tensorflow,jax,book,test]"
 	touch $(STAMP)
 
-# The whole test suite: lint, labkit unit tests, every chapter executed under nbval,
+# The whole test suite: lint, labkit unit tests (TensorFlow, then the backend-neutral ones on JAX
+# and PyTorch), every chapter executed under nbval,
 # then the book built with Sphinx warnings as errors (structure only: nbval executed it).
-test: setup lint unit notebooks book-check
+test: setup lint unit backends notebooks book-check
 
 lint: setup
 	$(BIN)/ruff check labkit tests tools book benchmarks
@@ -24,6 +25,12 @@ lint: setup
 
 unit: setup
 	$(BIN)/python -m pytest -p no:cacheprovider --durations=10 tests
+
+# The backend-neutral tests (marked "backends") again on JAX and on PyTorch, each in a process
+# where TensorFlow cannot be imported (tests/_backend.py), as on a machine without it.
+backends: setup
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -p no:cacheprovider -m backends --durations=5 tests
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -p no:cacheprovider -m backends --durations=5 tests
 
 notebooks: setup
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \

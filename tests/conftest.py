@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import _backend  # noqa: F401  (first: on JAX and PyTorch it makes TensorFlow unimportable)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import matplotlib

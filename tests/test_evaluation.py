@@ -16,6 +16,9 @@ from labkit import labels
 from labkit.errors import LabelValueError, ShapeError
 from labkit.phantoms import irregular_blob
 
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
+
 
 def _blobs(seed, shape=(40, 36, 20)):
     rng = np.random.default_rng(seed)

@@ -8,6 +8,9 @@ from labkit.errors import ShapeError
 from labkit.io import Volume, load_label
 from labkit.transforms import crop_to_box, pad_to_multiple, resize
 
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
+
 
 def _positional(batch: np.ndarray) -> np.ndarray:
     """A 'model' whose output depends on where a patch is cut: it exposes any blending error."""

@@ -6,9 +6,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from labkit.layers import FusedBatchNormalization
+
+tf = pytest.importorskip("tensorflow", reason="the fused kernel is TensorFlow's")
 
 
 def _pair(shape: tuple[int, ...], momentum: float = 0.9) -> tuple:

@@ -1,12 +1,35 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 import torch
 from monai.losses import DiceLoss
 from monai.losses import GeneralizedDiceLoss as MonaiGDL
 
 from labkit import losses
+
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
+
+
+def _gradient(loss_of, p0: np.ndarray) -> tuple[float, np.ndarray]:
+    """The loss at ``p0`` and its gradient with respect to ``p0``, on the active Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        p = tf.Variable(p0)
+        with tf.GradientTape() as tape:
+            loss = loss_of(p)
+        return float(loss), tape.gradient(loss, p).numpy()
+    if backend == "jax":
+        import jax
+
+        loss, grad = jax.value_and_grad(lambda p: loss_of(p))(p0)
+        return float(loss), np.asarray(grad)
+    p = torch.tensor(p0, requires_grad=True)
+    loss = loss_of(p)
+    loss.backward()
+    return float(loss.detach()), p.grad.numpy()
 
 
 def _probs(rng, shape, classes):
@@ -90,12 +113,10 @@ def test_bce_matches_keras(rng):
 
 @pytest.mark.parametrize("name", ["dice", "generalized_dice", "dice_ce", "cross_entropy"])
 def test_gradients_are_finite_on_empty_masks(name):
-    p = tf.Variable(np.full((2, 8, 8, 3), 1 / 3, np.float32))
+    p = np.full((2, 8, 8, 3), 1 / 3, np.float32)
     empty = np.zeros((2, 8, 8, 1), np.int32)  # background only: classes 1 and 2 are empty
-    with tf.GradientTape() as tape:
-        loss = losses.get(name)(empty, p)
-    grad = tape.gradient(loss, p)
-    assert np.isfinite(float(loss)) and np.all(np.isfinite(grad.numpy()))
+    loss, grad = _gradient(lambda p: losses.get(name)(empty, p), p)
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
 
 
 def test_perfect_prediction_scores_zero_loss():
@@ -112,9 +133,6 @@ def test_get_unknown_loss():
 
 
 def test_batch_dice_keeps_an_empty_patch_from_driving_the_logits_down():
-    import keras
-    import tensorflow as tf
-
     # two 1x4 "patches": the first without foreground, predicted almost empty; the second with one
     # foreground voxel, predicted right. Hand-computed for the first patch's voxels (eps = 1e-5):
     # per sample, d/dp of 1 - eps / (sum p + eps) is eps / (sum p + eps)^2 = 1e-5 / (2e-5)^2 =
@@ -123,10 +141,8 @@ def test_batch_dice_keeps_an_empty_patch_from_driving_the_logits_down():
     p0 = np.array([[2.5e-6] * 4, [1.0, 0, 0, 0]], np.float32).reshape(2, 4, 1, 1)
     grads = {}
     for name in ("dice", "batch_dice"):
-        p = tf.Variable(p0)
-        with tf.GradientTape() as tape:
-            loss = keras.ops.mean(losses.get(name)(g, p))
-        grads[name] = tape.gradient(loss, p).numpy()[0].ravel()
+        loss_of = lambda p, name=name: keras.ops.mean(losses.get(name)(g, p))  # noqa: E731
+        grads[name] = _gradient(loss_of, p0)[1][0].ravel()
     np.testing.assert_allclose(grads["dice"], 12500, rtol=1e-3)
     # over the batch the denominator holds the other patch's foreground: sum p + sum g ~ 2, and
     # d/dp_i = 2 I / S^2 = 2 * 1 / 2^2 = 0.5 for a background voxel

@@ -6,6 +6,9 @@ from labkit import losses, metrics
 from labkit.errors import ShapeError
 from labkit.models import unet
 
+#: Backend-neutral: make test runs this module under JAX and PyTorch too.
+pytestmark = pytest.mark.backends
+
 
 def test_2d_binary_output_shape_and_activation():
     model = unet((32, 48, 2), 1, depth=3, filters=4)
@@ -112,3 +115,47 @@ def test_unet_levels_lists_every_level_with_its_shape():
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="plain")
     with pytest.raises(ValueError, match="plain has no layer named '<level>_relu2'"):
         unet_levels(plain)
+
+
+PREDICT_ELSEWHERE = """
+import sys
+
+import numpy as np
+
+if sys.argv[4] != "tensorflow":
+    sys.modules["tensorflow"] = None  # as on a machine without it
+import keras
+
+import labkit  # noqa: F401  (registers the course's layers, losses and metrics)
+
+model = keras.models.load_model(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+"""
+
+
+@pytest.mark.parametrize("other", ["tensorflow", "jax", "torch"])
+def test_a_model_saved_on_one_backend_predicts_the_same_on_another(tmp_path, rng, other):
+    import os
+    import subprocess
+    import sys
+
+    from _backend import BACKEND
+
+    if other == BACKEND or (other == "tensorflow" and BACKEND != "tensorflow"):
+        pytest.skip(f"saved on {BACKEND}: {other} is this backend, or not here")
+    model = unet((16, 16, 1), 3, depth=2, filters=4)
+    model.compile(optimizer="adam", loss=losses.DiceCELoss())
+    x = rng.normal(size=(4, 16, 16, 1)).astype(np.float32)
+    model.fit(x, rng.integers(0, 3, size=(4, 16, 16, 1)), epochs=2, verbose=0)
+    model.save(tmp_path / "model.keras")
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "predict.py").write_text(PREDICT_ELSEWHERE)
+    args = [str(tmp_path / n) for n in ("predict.py", "model.keras", "x.npy", "p.npy")]
+    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, *args, other], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    here, there = model.predict(x, verbose=0), np.load(tmp_path / "p.npy")
+    np.testing.assert_allclose(there, here, atol=1e-5)
+    np.testing.assert_array_equal(there.argmax(-1), here.argmax(-1))

@@ -64,6 +64,7 @@ def test_preprocess_crops_resizes_and_undoes(rng):
     assert np.mean(back != label) < 0.01
 
 
+@pytest.mark.backends
 def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
     data, run, pred = tmp_path / "PHH", tmp_path / "run", tmp_path / "pred"
     assert cli.main(["synth", "phh", str(data), "--cases", "6", "--seed", "3"]) == 0
