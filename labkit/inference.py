@@ -39,12 +39,21 @@ __all__ = [
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
+def _numpy(out: object) -> np.ndarray:
+    """A model's output as NumPy on any backend (a PyTorch tensor that needs grad included)."""
+    if isinstance(out, np.ndarray):
+        return out
+    import keras
+
+    return keras.ops.convert_to_numpy(out)
+
+
 def as_predictor(model: object) -> Predictor:
     """Wrap a Keras model (or any callable) as a NumPy-to-NumPy :data:`Predictor`."""
     if hasattr(model, "predict_on_batch"):
         return lambda batch: np.asarray(model.predict_on_batch(batch))
     if callable(model):
-        return lambda batch: np.asarray(model(batch))
+        return lambda batch: _numpy(model(batch))
     raise TypeError(f"expected a Keras model or a callable; got {type(model).__name__}.")
 
 

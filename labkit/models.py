@@ -148,7 +148,7 @@ def layer_outputs(model: keras.Model, x: np.ndarray, names: Sequence[str]) -> di
     probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
     outs = probe(np.asarray(x, np.float32)[None], training=False)
     outs = outs if isinstance(outs, list | tuple) else [outs]
-    return {n: np.asarray(o)[0] for n, o in zip(names, outs, strict=True)}
+    return {n: keras.ops.convert_to_numpy(o)[0] for n, o in zip(names, outs, strict=True)}
 
 
 def unet_levels(model: keras.Model) -> list[dict[str, str]]:

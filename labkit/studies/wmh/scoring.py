@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import keras
 import numpy as np
 
 from labkit.datasets.wmh import IGNORE_LABEL, LABELS
@@ -58,7 +59,8 @@ def resized_grid_dice(
         gives the pooled Dice the study reported ("for all validation image arrays").
     """
     x, target, _ = preprocess(image, spacing, settings, label)
-    pred = np.asarray(model(x[None], training=False))[0, ..., 0] >= settings.threshold
+    out = keras.ops.convert_to_numpy(model(x[None], training=False))
+    pred = out[0, ..., 0] >= settings.threshold
     ref = target == 1
     overlap = 2 * int(np.count_nonzero(pred & ref))
     return dice(pred, ref), overlap, int(np.count_nonzero(pred) + np.count_nonzero(ref))

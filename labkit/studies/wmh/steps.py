@@ -204,7 +204,7 @@ def predict_probability(
     """
     x, _, records = preprocess(image, spacing, settings)
     if settings.input == "resize":
-        prob = np.asarray(model(x[None], training=False))[0]
+        prob = keras.ops.convert_to_numpy(model(x[None], training=False))[0]
     else:
         prob = sliding_window(model, x, settings.shape, overlap=0.25, batch_size=4)
     return undo(prob[..., 0], records)
