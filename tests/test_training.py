@@ -12,8 +12,9 @@ import pytest
 from _backend import tensorflow_only
 from _toy_fit import build_toy_unet, toy_slices
 
-#: Backend-neutral: make test runs this module under JAX and PyTorch too.
-pytestmark = pytest.mark.backends
+#: On JAX and PyTorch too (make backends): resumption, the collapse guard, seeding, the best model.
+#: Kills inside checkpoint writes test file handling, the same on every backend: TensorFlow only.
+backends = pytest.mark.backends
 
 SCRIPT = textwrap.dedent(
     """
@@ -153,6 +154,7 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
     assert sorted(p.name for p in out.glob("last*.keras")) == ["last-e0004.keras"]
 
 
+@backends
 @pytest.mark.parametrize("patches", [False, True], ids=["slices", "patches"])
 def test_a_run_killed_at_a_random_epoch_and_resumed_is_the_uninterrupted_run(tmp_path, patches):
     import random
@@ -240,6 +242,7 @@ def test_collapse_guard_names_the_first_epoch_at_zero():
     assert _guard_run([0.3, 0.0, 0.0], patience=2) == (2, 2)
 
 
+@backends
 def test_collapse_guard_stops_a_dead_network_that_never_learned():
     from labkit.training import CollapseGuard
 
@@ -256,6 +259,7 @@ def test_collapse_guard_stops_a_dead_network_that_never_learned():
     assert run([0.99, 0.98, 0.97, 0.96, 0.95, 0.94]) is None  # still moving: still learning
 
 
+@backends
 def test_fit_raises_when_the_training_collapses(tmp_path):
     import keras
 
@@ -307,6 +311,7 @@ def test_fit_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert [r["epoch"] for r in _history(out)] == [0, 1, 2]
 
 
+@backends
 def test_seed_everything_repeats_draws():
     import keras
     import torch
@@ -329,6 +334,7 @@ def test_seed_everything_repeats_draws():
     assert draws() == a
 
 
+@backends
 def test_best_model_is_the_saved_best_epoch_without_reading_it(tmp_path):
     import keras
 
