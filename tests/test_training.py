@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _backend import tensorflow_only
+from _backend import BACKEND, tensorflow_only
 from _toy_fit import build_toy_unet, toy_slices
 
 #: On JAX and PyTorch too (make backends): resumption, the collapse guard, seeding, the best model.
@@ -155,7 +155,16 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
 
 
 @backends
-@pytest.mark.parametrize("patches", [False, True], ids=["slices", "patches"])
+@pytest.mark.parametrize(
+    "patches",
+    [
+        # a minute each on JAX, where both go through EpochBatches.start_at: the patches alone
+        pytest.param(
+            False, id="slices", marks=pytest.mark.skipif(BACKEND == "jax", reason="see patches")
+        ),
+        pytest.param(True, id="patches"),
+    ],
+)
 def test_a_run_killed_at_a_random_epoch_and_resumed_is_the_uninterrupted_run(tmp_path, patches):
     import random
 

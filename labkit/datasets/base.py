@@ -259,8 +259,9 @@ def draw_cases(
         seed: Cohort seed, or several integers (``(seed, site)``: case ``i`` then comes from
             ``default_rng([seed, site, i])``).
         workers: Processes (default: the CPUs this process may use, at most ``n_cases``). With
-            1, or off Linux (forking a process that runs TensorFlow is unsafe on macOS), the cases
-            are drawn here, one by one.
+            1, off Linux (forking a process that runs TensorFlow is unsafe on macOS), or where
+            JAX is loaded (a fork of its threads can deadlock), the cases are drawn here, one by
+            one.
 
     Yields:
         What ``draw`` returns, for case 0, 1, ... in turn (at most two per worker are held).
@@ -271,7 +272,8 @@ def draw_cases(
         affinity = getattr(os, "sched_getaffinity", None)
         workers = len(affinity(0)) if affinity else os.cpu_count() or 1
     workers = max(1, min(workers, n_cases))
-    if workers == 1 or not sys.platform.startswith("linux"):  # fork is unsafe on macOS
+    # fork is unsafe on macOS, and where JAX runs (its threads can deadlock a forked copy)
+    if workers == 1 or not sys.platform.startswith("linux") or "jax" in sys.modules:
         yield from map(draw, rngs)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
