@@ -14,7 +14,7 @@ from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, load_case
 from labkit.inference import predict_slices
 from labkit.morphology import remove_small_components
-from labkit.pipeline import neighbour_channels
+from labkit.slices import neighbour_channels
 from labkit.studies.common import binary_slice_model
 from labkit.studies.runs import progress
 from labkit.studies.settings.ich import ICHSettings

@@ -14,7 +14,8 @@ from labkit.datasets.msd import TWIN_TASKS, MSDDataset, load_msd, write_msd_twin
 from labkit.errors import ShapeError
 from labkit.evaluation import evaluate_labels, generalized_dice, read_metrics_csv
 from labkit.io import Volume, check_image, load_nifti
-from labkit.pipeline import slice_dataset, stack_slices
+from labkit.pipeline import slice_dataset
+from labkit.slices import stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import case_orientation
