@@ -240,6 +240,13 @@ def cached_cohort(
     return folder
 
 
+def _on_jax() -> bool:
+    """Whether Keras, already imported, runs on JAX (Keras imports JAX on any backend where it is
+    installed, so a loaded ``jax`` module says nothing)."""
+    keras = sys.modules.get("keras")
+    return keras is not None and keras.backend.backend() == "jax"
+
+
 def draw_cases(
     draw: Callable[[np.random.Generator], _T],
     n_cases: int,
@@ -273,7 +280,7 @@ def draw_cases(
         workers = len(affinity(0)) if affinity else os.cpu_count() or 1
     workers = max(1, min(workers, n_cases))
     # fork is unsafe on macOS, and where JAX runs (its threads can deadlock a forked copy)
-    if workers == 1 or not sys.platform.startswith("linux") or "jax" in sys.modules:
+    if workers == 1 or not sys.platform.startswith("linux") or _on_jax():
         yield from map(draw, rngs)
         return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
