@@ -64,10 +64,15 @@ def cache_dir(*parts: str) -> Path:
     Returns:
         The absolute path of the folder, which exists on return.
     """
-    root = Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
-    path = root.joinpath(*parts).expanduser().resolve()
+    path = _cache_path(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _cache_path(*parts: str) -> Path:
+    """A path under the labkit cache (``LABKIT_CACHE`` or ``~/.cache/labkit``), not created."""
+    root = Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
+    return root.joinpath(*parts).expanduser().resolve()
 
 
 def _candidate_roots() -> list[Path]:
@@ -140,10 +145,7 @@ def download_root() -> Path:
     """The folder ``labkit download`` extracts into by default: ``LABKIT_DATA_ROOT`` when set,
     else ``<labkit cache>/data`` (not created here)."""
     env = os.environ.get("LABKIT_DATA_ROOT")
-    if env:
-        return Path(env).expanduser()
-    cache = Path(os.environ.get("LABKIT_CACHE", Path.home() / ".cache" / "labkit"))
-    return (cache / "data").expanduser().resolve()
+    return Path(env).expanduser() if env else _cache_path("data")
 
 
 def find_real_dataset(name: str) -> Path | None:
