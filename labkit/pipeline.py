@@ -159,10 +159,10 @@ def _patch_epoch(
         sample_patches(x, y, patch, per_volume, rng, foreground)
         for x, y in zip(images, labels, strict=True)
     ]
-    order = rng.permutation(len(images) * per_volume)
-    return np.concatenate([p[0] for p in pairs])[order], np.concatenate([p[1] for p in pairs])[
-        order
-    ]
+    x = np.concatenate([p[0] for p in pairs])
+    y = np.concatenate([p[1] for p in pairs])
+    order = rng.permutation(len(x))
+    return x[order], y[order]
 
 
 def patch_dataset(
@@ -194,14 +194,13 @@ def patch_dataset(
             f"patch_dataset needs one label per image and at least one image; got "
             f"{len(images)} images and {len(labels)} labels."
         )
-    if not use_tf_data():
-        return EpochBatches(
-            lambda epoch: _patch_epoch(
-                images, labels, patch, per_volume, foreground, np.random.default_rng([seed, epoch])
-            ),
-            len(images) * per_volume,
-            batch_size,
-        )
+    if not use_tf_data():  # each epoch from its own generator, so a resumed run needs no replay
+
+        def draw(epoch: int) -> tuple[np.ndarray, np.ndarray]:
+            rng = np.random.default_rng([seed, epoch])
+            return _patch_epoch(images, labels, patch, per_volume, foreground, rng)
+
+        return EpochBatches(draw, len(images) * per_volume, batch_size)
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)  # outlives the generator: new patches every epoch
@@ -209,16 +208,9 @@ def patch_dataset(
     dtype = np.asarray(labels[0]).dtype
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        pairs = [
-            sample_patches(x, y, patch, per_volume, rng, foreground)
-            for x, y in zip(images, labels, strict=True)
-        ]
-        x = np.concatenate([p[0] for p in pairs])
-        y = np.concatenate([p[1] for p in pairs])
-        order = rng.permutation(len(x))
-        for start in range(0, len(order), batch_size):
-            pick = order[start : start + batch_size]
-            yield x[pick], y[pick]
+        x, y = _patch_epoch(images, labels, patch, per_volume, foreground, rng)
+        for start in range(0, len(x), batch_size):
+            yield x[start : start + batch_size], y[start : start + batch_size]
 
     signature = (
         tf.TensorSpec(shape=(None, *patch, channels), dtype=tf.float32),
