@@ -117,17 +117,9 @@ def array_batches(
     flip_axes: Sequence[int] = (),
     seed: int = 0,
 ) -> EpochBatches:
-    """:func:`labkit.pipeline.slice_dataset` without TensorFlow: ``(x, y)`` in batches,
-    reshuffled and flipped anew every epoch when asked.
-
-    Args:
-        x: ``(n, ...)`` images.
-        y: ``(n, ...)`` labels.
-        batch_size: Batch size.
-        shuffle: A new order every epoch.
-        flip_axes: Axes of an example to flip at random.
-        seed: Seed of the order and the flips.
-    """
+    """:func:`labkit.pipeline.slice_dataset` without TensorFlow, with the same arguments:
+    ``(x, y)`` in batches, reshuffled (``shuffle``) and flipped (``flip_axes``) anew every epoch,
+    epoch ``e`` drawn from ``default_rng([seed, e])``."""
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"{len(x)} images but {len(y)} labels; expected one label per image.")

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from labkit.batches import EpochBatches
 from labkit.files import atomic_path, write_text
 
 __all__ = [
@@ -128,8 +129,8 @@ def replay(train: Any, epochs: int) -> None:
     costs the input pipeline's time for those epochs (slicing, flipping, sampling; no model),
     seconds on the course's data, and keeps an uninterrupted run exactly as it was.
     """
-    if hasattr(train, "start_at"):
-        train.start_at(epochs)  # labkit.batches.EpochBatches: an epoch's draw needs no replay
+    if isinstance(train, EpochBatches):
+        train.start_at(epochs)  # an epoch's draw depends on its number alone: nothing to replay
         return
     if not hasattr(train, "__iter__") or isinstance(train, np.ndarray | tuple | list | dict):
         return  # in-memory arrays: Keras shuffles them itself, nothing to replay

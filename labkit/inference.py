@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from labkit.errors import ShapeError
@@ -39,21 +40,13 @@ __all__ = [
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 
-def _numpy(out: object) -> np.ndarray:
-    """A model's output as NumPy on any backend (a PyTorch tensor that needs grad included)."""
-    if isinstance(out, np.ndarray):
-        return out
-    import keras
-
-    return keras.ops.convert_to_numpy(out)
-
-
 def as_predictor(model: object) -> Predictor:
     """Wrap a Keras model (or any callable) as a NumPy-to-NumPy :data:`Predictor`."""
     if hasattr(model, "predict_on_batch"):
         return lambda batch: np.asarray(model.predict_on_batch(batch))
     if callable(model):
-        return lambda batch: _numpy(model(batch))
+        # convert_to_numpy: a PyTorch tensor that needs grad refuses np.asarray
+        return lambda batch: keras.ops.convert_to_numpy(model(batch))
     raise TypeError(f"expected a Keras model or a callable; got {type(model).__name__}.")
 
 
