@@ -20,8 +20,7 @@ SCRIPT = textwrap.dedent(
     """
     import os, sys
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        sys.modules["tensorflow"] = None  # as in conftest: a machine without TensorFlow
+    import _backend  # as in conftest: on JAX and PyTorch, a machine without TensorFlow
     {devices}
     import keras
     from _toy_fit import build_toy_unet as build, build_toy_unet3d, toy_slices
