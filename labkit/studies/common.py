@@ -83,7 +83,7 @@ def save_in_source(labels: np.ndarray, framed: Volume, source: Volume, path: Pat
 
 def single_channel_volumes(
     input_dir: Path, subfolder: str, modality: str, layout: str
-) -> Iterator[tuple[str, Volume, np.ndarray]]:
+) -> Iterator[tuple[str, Volume]]:
     """The images to predict for a one-modality study, read one at a time with a progress bar.
 
     Args:
