@@ -9,7 +9,7 @@ Needs the real cases (``../shared/data/BraTS2013`` or ``LABKIT_DATA_ROOT``). Run
 minutes a fold on a 2-core CPU, quick profile)::
 
     python benchmarks/brats_real.py [--seeds 0] [--profile quick] [--set epochs=20 ...]
-                                    [--out benchmarks/results/brats_real_quick.json]
+                                    [--out labkit/records/brats_real_quick.json]
 """
 
 from __future__ import annotations

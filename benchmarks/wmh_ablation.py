@@ -13,7 +13,7 @@ would take a CPU about 20 minutes), and checks that its own seed-0 faithful run 
 Run (about 6 minutes per seed on a 2-core CPU, quick profile)::
 
     python benchmarks/wmh_ablation.py [--seeds 0 1 2] [--profile quick] [--set epochs=20 ...]
-                                      [--out benchmarks/results/wmh_ablation_quick.json]
+                                      [--out labkit/records/wmh_ablation_quick.json]
 """
 
 from __future__ import annotations

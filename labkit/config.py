@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -164,22 +165,17 @@ def find_real_dataset(name: str) -> Path | None:
 
 
 def recorded_results(name: str) -> dict[str, Any] | None:
-    """Read a result file that a benchmark script recorded (``benchmarks/results/<name>``).
+    """Read a result file that a benchmark script recorded, shipped in :mod:`labkit.records`.
 
-    A chapter shows such a file where training the runs itself would take too long. The file is
-    looked for from the working directory, as a chapter runs from the repository's root (a test
-    or ``make book``) or from ``book/`` (Jupyter), then beside the installed package.
+    A chapter shows such a file where training the runs itself would take too long. The files
+    are package data, so a chapter finds them wherever labkit is installed: in a checkout, or in
+    a notebook opened alone on Colab.
 
     Args:
         name: File name, e.g. ``"wmh_ablation_quick.json"``.
 
     Returns:
-        The parsed JSON, or ``None`` where the repository is not there (a notebook opened alone,
-        e.g. on Colab).
+        The parsed JSON, or ``None`` when no such record ships with this version of labkit.
     """
-    bases = (Path.cwd(), Path.cwd().parent, Path(__file__).resolve().parents[1])
-    for base in bases:
-        path = base / "benchmarks" / "results" / name
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
+    record = resources.files("labkit.records").joinpath(name)
+    return json.loads(record.read_text()) if record.is_file() else None

@@ -67,18 +67,11 @@ def test_data_root_finds_shared_beside_checkout(monkeypatch, tmp_path):
     assert config.data_root() == Path(shared).resolve()
 
 
-def test_recorded_results_are_found_from_the_root_or_from_book(tmp_path, monkeypatch):
-    results = tmp_path / "benchmarks" / "results"
-    results.mkdir(parents=True)
-    (results / "probe_only_in_tmp.json").write_text('{"runs": [1, 2]}')
-    (tmp_path / "book").mkdir()
-    for where in (tmp_path, tmp_path / "book"):
-        monkeypatch.chdir(where)
-        assert config.recorded_results("probe_only_in_tmp.json") == {"runs": [1, 2]}
-    monkeypatch.chdir(tmp_path / "book")
-    assert config.recorded_results("no_such_file.json") is None
-    # the repository's own recorded runs are found beside the package from anywhere
+def test_recorded_results_ship_in_the_package_and_are_found_from_anywhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no repository around: a notebook opened alone
     assert "folds" in config.recorded_results("brats_real_quick.json")
+    assert "runs" in config.recorded_results("wmh_ablation_quick.json")
+    assert config.recorded_results("no_such_file.json") is None
 
 
 def test_data_or_twin_takes_the_variable_or_writes_the_twin(tmp_path, monkeypatch):
