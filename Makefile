@@ -43,8 +43,10 @@ book-check: setup
 book: setup
 	$(BIN)/python tools/build_book.py
 
-# Regenerate the Colab notebooks (book/*.ipynb) from the MyST sources (book/*.md).
+# Write each chapter's Colab install cell from _config.yml, then regenerate the Colab notebooks
+# (book/*.ipynb) from the MyST sources (book/*.md).
 sync: setup
+	$(BIN)/python tools/colab_cells.py
 	$(BIN)/jupytext --sync book/*.md
 
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import jupytext
@@ -12,6 +13,9 @@ import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_cells  # noqa: E402
+
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 
@@ -67,15 +71,36 @@ def test_colab_notebook_is_committed_without_outputs(md: Path):
 
 
 @pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
-def test_colab_install_cell_points_at_the_configured_repository(md: Path):
-    repo = CONFIG["repository"]
-    expected = f"labkit @ git+{repo['url']}@{repo['branch']}"
+def test_colab_install_cell_installs_the_configured_release_and_asks_for_a_gpu(md: Path):
+    repo, release = CONFIG["repository"], CONFIG["labkit_release"]
+    expected = f"unet-course-labkit @ git+{repo['url']}@v{release}"
     code = [c.source for c in jupytext.read(md).cells if c.cell_type == "code"]
     first = code[0]
     assert '"google.colab" in sys.modules' in first, (
         "the first code cell must be the Colab install cell"
     )
     assert re.findall(r'%pip install -q "([^"]+)"', first) == [expected]
+    metadata = nbformat.read(md.with_suffix(".ipynb"), as_version=4).metadata
+    assert metadata["accelerator"] == "GPU" and metadata["colab"]["gpuType"] == "T4"
+
+
+def test_the_install_cells_follow_config_and_the_release_is_the_package_version(capsys):
+    assert colab_cells.main(["--check"]) == 0, capsys.readouterr().out
+    assert str(CONFIG["labkit_release"]) == colab_cells.package_version()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["name"] == colab_cells.distribution() == "unet-course-labkit"
+    assert project["dynamic"] == ["version"]  # read from labkit.__version__
+
+
+def test_colab_cells_rewrites_the_install_line_and_refuses_a_chapter_without_one():
+    cell = (
+        'if "google.colab" in sys.modules:\n    %pip install -q "labkit @ git+https://x/y@main"\n'
+    )
+    assert colab_cells.rewritten(cell, "d @ git+https://x/y@v1") == cell.replace(
+        "labkit @ git+https://x/y@main", "d @ git+https://x/y@v1"
+    )
+    with pytest.raises(ValueError, match="found no line `%pip install"):
+        colab_cells.rewritten("import labkit\n", "d")
 
 
 def test_launch_buttons_are_built_from_the_repository_url():
