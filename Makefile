@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The book and the tests run the CPU profile, GPU or not (the chapters' own default is auto).
+LABKIT_PROFILE ?= quick
+export LABKIT_PROFILE
 
 .PHONY: setup test book lint unit backends notebooks book-check sync clean
 

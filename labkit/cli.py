@@ -3,7 +3,8 @@
 ::
 
     labkit synth STUDY DIR [--cases N] [--seed S] [--task T] [--layout L]
-    labkit train STUDY --data DIR --out RUN [--profile quick|full] [--seed S] [--set KEY=VALUE ...]
+    labkit train STUDY --data DIR --out RUN [--profile auto|quick|full] [--seed S]
+                 [--set KEY=VALUE ...]
     labkit predict RUN --input DIR --output DIR
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
     labkit download TASK [--root DIR]
@@ -61,11 +62,13 @@ def parse_setting(text: str) -> tuple[str, object]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from labkit import studies
+    from labkit import config, studies
 
     overrides = dict(args.set or [])
+    profile, reason = config.choose_profile(args.profile)
+    print(f"profile {profile} ({reason})")
     summary = studies.get(args.study).train(
-        Path(args.data), Path(args.out), args.profile, args.seed, overrides=overrides
+        Path(args.data), Path(args.out), profile, args.seed, overrides=overrides
     )
     print(f"run written to {args.out}; held-out results:")
     for row in summary["labels"]:
@@ -159,7 +162,10 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, help="run folder to write (model.keras, metrics.csv, ...)"
     )
     p.add_argument(
-        "--profile", choices=("quick", "full"), default=os.environ.get("LABKIT_PROFILE", "quick")
+        "--profile",
+        choices=("auto", "quick", "full"),
+        default=None,
+        help="default: LABKIT_PROFILE, else auto (full where a GPU is visible, else quick)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(

@@ -3,8 +3,8 @@
 Three environment variables steer the course; each has a default that works on a fresh
 clone with no real data:
 
-- ``LABKIT_PROFILE`` — ``quick`` (default: CPU, minutes) or ``full`` (the published
-  study's settings, for a GPU).
+- ``LABKIT_PROFILE`` — ``quick`` (CPU, minutes), ``full`` (the published study's settings, for
+  a GPU) or ``auto`` (default: ``full`` where a GPU is visible, else ``quick``).
 - ``LABKIT_DATA_ROOT`` — a folder holding real datasets in their published layouts
   (``Task04_Hippocampus/``, ``BraTS2013/``, ...). When it is unset, a ``shared/data``
   folder beside the repository checkout is used if there is one.
@@ -19,11 +19,14 @@ import os
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "PROFILES",
+    "ProfileChoice",
+    "accelerators",
     "cache_dir",
+    "choose_profile",
     "data_or_twin",
     "data_root",
     "download_root",
@@ -35,25 +38,70 @@ __all__ = [
 PROFILES = ("quick", "full")
 
 
-def profile(default: str = "quick") -> str:
-    """Return the active profile, read from ``LABKIT_PROFILE``.
+class ProfileChoice(NamedTuple):
+    """The profile a chapter or command runs, and why (in words, for it to print)."""
+
+    name: str
+    reason: str
+
+
+def accelerators() -> list[str]:
+    """The GPUs (or TPUs) the active Keras backend can train on; empty on a CPU-only machine."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [device.name for device in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices() if device.platform != "cpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def choose_profile(requested: str | None = None) -> ProfileChoice:
+    """Pick the profile to run: ``quick``, ``full``, or ``auto`` (the default) resolved to one.
+
+    ``auto`` runs ``full`` (the published study's settings) where the Keras backend sees a GPU
+    and ``quick`` (minutes on a CPU) otherwise. CI and ``make book`` set ``quick``.
 
     Args:
-        default: Profile used when the variable is unset.
+        requested: ``"quick"``, ``"full"`` or ``"auto"``; ``None`` reads ``LABKIT_PROFILE``
+            (default ``auto``).
 
     Returns:
-        ``"quick"`` or ``"full"``.
+        The profile and why it was chosen.
 
     Raises:
-        ValueError: If the variable holds another value.
+        ValueError: If the request (or the variable) holds another value.
     """
-    value = os.environ.get("LABKIT_PROFILE", default).strip().lower()
-    if value not in PROFILES:
+    source = "LABKIT_PROFILE" if requested is None else "the requested profile"
+    if requested is None:
+        requested = os.environ.get("LABKIT_PROFILE") or "auto"
+    value = requested.strip().lower()
+    if value in PROFILES:
+        return ProfileChoice(value, f"{source} is {value}")
+    if value != "auto":
         raise ValueError(
-            f"LABKIT_PROFILE is {value!r}; expected one of {PROFILES}. "
-            "Set it with `export LABKIT_PROFILE=quick` (CPU) or `full` (GPU)."
+            f"{source} is {requested!r}; expected one of {(*PROFILES, 'auto')}. Set it with "
+            "`export LABKIT_PROFILE=quick` (CPU), `full` (GPU) or `auto` (full where a GPU is "
+            "visible)."
         )
-    return value
+    found = accelerators()
+    if found:
+        return ProfileChoice("full", f"auto: {len(found)} GPU(s) visible ({', '.join(found)})")
+    return ProfileChoice("quick", "auto: no GPU visible, so the CPU profile")
+
+
+def profile(requested: str | None = None) -> str:
+    """The name of the profile :func:`choose_profile` picks (``"quick"`` or ``"full"``)."""
+    return choose_profile(requested).name
 
 
 def cache_dir(*parts: str) -> Path:

@@ -32,7 +32,7 @@ def test_help_of_every_command(capsys):
         with pytest.raises(SystemExit) as exc:
             cli.main(args)
         assert exc.value.code == 0
-    assert "--profile {quick,full}" in capsys.readouterr().out
+    assert "--profile {auto,quick,full}" in capsys.readouterr().out
 
 
 def test_unknown_study_is_refused():

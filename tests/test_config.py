@@ -5,19 +5,32 @@ import pytest
 from labkit import config
 
 
-def test_profile_defaults_to_quick(monkeypatch):
+def test_auto_profile_is_full_only_where_a_gpu_is_visible(monkeypatch):
     monkeypatch.delenv("LABKIT_PROFILE", raising=False)
-    assert config.profile() == "quick"
-
-
-def test_profile_reads_environment(monkeypatch):
-    monkeypatch.setenv("LABKIT_PROFILE", " Full ")
+    monkeypatch.setattr(config, "accelerators", lambda: [])
+    assert config.choose_profile() == ("quick", "auto: no GPU visible, so the CPU profile")
+    monkeypatch.setattr(config, "accelerators", lambda: ["/physical_device:GPU:0"])
+    name, reason = config.choose_profile()
+    assert (name, reason) == ("full", "auto: 1 GPU(s) visible (/physical_device:GPU:0)")
+    monkeypatch.setenv("LABKIT_PROFILE", "auto")
     assert config.profile() == "full"
+
+
+def test_profile_reads_environment_or_the_request_before_looking_for_a_gpu(monkeypatch):
+    monkeypatch.setattr(config, "accelerators", lambda: ["gpu"])
+    monkeypatch.setenv("LABKIT_PROFILE", " Quick ")
+    assert config.choose_profile() == ("quick", "LABKIT_PROFILE is quick")
+    assert config.choose_profile("full") == ("full", "the requested profile is full")
+
+
+def test_accelerators_lists_what_the_backend_sees():
+    found = config.accelerators()
+    assert isinstance(found, list) and all(isinstance(name, str) for name in found)
 
 
 def test_profile_rejects_unknown_value(monkeypatch):
     monkeypatch.setenv("LABKIT_PROFILE", "fast")
-    with pytest.raises(ValueError, match="LABKIT_PROFILE is 'fast'; expected one of"):
+    with pytest.raises(ValueError, match=r"LABKIT_PROFILE is 'fast'; expected one of .*'auto'"):
         config.profile()
 
 
