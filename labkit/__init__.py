@@ -20,7 +20,9 @@ labkit runs on any Keras 3 backend (``KERAS_BACKEND``: ``tensorflow``, the defau
 (else PyTorch) before Keras loads.
 
 Importing labkit registers its Keras layers, losses and metrics, so a model saved by the course
-reloads with plain ``keras.models.load_model(path)`` and no ``custom_objects``.
+reloads with plain ``keras.models.load_model(path)`` and no ``custom_objects``. The files hold
+Keras' own layers only (:mod:`labkit.saving`): without labkit,
+``keras.models.load_model(path, compile=False)`` loads them for prediction.
 """
 
 import json

@@ -23,6 +23,7 @@ import numpy as np
 
 from labkit.batches import EpochBatches
 from labkit.files import atomic_path, write_text
+from labkit.saving import load_model, save_model
 
 __all__ = [
     "BEST",
@@ -81,12 +82,12 @@ class Checkpoints(keras.callbacks.Callback):
             current = self.model.get_weights()
             self.model.set_weights(self.best_weights)
             with atomic_path(self.out / BEST) as tmp:
-                self.model.save(tmp)
+                save_model(self.model, tmp)
             self.model.set_weights(current)
             self.best_unsaved = False
         last = f"last-e{self.epochs_done:04d}.keras"
         with atomic_path(self.out / last) as tmp:
-            self.model.save(tmp)
+            save_model(self.model, tmp)
         old = read_state(self.out)
         state = {"epochs_done": self.epochs_done, "best_val_loss": self.best, "last": last}
         if old.get("epochs_done") and old.get("last") != last:
@@ -164,7 +165,7 @@ def resume(out: Path, scope: Any) -> tuple[keras.Model | None, int, float]:
         path = out / saved["last"]
         try:
             with scope():
-                model = keras.models.load_model(path)
+                model = load_model(path)
         except Exception as err:  # any failure to load means: do not trust it
             warnings.warn(
                 f"{path} (epoch {saved['epochs_done']}) could not be loaded "

@@ -8,8 +8,10 @@ configuration and results (tested against ``keras.layers.BatchNormalization`` to
 same time (``benchmarks/train_step.py``, 2026-11-22). On other backends, or for settings the
 fused kernel does not cover, it is plain ``BatchNormalization``.
 
-Importing :mod:`labkit` registers the layer, so a saved model reloads with
-``keras.models.load_model(path)``.
+Its class is named ``BatchNormalization`` for Keras (``__name__``), so that Keras files its weights
+where it files its own layer's: :func:`labkit.saving.save_model` then writes it as
+``keras.layers.BatchNormalization`` and the file loads where labkit is not installed.
+Importing :mod:`labkit` registers it (as ``labkit>BatchNormalization``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import keras
 __all__ = ["FusedBatchNormalization"]
 
 
-@keras.saving.register_keras_serializable(package="labkit")
+@keras.saving.register_keras_serializable(package="labkit", name="BatchNormalization")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` over the last axis, with TensorFlow's fused kernel.
 
@@ -76,3 +78,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             self.moving_variance * m + tf.cast(variance, self.moving_variance.dtype) * (1.0 - m)
         )
         return y
+
+
+# Keras names a layer's weights in a file after its class; as Keras' own layer's, so that either
+# class reads them.
+FusedBatchNormalization.__name__ = "BatchNormalization"

@@ -49,6 +49,7 @@ from labkit.checkpoints import (
 )
 from labkit.errors import TrainingCollapsedError
 from labkit.files import write_text
+from labkit.saving import load_model
 
 __all__ = [
     "CollapseGuard",
@@ -169,7 +170,7 @@ class FitResult:
         a second for a quick-profile network. Otherwise ``best_path`` is loaded.
         """
         if self.best_weights is None:
-            return keras.models.load_model(self.best_path)
+            return load_model(self.best_path)
         self.model.set_weights(self.best_weights)
         return self.model
 

@@ -23,11 +23,13 @@ FLOORS = {
     "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
     "steps": (
         "augment", "batches", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
-        "losses", "measures", "metrics", "models", "morphology", "pipeline", "slices", "splits",
-        "training", "transforms",
+        "losses", "measures", "metrics", "models", "morphology", "pipeline", "saving", "slices",
+        "splits", "training", "transforms",
     ),
     "data": ("datasets", "phantoms"),
-    "base": ("checks", "config", "errors", "files", "io", "labels", "spatial", "volume"),
+    "base": (
+        "checks", "config", "errors", "files", "io", "labels", "records", "spatial", "volume",
+    ),
 }  # fmt: skip
 ORDER = list(FLOORS)
 

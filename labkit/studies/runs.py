@@ -21,6 +21,7 @@ import numpy as np
 from labkit.datasets.base import Case, load_case
 from labkit.errors import LabkitError
 from labkit.files import write_text
+from labkit.saving import load_model
 
 __all__ = [
     "RUN_FILE",
@@ -186,7 +187,7 @@ def load_run_model(run: Path) -> keras.Model:
     read_config(run)
     path = Path(run) / "model.keras"
     try:
-        return keras.models.load_model(path)
+        return load_model(path)
     except Exception as err:  # zipfile, h5py, json and Keras errors alike
         raise LabkitError(
             f"{path} could not be loaded as a Keras model ({path.stat().st_size} bytes; "
