@@ -10,6 +10,7 @@ from labkit import cli
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti, reorient, save_nifti
 from labkit.studies import msd
+from labkit.studies.runs import load_run_model
 
 
 @pytest.fixture
@@ -50,9 +51,12 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile, capsys):
     assert json.loads((data / "dataset.json").read_text())["numTraining"] == 6
 
     train = ["train", "msd", "--data", str(data), "--out", str(run), "--seed", "2"]
-    assert cli.main([*train, "--set", "batch_size=8", "--set", "loss=dice_ce"]) == 0
+    mixed = ["--set", "precision=mixed_bfloat16"]  # and predicted with, as the file says
+    assert cli.main([*train, "--set", "batch_size=8", "--set", "loss=dice_ce", *mixed]) == 0
     settings = json.loads((run / "config.json").read_text())["settings"]
     assert (settings["batch_size"], settings["loss"]) == (8, "dice_ce")
+    assert settings["precision"] == "mixed_bfloat16"
+    assert load_run_model(run).get_layer("enc0_conv1").compute_dtype == "bfloat16"
     for name in (
         "model.keras",
         "history.csv",

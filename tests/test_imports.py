@@ -22,9 +22,9 @@ FLOORS = {
     "recipes": ("studies",),
     "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
     "steps": (
-        "augment", "batches", "checkpoints", "ct", "evaluation", "inference", "intensity", "layers",
-        "losses", "measures", "metrics", "models", "morphology", "pipeline", "saving", "slices",
-        "splits", "training", "transforms",
+        "augment", "batches", "checkpoints", "ct", "evaluation", "hardware", "inference",
+        "intensity", "layers", "losses", "measures", "metrics", "models", "morphology", "pipeline",
+        "saving", "slices", "splits", "training", "transforms",
     ),
     "data": ("datasets", "phantoms"),
     "base": (

@@ -43,6 +43,7 @@ import keras
 
 from labkit.datasets.base import load_case
 from labkit.evaluation import summarize, write_metrics_csv
+from labkit.hardware import placement, precision
 from labkit.io import Volume
 from labkit.splits import split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
@@ -288,9 +289,19 @@ class Recipe:
         head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
         run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
         write_json(out / "config.json", run.config)
-        result = fit(
-            lambda: self.model(run), inputs.train, inputs.val, settings.epochs, out, verbose=2
-        )
+        with (
+            precision(settings.precision),
+            placement(settings.devices, settings.batch_size) as strategy,
+        ):
+            result = fit(
+                lambda: self.model(run),
+                inputs.train,
+                inputs.val,
+                settings.epochs,
+                out,
+                strategy=strategy,
+                verbose=2,
+            )
         train_seconds = round(time.perf_counter() - start, 1)
         model = result.best_model()
         if tuned := self.tune(run, model):

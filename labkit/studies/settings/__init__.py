@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
-__all__ = ["profile_settings", "split_seed"]
+from labkit.hardware import DEVICES, PRECISIONS
+
+__all__ = ["HardwareSettings", "profile_settings", "split_seed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HardwareSettings:
+    """The settings every study has for the machine it runs on (:mod:`labkit.hardware`).
+
+    Attributes:
+        precision: ``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"`` (the ``full``
+            profiles: ``mixed_float16``, for a GPU's tensor cores).
+        devices: ``"one"``, or ``"all"`` for data-parallel training over every visible GPU.
+    """
+
+    precision: str = "float32"
+    devices: str = "one"
+
 
 P = TypeVar("P")
 
@@ -53,7 +70,10 @@ def profile_settings(
     for name, value in overrides.items():
         overrides[name] = _checked(study, name, value, hints[name], getattr(base, name))
     settings = replace(base, **overrides)
-    for name, allowed in (choices or {}).items():
+    choices = {"precision": PRECISIONS, "devices": DEVICES, **(choices or {})}
+    for name, allowed in choices.items():
+        if name not in known:
+            continue
         if getattr(settings, name) not in allowed:
             options = " or ".join(repr(a) for a in allowed)
             raise ValueError(f"{name} must be {options}; got {getattr(settings, name)!r}.")

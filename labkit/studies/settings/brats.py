@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.studies.settings import HardwareSettings
+
 __all__ = ["PROFILES", "BraTSSettings"]
 
 
 @dataclass(frozen=True)
-class BraTSSettings:
+class BraTSSettings(HardwareSettings):
     """Settings of one profile of the BraTS recipe.
 
     Attributes:
@@ -76,6 +78,7 @@ PROFILES = {
         patch=(32, 32, 32), epochs=10, batch_size=4, learning_rate=3e-3, filters=8
     ),
     "full": BraTSSettings(
+        precision="mixed_float16",
         patch=(64, 64, 64),
         epochs=120,
         batch_size=8,

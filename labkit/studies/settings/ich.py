@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from labkit.studies.settings import HardwareSettings
+
 __all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "ICHSettings"]
 
 
 @dataclass(frozen=True)
-class ICHSettings:
+class ICHSettings(HardwareSettings):
     """Settings of one profile of the haemorrhage recipe.
 
     Attributes:
@@ -96,5 +98,13 @@ PROFILES = {
         depth=3,
         batch_norm_momentum=0.9,
     ),
-    "full": ICHSettings(size=512, epochs=50, batch_size=8, learning_rate=1e-3, filters=64, depth=4),
+    "full": ICHSettings(
+        precision="mixed_float16",
+        size=512,
+        epochs=50,
+        batch_size=8,
+        learning_rate=1e-3,
+        filters=64,
+        depth=4,
+    ),
 }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.studies.settings import HardwareSettings
+
 __all__ = ["PROFILES", "MSDSettings"]
 
 
 @dataclass(frozen=True)
-class MSDSettings:
+class MSDSettings(HardwareSettings):
     """Settings of one profile of the Decathlon recipe."""
 
     epochs: int
@@ -41,5 +43,7 @@ PROFILES = {
         schedule="cosine",
         batch_norm_momentum=0.9,  # a 20-case twin gives ~200 steps: 0.99 left val Dice at 0
     ),
-    "full": MSDSettings(epochs=20, batch_size=5, learning_rate=1e-4, filters=32, depth=4),
+    "full": MSDSettings(
+        precision="mixed_float16", epochs=20, batch_size=5, learning_rate=1e-4, filters=32, depth=4
+    ),
 }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.studies.settings import HardwareSettings
+
 __all__ = ["PROFILES", "PHHSettings"]
 
 
 @dataclass(frozen=True)
-class PHHSettings:
+class PHHSettings(HardwareSettings):
     """Settings of one profile of the PHH recipe.
 
     Attributes:
@@ -63,6 +65,12 @@ PROFILES = {
         batch_norm_momentum=0.9,  # ~400 steps: Keras' 0.99 leaves stale statistics
     ),
     "full": PHHSettings(
-        size=256, epochs=25, batch_size=16, learning_rate=1e-4, filters=64, depth=4
+        precision="mixed_float16",
+        size=256,
+        epochs=25,
+        batch_size=16,
+        learning_rate=1e-4,
+        filters=64,
+        depth=4,
     ),
 }

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.studies.settings import HardwareSettings
+
 __all__ = ["PROFILES", "WMHSettings"]
 
 
 @dataclass(frozen=True)
-class WMHSettings:
+class WMHSettings(HardwareSettings):
     """Settings of one profile of the WMH recipe.
 
     Attributes:
@@ -75,6 +77,11 @@ PROFILES = {
         shape=(64, 64, 16), epochs=12, batch_size=4, learning_rate=1e-3, filters=8
     ),
     "full": WMHSettings(
-        shape=(128, 128, 16), epochs=60, batch_size=4, learning_rate=1e-4, filters=32
+        precision="mixed_float16",
+        shape=(128, 128, 16),
+        epochs=60,
+        batch_size=4,
+        learning_rate=1e-4,
+        filters=32,
     ),
 }
