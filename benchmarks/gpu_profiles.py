@@ -1,7 +1,7 @@
 """GPU cost of each study's ``full`` profile network: training-step time and peak GPU memory.
 
 For every study chapter, the network its ``full`` profile trains (read from
-``labkit.studies.settings.<study>``, which imports neither TensorFlow nor a recipe) trains on
+``labkit.studies.settings.<study>``, which imports no recipe) trains on
 random batches of the profile's batch size; each candidate runs alone in a fresh process, so that
 its peak GPU memory is its own:
 

@@ -1,8 +1,8 @@
 """The BraTS study's settings (tumour sub-regions): a frozen dataclass, one per profile.
 
 Kept apart from the recipe so that the settings can be read (a script listing the ``full``
-profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
-recipe (:mod:`labkit.studies.brats`) checks a run's changes to them.
+profiles, the command line's ``--help``) without importing the recipe's steps or building a
+model. The recipe (:mod:`labkit.studies.brats`) checks a run's changes to them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The Decathlon study's settings (multiclass U-Net): a frozen dataclass, one per profile.
 
 Kept apart from the recipe so that the settings can be read (a script listing the ``full``
-profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
-recipe (:mod:`labkit.studies.msd`) checks a run's changes to them.
+profiles, the command line's ``--help``) without importing the recipe's steps or building a
+model. The recipe (:mod:`labkit.studies.msd`) checks a run's changes to them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The PHH study's settings (CSF in neonatal T2 MRI): a frozen dataclass, one instance a profile.
 
 Kept apart from the recipe so that the settings can be read (a script listing the ``full``
-profiles, the command line's ``--help``) without importing TensorFlow or building a model. The
-recipe (:mod:`labkit.studies.phh`) checks a run's changes to them.
+profiles, the command line's ``--help``) without importing the recipe's steps or building a
+model. The recipe (:mod:`labkit.studies.phh`) checks a run's changes to them.
 """
 
 from __future__ import annotations
