@@ -13,8 +13,14 @@ written to a temporary folder as NIfTI, it measures:
 - **training epoch**: one epoch of ``model.fit`` on the real dataset against the same number of
   steps on the fixed batch; the ratio is what the pipeline costs a training run (1.00: nothing).
 
+Each recipe is measured with both of its pipelines, on the TensorFlow backend with the same model:
+``tf.data`` (what labkit builds on TensorFlow) and the backend-neutral one (a
+``keras.utils.PyDataset`` of NumPy batches, :mod:`labkit.batches`, what labkit builds on JAX and
+PyTorch), so that the two compare side by side in one run.
+
 The pipeline is not the bottleneck when it delivers more samples per second than the model takes
-and the real epoch is as fast as the fixed-batch one. Run (4.7 minutes on 2 CPUs, 2026-11-22)::
+and the real epoch is as fast as the fixed-batch one. Run (4.7 minutes on 2 CPUs with tf.data
+only, 2026-11-22)::
 
     python benchmarks/pipeline_throughput.py [--rounds 5]
 """
@@ -22,9 +28,11 @@ and the real epoch is as fast as the fixed-batch one. Run (4.7 minutes on 2 CPUs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,10 +101,41 @@ def brats_recipe(root: Path) -> dict:
     }
 
 
-def measure(recipe: dict, rounds: int) -> dict:
-    """Every stage of one recipe, each repeated ``rounds`` times (medians)."""
-    import tensorflow as tf
+@contextlib.contextmanager
+def neutral_pipelines(on: bool) -> Iterator[None]:
+    """Inside the block, labkit builds its backend-neutral pipelines (when ``on``), as without
+    TensorFlow."""
+    import labkit.augment
+    import labkit.pipeline
+
+    saved = labkit.augment.use_tf_data, labkit.pipeline.use_tf_data
+    if on:
+        labkit.augment.use_tf_data = labkit.pipeline.use_tf_data = lambda: False
+    try:
+        yield
+    finally:
+        labkit.augment.use_tf_data, labkit.pipeline.use_tf_data = saved
+
+
+def _fixed_batches(first: tuple, steps: int, tf_data: bool) -> object:
+    """``steps`` copies of the batch ``first``, in the pipeline's own kind of dataset."""
+    if tf_data:
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensors(first).repeat(steps)
+    from labkit.batches import EpochBatches
+
+    x = np.repeat(np.asarray(first[0]), steps, axis=0)
+    y = np.repeat(np.asarray(first[1]), steps, axis=0)
+    return EpochBatches(lambda epoch: (x, y), len(x), len(first[0]))
+
+
+def measure(recipe: dict, rounds: int, tf_data: bool = True) -> dict:
+    """Every stage of one recipe, each repeated ``rounds`` times (medians), with its ``tf.data``
+    pipeline or its backend-neutral one."""
     from _perf import summary
+
+    from labkit.batches import one_epoch
 
     prep_times = []
     for _ in range(rounds):
@@ -107,18 +146,19 @@ def measure(recipe: dict, rounds: int) -> dict:
     for _ in range(rounds):
         ds = recipe["dataset"](x, y)
         t0 = time.perf_counter()
-        samples = sum(int(bx.shape[0]) for bx, _ in ds)
+        samples = sum(int(bx.shape[0]) for bx, _ in one_epoch(ds))
         epoch_times.append(time.perf_counter() - t0)
-    ds = recipe["dataset"](x, y)
-    steps = int(ds.cardinality())
-    first = next(iter(ds))
-    fixed = tf.data.Dataset.from_tensors(first).repeat(steps)
+    batches = one_epoch(recipe["dataset"](x, y))
+    steps, first = len(batches), batches[0]
+    fixed = _fixed_batches(first, steps, tf_data)
     model = recipe["model"](x, y)
     model.optimizer.build(model.trainable_variables)
     # trace the step for both element specs (the fixed batch's shape is static, the real
     # datasets' batch axis is not), so that no timed epoch pays for tracing
-    model.fit(fixed.take(2), epochs=1, verbose=0)
-    model.fit(recipe["dataset"](x, y).take(2), epochs=1, verbose=0)
+    model.fit(_fixed_batches(first, 2, tf_data), epochs=1, verbose=0)
+    real = recipe["dataset"](x, y)
+    # two batches of tf.data suffice; a PyDataset's last, smaller batch needs the whole epoch
+    model.fit(real.take(2) if tf_data else real, epochs=1, verbose=0)
     step_times = []
     for _ in range(5 * rounds):
         t0 = time.perf_counter()
@@ -134,6 +174,7 @@ def measure(recipe: dict, rounds: int) -> dict:
     prep, epoch, step = summary(prep_times), summary(epoch_times), summary(step_times)
     real, const = summary(fit_real), summary(fit_fixed)
     return {
+        "pipeline": "tf.data" if tf_data else "PyDataset (backend-neutral)",
         "volumes": recipe["volumes"],
         "samples_per_epoch": samples,
         "steps_per_epoch": steps,
@@ -163,23 +204,29 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for key, make in (("phh", phh_recipe), ("brats", brats_recipe)):
             recipe = make(Path(tmp) / key)
-            r = measure(recipe, args.rounds)
-            result[key] = {"recipe": recipe["name"], **r}
-            rows.append(
-                [
-                    recipe["name"],
-                    f"{r['prepare_s']['median_s'] / r['volumes']:.2f} s ({r['volumes']} volumes)",
-                    f"{r['pipeline_samples_per_s']:.0f}",
-                    f"{r['model_samples_per_s']:.1f}",
-                    f"{r['pipeline_samples_per_s'] / r['model_samples_per_s']:.0f}x",
-                    f"{r['fit_epoch_real_s']['median_s']:.1f} / "
-                    f"{r['fit_epoch_fixed_batch_s']['median_s']:.1f} "
-                    f"({r['epoch_ratio_real_to_fixed']:.2f})",
-                ]
-            )
+            for tf_data in (True, False):
+                with neutral_pipelines(not tf_data):
+                    r = measure(recipe, args.rounds, tf_data)
+                name = key if tf_data else f"{key}_neutral"
+                result[name] = {"recipe": recipe["name"], **r}
+                rows.append(
+                    [
+                        recipe["name"],
+                        r["pipeline"],
+                        f"{r['prepare_s']['median_s'] / r['volumes']:.2f} s "
+                        f"({r['volumes']} volumes)",
+                        f"{r['pipeline_samples_per_s']:.0f}",
+                        f"{r['model_samples_per_s']:.1f}",
+                        f"{r['pipeline_samples_per_s'] / r['model_samples_per_s']:.0f}x",
+                        f"{r['fit_epoch_real_s']['median_s']:.1f} / "
+                        f"{r['fit_epoch_fixed_batch_s']['median_s']:.1f} "
+                        f"({r['epoch_ratio_real_to_fixed']:.2f})",
+                    ]
+                )
     table = markdown_table(
         [
             "recipe (quick profile)",
+            "pipeline",
             "load + preprocess, per volume (once a run)",
             "pipeline alone, samples / s",
             "model alone, samples / s",
@@ -189,11 +236,12 @@ def main(argv: list[str] | None = None) -> dict:
         rows,
     )
     targets = []
-    for key in ("phh", "brats"):
+    for key in ("phh", "phh_neutral", "brats", "brats_neutral"):
         r = result[key]
         ratio = r["pipeline_samples_per_s"] / r["model_samples_per_s"]
         targets.append(
-            f"{r['recipe']}: the pipeline delivers {ratio:.0f}x what the model takes "
+            f"{r['recipe']}, {r['pipeline']}: the pipeline delivers {ratio:.0f}x what the "
+            "model takes "
             f"(target 1x: {verdict(ratio, 1.0)}); a real epoch takes "
             f"{r['epoch_ratio_real_to_fixed']:.2f}x the fixed-batch epoch"
         )
