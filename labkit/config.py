@@ -46,22 +46,21 @@ class ProfileChoice(NamedTuple):
 
 
 def accelerators() -> list[str]:
-    """The GPUs (or TPUs) the active Keras backend can train on; empty on a CPU-only machine."""
+    """The GPUs (or TPUs) the active Keras backend can train on, by the names it places work on
+    (``/device:GPU:0``, ``gpu:0``, ``cuda:0``); empty on a CPU-only machine."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return [device.name for device in tf.config.list_physical_devices("GPU")]
+        return [device.name for device in tf.config.list_logical_devices("GPU")]
     if backend == "jax":
-        import jax
-
-        return [str(device) for device in jax.devices() if device.platform != "cpu"]
+        return [d for d in keras.distribution.list_devices() if not d.startswith("cpu")]
     if backend == "torch":
         import torch
 
-        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     return []
 
 

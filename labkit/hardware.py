@@ -24,6 +24,7 @@ from typing import Any
 
 import keras
 
+from labkit.config import accelerators
 from labkit.errors import LabkitError
 
 __all__ = ["DEVICES", "PRECISIONS", "placement", "precision", "training_devices"]
@@ -52,22 +53,19 @@ def precision(name: str) -> Iterator[None]:
 
 
 def training_devices() -> list[str]:
-    """The devices ``devices="all"`` trains on: every GPU (or TPU) the backend sees, else every
-    CPU device (one, unless split into logical devices as the tests do)."""
+    """The devices ``devices="all"`` trains on: every GPU (or TPU) the backend sees
+    (:func:`labkit.config.accelerators`), else every CPU device (one, unless split into logical
+    devices as the tests do)."""
+    if found := accelerators():
+        return found
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        found = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return [device.name for device in found]
+        return [device.name for device in tf.config.list_logical_devices("CPU")]
     if backend == "jax":
         return list(keras.distribution.list_devices())
-    if backend == "torch":
-        import torch
-
-        count = torch.cuda.device_count()
-        return [f"cuda:{i}" for i in range(count)] if count else ["cpu"]
-    return []
+    return ["cpu"]
 
 
 @contextlib.contextmanager

@@ -18,3 +18,12 @@ if BACKEND != "tensorflow":
 tensorflow_only = pytest.mark.skipif(
     BACKEND != "tensorflow", reason=f"needs TensorFlow; this run is on {BACKEND}"
 )
+
+#: Script lines that split a fresh process's CPU into two logical TensorFlow devices, before
+#: TensorFlow runs anything: what the data-parallel tests train on (JAX takes ``XLA_FLAGS``).
+TF_TWO_CPUS = (
+    "import tensorflow as tf\n"
+    "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+    "two = [tf.config.LogicalDeviceConfiguration()] * 2\n"
+    "tf.config.set_logical_device_configuration(cpu, two)\n"
+)

@@ -23,11 +23,6 @@ def test_profile_reads_environment_or_the_request_before_looking_for_a_gpu(monke
     assert config.choose_profile("full") == ("full", "the requested profile is full")
 
 
-def test_accelerators_lists_what_the_backend_sees():
-    found = config.accelerators()
-    assert isinstance(found, list) and all(isinstance(name, str) for name in found)
-
-
 def test_profile_rejects_unknown_value(monkeypatch):
     monkeypatch.setenv("LABKIT_PROFILE", "fast")
     with pytest.raises(ValueError, match=r"LABKIT_PROFILE is 'fast'; expected one of .*'auto'"):

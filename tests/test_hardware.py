@@ -12,10 +12,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from _backend import BACKEND
+from _backend import BACKEND, TF_TWO_CPUS
 from _toy_fit import build_toy_unet, toy_slices
 
-from labkit.hardware import placement, precision
+from labkit.config import accelerators
+from labkit.hardware import placement, precision, training_devices
 from labkit.pipeline import slice_dataset
 from labkit.studies.settings import profile_settings
 from labkit.studies.settings.phh import PROFILES
@@ -58,6 +59,15 @@ def test_settings_take_precision_and_devices_and_refuse_others():
             pass
 
 
+def test_all_devices_are_the_accelerators_else_the_cpus():
+    found, devices = accelerators(), training_devices()
+    assert all(isinstance(name, str) for name in devices)
+    if found:
+        assert devices == found
+    else:
+        assert len(devices) == 1 and "cpu" in devices[0].lower(), devices
+
+
 def test_one_device_or_a_single_visible_device_trains_as_before():
     for devices in ("one", "all"):
         with placement(devices, 7) as strategy:
@@ -68,6 +78,7 @@ def test_one_device_or_a_single_visible_device_trains_as_before():
 
 
 TWO_DEVICES = """
+import _backend  # as in conftest: on JAX, a machine without TensorFlow
 import keras, numpy as np
 from _toy_fit import build_toy_unet, toy_slices
 from labkit.errors import LabkitError
@@ -102,13 +113,7 @@ print("ok", losses)
 @pytest.mark.skipif(BACKEND == "torch", reason="Keras 3 has no data-parallel training on PyTorch")
 def test_data_parallel_training_over_two_logical_cpu_devices(tmp_path):
     if BACKEND == "tensorflow":
-        start = (
-            "import tensorflow as tf\n"
-            "cpu = tf.config.list_physical_devices('CPU')[0]\n"
-            "two = [tf.config.LogicalDeviceConfiguration()] * 2\n"
-            "tf.config.set_logical_device_configuration(cpu, two)\n"
-        )
-        env = {}
+        start, env = TF_TWO_CPUS, {}
     else:
         start, env = "", {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     done = subprocess.run(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _backend import BACKEND, tensorflow_only
+from _backend import BACKEND, TF_TWO_CPUS, tensorflow_only
 from _toy_fit import build_toy_unet, toy_slices
 
 #: On JAX and PyTorch too (make backends): resumption, the collapse guard, seeding, the best model.
@@ -79,12 +79,7 @@ def _run(
 ):
     devices = strategy = ""
     if distributed:
-        devices = (
-            "import tensorflow as tf\n"
-            "cpu = tf.config.list_physical_devices('CPU')[0]\n"
-            "two = [tf.config.LogicalDeviceConfiguration()] * 2\n"
-            "tf.config.set_logical_device_configuration(cpu, two)"
-        )
+        devices = TF_TWO_CPUS
         strategy = "tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])"
     script = tmp_path / "train.py"
     script.write_text(SCRIPT.format(devices=devices, strategy=strategy or "None"))
