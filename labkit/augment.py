@@ -15,12 +15,12 @@ Without TensorFlow (the JAX and PyTorch backends) :func:`augmented_dataset` is a
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 from monai.data import get_track_meta, set_track_meta
-from monai.transforms import Compose, RandAffined, RandGaussianNoised, RandRotated
+from monai.transforms import Compose, RandAffined, RandFlipd, RandGaussianNoised, RandRotated
 
 from labkit.batches import EpochBatches, use_tf_data
 
@@ -38,6 +38,7 @@ def slice_augmentation(
     rotate_degrees: float = 15.0,
     prob: float = 0.5,
     seed: int = 0,
+    flip_axes: Sequence[int] = (),
 ) -> Compose:
     """A seeded MONAI pipeline for ``{"image": (c, h, w), "label": (1, h, w)}`` samples.
 
@@ -50,6 +51,8 @@ def slice_augmentation(
             0 switches rotation off.
         prob: Probability with which each of the two transforms is applied to a sample.
         seed: Seed of the pipeline's random state.
+        flip_axes: Spatial axes (0: ``h``, 1: ``w``) each flipped with probability 1/2, image
+            and label together (after the other transforms, so their draws stay as they were).
 
     Returns:
         The ``Compose``; call it on one sample dict.
@@ -68,6 +71,7 @@ def slice_augmentation(
                 keep_size=True,
             )
         )
+    steps += [RandFlipd(keys=("image", "label"), prob=0.5, spatial_axis=int(a)) for a in flip_axes]
     pipeline = Compose(steps)
     pipeline.set_random_state(seed=seed)
     return pipeline

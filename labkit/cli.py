@@ -4,8 +4,8 @@
 
     labkit synth STUDY DIR [--cases N] [--seed S] [--task T] [--layout L]
     labkit train STUDY --data DIR --out RUN [--profile auto|quick|full] [--seed S]
-                 [--set KEY=VALUE ...]
-    labkit predict RUN --input DIR --output DIR
+                 [--set KEY=VALUE ...] [--folds K]
+    labkit predict RUN --input DIR --output DIR [--tta] [--ensemble]
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
     labkit download TASK [--root DIR]
 """
@@ -67,10 +67,17 @@ def _train(args: argparse.Namespace) -> int:
     overrides = dict(args.set or [])
     profile, reason = config.choose_profile(args.profile)
     print(f"profile {profile} ({reason})")
-    summary = studies.get(args.study).train(
-        Path(args.data), Path(args.out), profile, args.seed, overrides=overrides
-    )
-    print(f"run written to {args.out}; held-out results:")
+    recipe = studies.get(args.study)
+    data, out = Path(args.data), Path(args.out)
+    if args.folds is None:
+        summary = recipe.train(data, out, profile, args.seed, overrides=overrides)
+        print(f"run written to {out}; held-out results:")
+    else:
+        summary = recipe.train_folds(data, out, args.folds, profile, args.seed, overrides)
+        for fold in summary["folds"]:
+            dice = ", ".join(f"{r['label']} {r['dice_mean']:.3f}" for r in fold["labels"])
+            print(f"  {fold['run']}: held-out Dice {dice}")
+        print(f"{args.folds} folds written to {out}; the ensemble's held-out results:")
     for row in summary["labels"]:
         print(
             f"  {row['label']:>14s}: Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}, "
@@ -80,10 +87,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from labkit import studies
-    from labkit.studies.runs import read_config
+    import json
 
-    config = read_config(Path(args.run))
+    from labkit import studies
+    from labkit.studies.runs import FOLDS_FILE, read_config
+
+    folds = Path(args.run) / FOLDS_FILE
+    config = json.loads(folds.read_text()) if folds.is_file() else read_config(Path(args.run))
     source, target = Path(args.input), Path(args.output)
     if not source.is_dir():
         raise FileNotFoundError(
@@ -96,7 +106,7 @@ def _predict(args: argparse.Namespace) -> int:
             "images they were made from. Choose another --output folder."
         )
     written = studies.get(config["study"]).predict(
-        Path(args.run), Path(args.input), Path(args.output)
+        Path(args.run), source, target, tta=args.tta, ensemble=args.ensemble
     )
     print(f"wrote {len(written)} label maps to {args.output}")
     return 0
@@ -176,12 +186,30 @@ def _parser() -> argparse.ArgumentParser:
         help="change one setting of the profile, e.g. --set epochs=4 --set loss=dice_ce "
         "(repeatable; the run's config.json records them)",
     )
+    p.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="k-fold cross-validation: the test cases set aside, the others cut by patient into "
+        "K folds, one run folder each (RUN/fold_i), then their ensemble scored on the test cases",
+    )
     p.set_defaults(handler=_train)
 
     p = sub.add_parser("predict", help="segment a folder of images with a trained run")
     p.add_argument("run", help="run folder written by `labkit train`")
     p.add_argument("--input", required=True, help="study layout folder or folder of NIfTI images")
     p.add_argument("--output", required=True, help="folder for <case id>.nii.gz label maps")
+    p.add_argument(
+        "--tta",
+        action="store_true",
+        help="test-time augmentation: average over every mirrored copy of each input, over the "
+        "axes the run's augmentation flipped",
+    )
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="RUN is a `train --folds K` folder: average the probabilities of its K fold models",
+    )
     p.set_defaults(handler=_predict)
 
     p = sub.add_parser(

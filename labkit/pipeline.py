@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labkit.batches import EpochBatches, array_batches, use_tf_data
+from labkit.batches import EpochBatches, array_batches, flip_arrays, use_tf_data
 from labkit.errors import ShapeError
 from labkit.slices import fit_to_shape, neighbour_channels, stack_slices
 
@@ -153,8 +153,9 @@ def _patch_epoch(
     per_volume: int,
     foreground: float,
     rng: np.random.Generator,
+    flip_axes: Sequence[int] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch of patches from every volume, shuffled across volumes."""
+    """One epoch of patches from every volume, shuffled across volumes (and flipped)."""
     pairs = [
         sample_patches(x, y, patch, per_volume, rng, foreground)
         for x, y in zip(images, labels, strict=True)
@@ -162,6 +163,8 @@ def _patch_epoch(
     x = np.concatenate([p[0] for p in pairs])
     y = np.concatenate([p[1] for p in pairs])
     order = rng.permutation(len(x))
+    if flip_axes:
+        return flip_arrays(x[order], y[order], flip_axes, rng)
     return x[order], y[order]
 
 
@@ -173,6 +176,7 @@ def patch_dataset(
     batch_size: int,
     foreground: float = 0.5,
     seed: int = 0,
+    flip_axes: Sequence[int] = (),
 ) -> Any:
     """A training dataset of 3D patches, drawn anew every epoch and shuffled across volumes.
 
@@ -184,6 +188,8 @@ def patch_dataset(
         batch_size: Patches per batch.
         foreground: Share of patches centred on a labelled voxel (see :func:`sample_patches`).
         seed: Seed of the draws; the same seed gives the same epochs in every run.
+        flip_axes: Spatial axes of a patch (0: x) each flipped with probability 1/2 per patch,
+            image and label together (augmentation; empty: none).
 
     Returns:
         A ``tf.data.Dataset`` (TensorFlow backend) or :class:`labkit.batches.EpochBatches` of
@@ -198,7 +204,7 @@ def patch_dataset(
 
         def draw(epoch: int) -> tuple[np.ndarray, np.ndarray]:
             rng = np.random.default_rng([seed, epoch])
-            return _patch_epoch(images, labels, patch, per_volume, foreground, rng)
+            return _patch_epoch(images, labels, patch, per_volume, foreground, rng, flip_axes)
 
         return EpochBatches(draw, len(images) * per_volume, batch_size)
     import tensorflow as tf
@@ -208,7 +214,7 @@ def patch_dataset(
     dtype = np.asarray(labels[0]).dtype
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        x, y = _patch_epoch(images, labels, patch, per_volume, foreground, rng)
+        x, y = _patch_epoch(images, labels, patch, per_volume, foreground, rng, flip_axes)
         for start in range(0, len(x), batch_size):
             yield x[start : start + batch_size], y[start : start + batch_size]
 

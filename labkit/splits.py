@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["assert_disjoint", "kfold", "leave_group_out", "split_ids", "stratified_split_ids"]
+__all__ = [
+    "assert_disjoint",
+    "fold_split",
+    "kfold",
+    "leave_group_out",
+    "split_ids",
+    "stratified_split_ids",
+]
 
 
 def split_ids(
@@ -133,6 +140,37 @@ def kfold(ids: Sequence[str], k: int, seed: int = 0) -> list[dict[str, list[str]
         train = sorted(ids[j] for p, part in enumerate(parts) if p != i for j in part)
         folds.append({"train": train, "test": test})
     return folds
+
+
+def fold_split(
+    split: Mapping[str, Sequence[str]], fold: int, k: int, seed: int = 0
+) -> dict[str, list[str]]:
+    """Fold ``fold`` of a ``k``-fold cross-validation inside a train / val / test split.
+
+    The test cases stay the test cases; the training and validation cases are pooled and cut
+    into ``k`` folds by patient (:func:`kfold`, drawn with ``seed``). Fold ``fold`` validates
+    on its own part and trains on the others, so over the ``k`` folds every pooled case is
+    validated on exactly once and no test case is ever trained or validated on.
+
+    Args:
+        split: ``{"train", "val", "test"}`` case ids.
+        fold: Which fold, ``0 <= fold < k``.
+        k: Number of folds.
+        seed: Seed of the cut.
+
+    Returns:
+        ``{"train", "val", "test"}`` sorted case ids.
+
+    Raises:
+        ValueError: If ``fold`` is out of range, or ``k`` is below 2 or above the pooled cases.
+    """
+    if not 0 <= fold < k:
+        raise ValueError(f"fold must be between 0 and k - 1 = {k - 1}; got {fold}.")
+    pool = sorted({*split["train"], *split["val"]})  # a split may validate on its train cases
+    part = kfold(pool, k, seed)[fold]
+    out = {"train": part["train"], "val": part["test"], "test": sorted(split["test"])}
+    assert_disjoint(out)
+    return out
 
 
 def assert_disjoint(split: Mapping[str, Sequence[str]]) -> None:

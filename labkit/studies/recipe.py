@@ -16,10 +16,13 @@ hook                      what the study says there
 ``describe``              what ``predict`` needs to know (labels, modalities, orientation)
 ``model``                 the compiled network
 ``tune``                  choices made on validation cases after training (default: none)
+``reference``             a case's image and reference label map (post-processing choice)
 ``score``                 the metric rows of one held-out case
 ``report``                what the summary adds to the per-label metrics
 ``images``                the images ``predict`` reads from a folder, one volume a case
 ``segment``               one volume's label map with a trained model
+``mirror_axes``           the input axes its augmentation flips (test-time mirroring)
+``combine``               the folds' ``config.json`` merged into the ensemble's
 ``synth``                 its synthetic twin cohort, in the real layout
 ========================  ============================================================
 
@@ -28,6 +31,18 @@ hook                      what the study says there
 ``summary.json`` (see :mod:`labkit.studies.runs` for the run folder's files).
 :meth:`Recipe.predict` reads a run's settings and model, puts each image in the frame the run
 was trained in, segments it and writes the labels on the image's own grid.
+
+Three moves of nnU-Net (Isensee et al. 2021) are options of every recipe:
+
+- ``largest_component="auto"`` (a setting): after training, each label keeps only its largest
+  connected component if that raises its mean Dice on the validation cases
+  (:mod:`labkit.postprocessing`); the choice is recorded in ``config.json`` and applied by
+  :meth:`Recipe.label_map`, which scoring and ``predict`` both use.
+- :meth:`Recipe.train_folds`: patient-level k-fold cross-validation on the training cases (the
+  test cases stay out of every fold), one run folder a fold, then the folds' ensemble scored on
+  the test cases.
+- ``tta`` and ``ensemble`` in :meth:`Recipe.predict` and :meth:`Recipe.evaluate`: mirrored
+  inputs and the folds' models averaged (:class:`labkit.ensemble.Averaged`).
 """
 
 from __future__ import annotations
@@ -42,10 +57,12 @@ from typing import Any, ClassVar
 import keras
 
 from labkit.datasets.base import load_case
+from labkit.ensemble import Averaged
 from labkit.evaluation import summarize, write_metrics_csv
 from labkit.hardware import placement, precision
 from labkit.io import Volume
-from labkit.splits import split_ids
+from labkit.postprocessing import apply_choice, choose_largest_component
+from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
 from labkit.studies.runs import (
     check_held_out,
@@ -53,6 +70,8 @@ from labkit.studies.runs import (
     load_run_model,
     progress,
     read_config,
+    read_folds,
+    write_folds,
     write_json,
 )
 from labkit.studies.settings import profile_settings, split_seed
@@ -120,6 +139,7 @@ class Recipe:
         metrics: The columns of ``metrics.csv`` the summary averages.
         labels: Label value to name (background left out), for studies with fixed labels.
         modalities: The input channels' names, for studies with fixed inputs.
+        ignore_label: A reference value left out of every Dice (WMH's other pathology).
     """
 
     name: ClassVar[str]
@@ -129,6 +149,7 @@ class Recipe:
     metrics: ClassVar[tuple[str, ...]] = ("dice", "hd95", "nsd")
     labels: ClassVar[Mapping[int, str]] = {}
     modalities: ClassVar[tuple[str, ...]] = ()
+    ignore_label: ClassVar[int | None] = None
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -178,8 +199,16 @@ class Recipe:
         (e.g. a threshold); none by default."""
         return {}
 
+    def reference(self, run: RunContext, case_id: str) -> tuple[Volume, Any]:
+        """One case's image, as :meth:`segment` takes it, and its reference label map
+        ``(x, y, z)`` in the label values :meth:`segment` writes (default: the image and label
+        of :meth:`read`)."""
+        loaded = self.read(run.cohort, run.case(case_id))
+        return loaded.image, loaded.label.array
+
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
-        """Predict one held-out case and return its metric rows (one per label)."""
+        """Predict one held-out case (with :meth:`label_map`) and return its metric rows (one
+        per label)."""
         raise NotImplementedError
 
     def report(
@@ -200,26 +229,102 @@ class Recipe:
         """Label map ``(x, y, z)`` uint8 of one volume, already in the run's frame."""
         raise NotImplementedError
 
+    def mirror_axes(self, settings: Any) -> tuple[int, ...]:
+        """The spatial axes of the network's input (0 the first after the batch axis) that the
+        training augmentation flips, the only ones test-time augmentation may mirror (default:
+        the settings' ``flip_axes``)."""
+        return tuple(int(a) for a in getattr(settings, "flip_axes", ()))
+
+    def combine(self, configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The ensemble's ``config.json`` from its folds' (default: the first fold's, less its
+        ``fold``; a study whose ``tune`` chose a value per fold says how to merge them)."""
+        return {k: v for k, v in configs[0].items() if k not in ("fold", "largest_component")}
+
     def synth(self, out: Path, cases: int, seed: int = 0) -> Path:
         """Write a synthetic twin cohort in the study's real layout."""
         raise NotImplementedError
 
     # --- the skeleton --------------------------------------------------------------------
 
-    def predict(self, run: Path, input_dir: Path, output_dir: Path) -> list[Path]:
+    def label_map(
+        self, model: Any, volume: Volume, settings: Any, config: Mapping[str, Any]
+    ) -> Any:
+        """:meth:`segment`, then the post-processing the run chose on its validation cases
+        (``config["largest_component"]``, :func:`labkit.postprocessing.apply_choice`)."""
+        return apply_choice(self.segment(model, volume, settings, config), config)
+
+    def predictor(
+        self, run: Path, tta: bool = False, ensemble: bool = False
+    ) -> tuple[Any, Any, dict[str, Any]]:
+        """What predicting with a finished run needs: the model (or the folds' averaged
+        models, mirrored with ``tta``), the settings and the configuration.
+
+        Args:
+            run: A run folder, or with ``ensemble`` a folder of ``labkit train --folds K``.
+            tta: Average each model over every mirrored copy of its input, flipped back
+                (:class:`labkit.ensemble.Averaged`), over the axes :meth:`mirror_axes` allows.
+            ensemble: Average the probabilities of every fold's model.
+
+        Returns:
+            ``(model, settings, config)``.
+
+        Raises:
+            FileNotFoundError: If ``run`` is not a finished run (or cross-validation folder).
+            ValueError: If ``run`` belongs to another study, if ``tta`` is asked of a run whose
+                augmentation flips nothing, or if ``ensemble`` is asked of a single run (or a
+                cross-validation folder is given without it).
+        """
+        run = Path(run)
+        folds = read_folds(run, ensemble)
+        if folds is None:
+            config = read_config(run)
+            settings = self._settings_of(run, config)
+            models = [load_run_model(run)]
+        else:
+            config = json.loads((run / "config.json").read_text())
+            settings = self._settings_of(run, config)
+            models = [load_run_model(run / name) for name in folds["runs"]]
+        axes = self.mirror_axes(settings) if tta else ()
+        if tta and not axes:
+            raise ValueError(
+                f"{run}: the {self.name} run's augmentation flips no axis, so test-time "
+                "augmentation by mirroring would show the network images unlike any it was "
+                f"trained on. {self.mirror_advice()}"
+            )
+        if len(models) == 1 and not axes:
+            return models[0], settings, config
+        return Averaged(models, axes), settings, config
+
+    def mirror_advice(self) -> str:
+        """How to train a run of this study that test-time augmentation may mirror."""
+        return "Train with --set flip_axes=[0] (random flips of the first axis) to use --tta."
+
+    def predict(
+        self,
+        run: Path,
+        input_dir: Path,
+        output_dir: Path,
+        tta: bool = False,
+        ensemble: bool = False,
+    ) -> list[Path]:
         """Segment every image of ``input_dir`` with a finished run; write ``<case id>.nii.gz``
         label maps on each image's own grid, affine and header.
 
         Each image is first put in the orientation the run was trained in
         (:func:`labkit.studies.common.in_frame`) and its labels put back after.
+
+        Args:
+            run: Run folder, or cross-validation folder with ``ensemble``.
+            input_dir: A folder in the study's layout, or of plain ``.nii.gz`` images.
+            output_dir: Folder for the label maps.
+            tta: Mirror the inputs (see :meth:`predictor`).
+            ensemble: Average the folds' models (see :meth:`predictor`).
         """
-        config = read_config(run)
-        settings = self._settings_of(run, config)
-        model = load_run_model(Path(run))
+        model, settings, config = self.predictor(run, tta, ensemble)
         written = []
         for case_id, volume in self.images(Path(input_dir), config):
             framed = in_frame(volume, config.get("orientation"))
-            labels = self.segment(model, framed, settings, config)
+            labels = self.label_map(model, framed, settings, config)
             path = Path(output_dir) / f"{case_id}.nii.gz"
             written.append(save_in_source(labels, framed, volume, path))
         return written
@@ -259,6 +364,7 @@ class Recipe:
         profile: str = "quick",
         seed: int = 0,
         overrides: Mapping[str, Any] | None = None,
+        fold: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
         """Train on a dataset folder, evaluate the held-out cases, and fill the run folder.
 
@@ -269,6 +375,9 @@ class Recipe:
             seed: Seed of the split (unless ``split_seed`` is set), the weights, the shuffling
                 and the augmentation.
             overrides: Settings to change (``{"epochs": 4}``).
+            fold: ``(i, k)``: train fold ``i`` of a ``k``-fold cross-validation of the split's
+                training and validation cases (:func:`labkit.splits.fold_split`); the test
+                cases are the split's, the same in every fold. See :meth:`train_folds`.
 
         Returns:
             The summary written to ``summary.json``: ``labels`` (per label, the means of
@@ -280,14 +389,16 @@ class Recipe:
         seed_everything(seed)
         cohort = self.load(Path(data), settings)
         settings = self.adapt(settings, cohort)
-        out = claim_run(out, self.name, profile, settings, seed, data)
-        split = self.split(cohort, settings, split_seed(settings, seed))
+        out = claim_run(out, self.name, profile, settings, seed, data, fold)
+        split = self._split(cohort, settings, seed, fold)
         write_json(out / "split.json", split)
         check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
         run = RunContext(out, profile, settings, seed, cohort, split)
         inputs = self.inputs(run)
         head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
         run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
+        if fold is not None:
+            run.config["fold"] = list(fold)
         write_json(out / "config.json", run.config)
         with (
             precision(settings.precision),
@@ -307,16 +418,155 @@ class Recipe:
         if tuned := self.tune(run, model):
             run.config.update(tuned)
             write_json(out / "config.json", run.config)
+        if settings.largest_component == "auto":
+            trained = set(run.split["train"])  # a tiny cohort may validate on its training cases
+            val = [c for c in run.split["val"] if c not in trained]
+            run.config["largest_component"] = self._choose_components(run, [(model, val)])
+            write_json(out / "config.json", run.config)
+        return self._held_out(run, model, {"train_seconds": train_seconds})
+
+    def _split(
+        self, cohort: Any, settings: Any, seed: int, fold: tuple[int, int] | None
+    ) -> dict[str, list[str]]:
+        split = self.split(cohort, settings, split_seed(settings, seed))
+        if fold is None:
+            return split
+        return fold_split(split, *fold, seed=split_seed(settings, seed))
+
+    def _held_out(self, run: RunContext, model: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
+        """Score the test cases into ``metrics.csv`` and write ``summary.json``."""
         rows: list[dict[str, Any]] = []
-        for case_id in progress(split["test"], "evaluating"):
+        for case_id in progress(run.split["test"], "evaluating"):
             rows += self.score(run, model, case_id)
-        write_metrics_csv(rows, out / "metrics.csv")
+        write_metrics_csv(rows, run.out / "metrics.csv")
         summary = {
             "study": self.name,
-            "profile": profile,
+            "profile": run.profile,
             "labels": summarize(rows, metrics=self.metrics),
             **self.report(run, model, rows),
-            "train_seconds": train_seconds,
+            **extra,
         }
+        write_json(run.out / "summary.json", summary)
+        return summary
+
+    def _choose_components(
+        self, run: RunContext, models: Sequence[tuple[Any, Sequence[str]]]
+    ) -> dict[str, Any]:
+        """The largest-component choice made on validation cases, each predicted by the model
+        it belongs to (``(model, its validation case ids)`` pairs: one for a run, one per fold
+        for a cross-validation), without any post-processing."""
+        preds, refs, ids = [], [], []
+        for model, cases in models:
+            for case_id in progress(list(cases), "choosing the post-processing"):
+                volume, reference = self.reference(run, case_id)
+                preds.append(self.segment(model, volume, run.settings, run.config))
+                refs.append(reference)
+                ids.append(case_id)
+        labels = [int(k) for k in run.config.get("labels", {}) if int(k) != 0]
+        return choose_largest_component(preds, refs, labels, ids, self.ignore_label)
+
+    def train_folds(
+        self,
+        data: Path,
+        out: Path,
+        folds: int,
+        profile: str = "quick",
+        seed: int = 0,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """K-fold cross-validation: one run a fold, then the folds' ensemble on the test cases.
+
+        The split's test cases are set aside as :meth:`train` sets them aside; the training and
+        validation cases are pooled and cut by patient into ``folds`` folds
+        (:func:`labkit.splits.fold_split`). Run ``i`` (``out/fold_i``) validates on fold ``i``
+        and trains on the others, so every pooled case is a validation case exactly once and
+        no test case is ever seen. The ensemble (every fold's model, probabilities averaged)
+        then predicts the test cases; with ``largest_component="auto"`` its post-processing is
+        chosen on the pooled validation cases, each predicted by its own fold's model (the
+        out-of-fold predictions nnU-Net chooses on).
+
+        ``out`` then holds ``folds.json`` (the fold folders), ``config.json`` (what
+        :meth:`predict` with ``ensemble=True`` needs, :meth:`combine`), ``split.json`` (the
+        test cases and every fold's), ``metrics.csv`` and ``summary.json`` (the ensemble's
+        held-out results, with each fold's own beside them).
+
+        Args:
+            data, profile, seed, overrides: As :meth:`train`.
+            out: Folder of the cross-validation (created).
+            folds: Number of folds, at least 2.
+
+        Returns:
+            The ensemble's summary.
+        """
+        if folds < 2:
+            raise ValueError(
+                f"--folds must be at least 2 (each fold validates on 1/k of the training "
+                f"cases); got {folds}. Train without --folds for a single run."
+            )
+        out = Path(out)
+        names = [f"fold_{i}" for i in range(folds)]
+        fold_summaries = [
+            self.train(data, out / name, profile, seed, overrides, fold=(i, folds))
+            for i, name in enumerate(names)
+        ]
+        settings = self.run_settings(out / names[0])
+        splits = [json.loads((out / n / "split.json").read_text()) for n in names]
+        configs = [read_config(out / n) for n in names]
+        models = [load_run_model(out / n) for n in names]
+        cohort = self.load(Path(data), settings)
+        pooled = sorted(i for sp in splits for i in sp["val"])
+        split = {"train": pooled, "val": [], "test": splits[0]["test"]}
+        run = RunContext(out, profile, settings, seed, cohort, split)
+        run.config = {**self.combine(configs), "folds": folds}
+        if settings.largest_component == "auto":
+            pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]
+            run.config["largest_component"] = self._choose_components(run, pairs)
+        write_json(out / "config.json", run.config)
+        write_json(
+            out / "split.json",
+            {
+                "test": split["test"],
+                "folds": [{"train": sp["train"], "val": sp["val"]} for sp in splits],
+            },
+        )
+        write_folds(out, self.name, profile, seed, names)
+        per_fold = [
+            {"run": n, "labels": s["labels"]} for n, s in zip(names, fold_summaries, strict=True)
+        ]
+        return self._held_out(run, Averaged(models), {"folds": per_fold})
+
+    def evaluate(
+        self, run: Path, data: Path, out: Path, tta: bool = False, ensemble: bool = False
+    ) -> dict[str, Any]:
+        """Score a finished run's test cases again, with test-time augmentation or as an
+        ensemble, into a new folder (``metrics.csv``, ``summary.json``): the same cases and
+        metrics as the run's own, so the two summaries compare move for move.
+
+        Args:
+            run: Run folder, or cross-validation folder with ``ensemble``.
+            data: The dataset folder it was trained on.
+            out: Folder for the results (created; not the run folder).
+            tta, ensemble: As :meth:`predictor`.
+
+        Returns:
+            The summary, with ``tta``, ``ensemble`` and ``predict_seconds`` (the wall time of
+            predicting and scoring the test cases).
+        """
+        out = Path(out)
+        if out.resolve() == Path(run).resolve():
+            raise ValueError(
+                f"evaluate would overwrite the run's own results in {run}; give another folder."
+            )
+        model, settings, config = self.predictor(run, tta, ensemble)
+        cohort = self.load(Path(data), settings)
+        split = json.loads((Path(run) / "split.json").read_text())
+        if "folds" in split:  # a cross-validation: every fold's validation cases trained others
+            split = {"train": sorted(i for f in split["folds"] for i in f["val"]), **split}
+        split = {"train": [], "val": [], **split}
+        ctx = RunContext(out, config["profile"], settings, config["seed"], cohort, split, config)
+        out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        summary = self._held_out(ctx, model, {"tta": tta, "ensemble": ensemble})
+        summary["predict_seconds"] = round(time.perf_counter() - start, 1)
         write_json(out / "summary.json", summary)
         return summary

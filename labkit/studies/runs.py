@@ -24,12 +24,15 @@ from labkit.files import write_text
 from labkit.saving import load_model
 
 __all__ = [
+    "FOLDS_FILE",
     "RUN_FILE",
     "check_held_out",
     "claim_run",
     "load_run_model",
     "progress",
     "read_config",
+    "read_folds",
+    "write_folds",
     "write_json",
 ]
 
@@ -39,8 +42,19 @@ T = TypeVar("T")
 #: The file of a run folder that says which run it is: study, profile, settings, seed and data.
 RUN_FILE = "run.json"
 
+#: The file of a cross-validation folder (``labkit train --folds K``) that lists its fold runs.
+FOLDS_FILE = "folds.json"
 
-def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, data: Path) -> Path:
+
+def claim_run(
+    out: Path,
+    study: str,
+    profile: str,
+    settings: Any,
+    seed: int,
+    data: Path,
+    fold: tuple[int, int] | None = None,
+) -> Path:
     """Make ``out`` the folder of this run, or refuse if it holds another run.
 
     Training resumes whatever a run folder holds, so a folder reused with other settings would
@@ -56,6 +70,7 @@ def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, dat
         settings: The run's settings (a dataclass).
         seed: The run's seed.
         data: The dataset folder.
+        fold: ``(i, k)`` for fold ``i`` of a ``k``-fold cross-validation, else ``None``.
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
@@ -73,6 +88,7 @@ def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, dat
                 "seed": int(seed),
                 "data": str(Path(data).resolve()),
                 "settings": asdict(settings),
+                **({"fold": list(fold)} if fold is not None else {}),
             }
         )
     )
@@ -81,8 +97,8 @@ def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, dat
         held = json.loads(path.read_text())
         diffs = [
             f"{k}: {held.get(k)!r} there, {wanted[k]!r} now"
-            for k in ("study", "profile", "seed", "data")
-            if held.get(k) != wanted[k]
+            for k in ("study", "profile", "seed", "data", "fold")
+            if held.get(k) != wanted.get(k)
         ]
         old = held.get("settings", {})
         diffs += [
@@ -93,7 +109,7 @@ def claim_run(out: Path, study: str, profile: str, settings: Any, seed: int, dat
         if diffs:
             raise ValueError(
                 f"{out} holds another run ({'; '.join(diffs)}). A run folder resumes only "
-                "with the same study, profile, settings, seed and data. Choose a new --out "
+                "with the same study, profile, settings, seed, data and fold. Choose a new --out "
                 f"folder, or delete {out} to start this run from scratch."
             )
         return out
@@ -174,6 +190,43 @@ def read_config(run: Path) -> dict[str, Any]:
             "was interrupted). Run the same `labkit train` command again to finish it."
         )
     return json.loads(path.read_text())
+
+
+def write_folds(out: Path, study: str, profile: str, seed: int, runs: Sequence[str]) -> Path:
+    """Write ``folds.json``: the study, profile, seed and fold run folders (relative names) of
+    a cross-validation folder."""
+    data = {"study": study, "profile": profile, "seed": int(seed), "runs": list(runs)}
+    return write_json(Path(out) / FOLDS_FILE, data)
+
+
+def read_folds(run: Path, ensemble: bool) -> dict[str, Any] | None:
+    """``folds.json`` of a cross-validation folder when ``ensemble`` is asked, ``None`` for a
+    single run; a mix-up of the two is refused with what to do instead.
+
+    Raises:
+        ValueError: If ``ensemble`` is asked of a single run folder, or a cross-validation
+            folder is given without it.
+        FileNotFoundError: If a fold listed is not a finished run.
+    """
+    path = Path(run) / FOLDS_FILE
+    if not path.is_file():
+        if ensemble:
+            raise ValueError(
+                f"{run} is not a cross-validation folder (no {FOLDS_FILE}); an ensemble needs "
+                "the folder written by `labkit train STUDY --folds K`. Predict without "
+                "--ensemble to use this single run."
+            )
+        return None
+    folds = json.loads(path.read_text())
+    if not ensemble:
+        raise ValueError(
+            f"{run} is a cross-validation folder of {len(folds['runs'])} fold runs; predict "
+            "with --ensemble to average them, or give one fold's folder "
+            f"({Path(run) / folds['runs'][0]})."
+        )
+    for name in folds["runs"]:
+        read_config(Path(run) / name)
+    return folds
 
 
 def load_run_model(run: Path) -> keras.Model:

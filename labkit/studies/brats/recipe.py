@@ -98,7 +98,14 @@ class BraTSRecipe(Recipe):
         xs, ys = prepare(run.cohort, run.split["train"], settings, "training volumes")
         per_volume = -(-settings.patches_per_epoch // len(xs))
         train_data = patch_dataset(
-            xs, ys, settings.patch, per_volume, settings.batch_size, settings.foreground, seed
+            xs,
+            ys,
+            settings.patch,
+            per_volume,
+            settings.batch_size,
+            settings.foreground,
+            seed,
+            settings.flip_axes,
         )
         small = bool(settings.holdout or settings.test_cases)
         if not small:
@@ -121,12 +128,16 @@ class BraTSRecipe(Recipe):
         n_classes = len(class_values(run.cohort.convention))
         return build_model(run.settings, len(run.cohort.modalities), n_classes)
 
+    def reference(self, run: RunContext, case_id: str) -> tuple[Volume, np.ndarray]:
+        image, labels = self.read(run.cohort, run.case(case_id))
+        return image, labels.array
+
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         """Predict one test case, keep its label map in the run's ``predictions/``, and score
         it per class and per region (:func:`case_rows`)."""
         convention = run.cohort.convention
         image, labels = self.read(run.cohort, run.case(case_id))
-        pred = predict_labels(model, image.array, image.spacing, run.settings, convention)
+        pred = self.label_map(model, image, run.settings, run.config)
         save_prediction(pred, image, run.out / "predictions" / f"{case_id}.nii.gz")
         return case_rows(pred, labels.array, convention, image.spacing, case_id)
 

@@ -106,7 +106,7 @@ class ICHRecipe(Recipe):
         say, and scored per patient."""
         settings = run.settings
         loaded = self.read(run.cohort, run.case(case_id))
-        mask = predict_volume(model, loaded.image.array, loaded.image.spacing, settings)
+        mask = self.label_map(model, loaded.image, settings, run.config)
         return patient_rows(mask, loaded, case_id, settings.nsd_tolerance_mm)
 
     def report(
@@ -124,6 +124,13 @@ class ICHRecipe(Recipe):
     ) -> np.ndarray:
         image = volume.array.reshape(*volume.shape[:3], 1)
         return predict_volume(model, image, volume.spacing, settings)
+
+    def mirror_axes(self, settings: ICHSettings) -> tuple[int, ...]:
+        """Left-right (axis 0 of a slice) when ``flip`` is set."""
+        return (0,) if settings.flip else ()
+
+    def mirror_advice(self) -> str:
+        return "Train with --set flip=true (random left-right flips) to use --tta."
 
     def synth(self, out: Path, cases: int = 24, seed: int = 0) -> Path:
         """Write a synthetic haemorrhage cohort (INSTANCE ``data/`` + ``label/``) into ``out``."""

@@ -20,13 +20,14 @@ from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import case_orientation
 from labkit.studies.msd.steps import (
+    NORMALISATIONS,
     compiled_model,
     image_cases,
     predict_volume,
     prepare,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import progress
+from labkit.studies.runs import progress, read_config
 from labkit.studies.settings.msd import PROFILES, MSDSettings
 
 __all__ = [
@@ -54,10 +55,11 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
         prediction on the case's own grid.
     """
     model, settings, cases = RECIPE.held_out(run, data)
+    config = read_config(run)
     out = {}
     for case in progress(cases, "predicting"):
         loaded = load_case(case)
-        out[case.case_id] = (loaded, predict_volume(model, loaded.image.array, settings))
+        out[case.case_id] = (loaded, RECIPE.label_map(model, loaded.image, settings, config))
     return out
 
 
@@ -96,7 +98,10 @@ class MSDRecipe(Recipe):
         f"(twins: {', '.join(TWIN_TASKS)})"
     )
     profiles = PROFILES
-    choices: ClassVar[Mapping[str, Sequence[Any]]] = {"schedule": ("constant", "cosine")}
+    choices: ClassVar[Mapping[str, Sequence[Any]]] = {
+        "schedule": ("constant", "cosine"),
+        "normalisation": NORMALISATIONS,
+    }
 
     def load(self, data: Path, settings: MSDSettings) -> MSDDataset:
         return load_msd(data)
@@ -113,8 +118,9 @@ class MSDRecipe(Recipe):
         """Every axial slice of the training and validation volumes, padded to one shape (a
         multiple of ``2 ** depth``)."""
         settings = run.settings
-        train_img, train_lab = prepare(run.cases("train"), settings.max_size)
-        val_img, val_lab = prepare(run.cases("val"), settings.max_size)
+        norm, context = settings.normalisation, settings.context
+        train_img, train_lab = prepare(run.cases("train"), settings.max_size, norm, context)
+        val_img, val_lab = prepare(run.cases("val"), settings.max_size, norm, context)
         multiple = 2**settings.depth
         size = np.max([img.shape[:2] for img in train_img + val_img], axis=0)
         shape = tuple(int(-(-s // multiple) * multiple) for s in size)
@@ -143,13 +149,12 @@ class MSDRecipe(Recipe):
     def model(self, run: RunContext) -> keras.Model:
         ds = run.cohort
         n_classes = max(ds.labels) + 1
-        return compiled_model(
-            run.settings, len(ds.modalities), n_classes, run.config["train_slices"]
-        )
+        channels = len(ds.modalities) * (2 * run.settings.context + 1)
+        return compiled_model(run.settings, channels, n_classes, run.config["train_slices"])
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         loaded = self.read(run.cohort, run.case(case_id))
-        pred = predict_volume(model, loaded.image.array, run.settings)
+        pred = self.label_map(model, loaded.image, run.settings, run.config)
         labels = {k: v for k, v in run.cohort.labels.items() if k != 0}
         return evaluate_labels(pred, loaded.label.array, labels, loaded.image.spacing, case=case_id)
 

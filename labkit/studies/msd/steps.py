@@ -14,8 +14,10 @@ from labkit.datasets.base import Case, load_case
 from labkit.datasets.msd import load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.inference import predict_slices
+from labkit.intensity import zscore
 from labkit.io import nifti_files
 from labkit.models import unet
+from labkit.slices import neighbour_channels
 from labkit.studies.runs import progress
 from labkit.studies.settings.msd import MSDSettings
 from labkit.transforms import Resize, resize, undo
@@ -30,6 +32,9 @@ __all__ = [
 ]
 
 
+#: Values of the ``normalisation`` setting.
+NORMALISATIONS = ("minmax", "zscore")
+
 #: The budget of the course's CPU runs on a 20-case abdominal twin (Decathlon chapter and
 #: ``benchmarks/msd_losses.py``): the twin's 128-pixel slices halved to 64 as the study halved
 #: 512 to 256; batch 8, because ~520 training slices give 65 updates an epoch where batch 32
@@ -37,21 +42,31 @@ __all__ = [
 TWIN_BUDGET: dict[str, Any] = {"max_size": 64, "batch_size": 8, "epochs": 6}
 
 
-def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list[Resize]]:
-    """Min-max normalise each channel to ``[0, 1]`` and halve slices larger than ``max_size``.
+def preprocess(
+    image: np.ndarray, max_size: int = 256, normalisation: str = "minmax"
+) -> tuple[np.ndarray, list[Resize]]:
+    """Normalise each channel and halve slices larger than ``max_size``.
 
     Args:
         image: ``(x, y, z, c)`` volume.
         max_size: In-plane size above which x and y are downsampled by 2.
+        normalisation: ``"minmax"`` (the study's: each channel to ``[0, 1]``) or ``"zscore"``
+            (each channel to zero mean and unit variance over the volume, as nnU-Net
+            normalises MRI; :func:`labkit.intensity.zscore`).
 
     Returns:
         The preprocessed volume and the resize record(s) that :func:`labkit.transforms.undo`
         needs to bring a prediction back to the source grid.
     """
-    image = image.astype(np.float32)
-    lo = image.min(axis=(0, 1, 2), keepdims=True)
-    hi = image.max(axis=(0, 1, 2), keepdims=True)
-    image = (image - lo) / np.maximum(hi - lo, 1e-6)
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation must be one of {NORMALISATIONS}; got {normalisation!r}.")
+    if normalisation == "zscore":
+        image = zscore(image)
+    else:
+        image = image.astype(np.float32)
+        lo = image.min(axis=(0, 1, 2), keepdims=True)
+        hi = image.max(axis=(0, 1, 2), keepdims=True)
+        image = (image - lo) / np.maximum(hi - lo, 1e-6)
     records: list[Resize] = []
     if max(image.shape[:2]) > max_size:
         shape = (image.shape[0] // 2, image.shape[1] // 2, image.shape[2])
@@ -60,13 +75,18 @@ def preprocess(image: np.ndarray, max_size: int = 256) -> tuple[np.ndarray, list
     return image, records
 
 
-def prepare(cases: list[Case], max_size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each case preprocessed (:func:`preprocess`): images ``(x, y, z, c)`` and labels
-    ``(x, y, z)`` on the (possibly downsampled) slice grid, in the order of ``cases``."""
+def prepare(
+    cases: list[Case], max_size: int, normalisation: str = "minmax", context: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each case preprocessed (:func:`preprocess`): images ``(x, y, z, c * (2 * context + 1))``
+    (with ``context`` neighbouring slices per side as channels,
+    :func:`labkit.slices.neighbour_channels`) and labels ``(x, y, z)`` on the (possibly
+    downsampled) slice grid, in the order of ``cases``."""
     images, labels = [], []
     for case in progress(cases, "loading"):
         loaded = load_case(case)
-        image, records = preprocess(loaded.image.array, max_size)
+        image, records = preprocess(loaded.image.array, max_size, normalisation)
+        image = neighbour_channels(image, context)
         label = loaded.label.array
         for r in records:
             label = resize(label, r.shape, order=0)[0]
@@ -80,7 +100,8 @@ def build_model(settings: MSDSettings, n_channels: int, n_classes: int) -> keras
 
     Args:
         settings: Profile settings (filters, depth, batch-norm momentum).
-        n_channels: Input channels, one per modality in ``dataset.json``.
+        n_channels: Input channels: one per modality in ``dataset.json``, times
+            ``2 * context + 1`` slices.
         n_classes: Output channels, background included (softmax).
 
     Returns:
@@ -133,7 +154,8 @@ def predict_volume(model: keras.Model, image: np.ndarray, settings: MSDSettings)
     Returns:
         Label map ``(x, y, z)`` uint8 on the source grid.
     """
-    pre, records = preprocess(image, settings.max_size)
+    pre, records = preprocess(image, settings.max_size, settings.normalisation)
+    pre = neighbour_channels(pre, settings.context)
     probs = predict_slices(model, pre, axis=2, multiple=2**settings.depth)
     return undo(np.argmax(probs, axis=-1).astype(np.uint8), records)
 

@@ -13,6 +13,7 @@ from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import Cohort
 from labkit.datasets.phh import load_phh, write_phh_twin
 from labkit.evaluation import evaluate_labels
+from labkit.inference import as_predictor
 from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
@@ -54,7 +55,11 @@ class PHHRecipe(Recipe):
         x_train, y_train = prepare(run.cases("train"), settings, "training slices")
         x_val, y_val = prepare(run.cases("val"), settings, "validation slices")
         augment = slice_augmentation(
-            settings.noise_std, settings.rotate_degrees, settings.augment_prob, seed
+            settings.noise_std,
+            settings.rotate_degrees,
+            settings.augment_prob,
+            seed,
+            settings.flip_axes,
         )
         return Inputs(
             augmented_dataset(x_train, y_train, settings.batch_size, augment, seed=seed),
@@ -67,19 +72,27 @@ class PHHRecipe(Recipe):
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         loaded = self.read(run.cohort, run.case(case_id))
-        pred = predict_volume(model, loaded.image.array, run.settings)
+        pred = self.label_map(model, loaded.image, run.settings, run.config)
         return evaluate_labels(pred, loaded.label.array, LABELS, loaded.image.spacing, case=case_id)
 
     def report(
         self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """The study's own measure: pixel accuracy over the test patients' preprocessed slices,
-        beside the accuracy of a model that predicts no CSF at all."""
+        """The study's own measure: pixel accuracy over the test patients' preprocessed slices
+        (probability above 0.5, as Keras's ``BinaryAccuracy``), beside the accuracy of a model
+        that predicts no CSF at all."""
         x_test, y_test = prepare(run.cases("test"), run.settings, "test slices")
-        data = slice_dataset(x_test, y_test, run.settings.batch_size)
-        scores = model.evaluate(data, verbose=0, return_dict=True)
+        predict, size = as_predictor(model), run.settings.batch_size
+        correct = sum(
+            int(
+                np.count_nonzero(
+                    (predict(x_test[i : i + size]) > 0.5) == (y_test[i : i + size] > 0.5)
+                )
+            )
+            for i in range(0, len(x_test), size)
+        )
         return {
-            "test_slice_accuracy": float(scores["accuracy"]),
+            "test_slice_accuracy": correct / y_test.size,
             "test_slice_accuracy_no_csf": float(1.0 - y_test.mean()),
         }
 

@@ -15,7 +15,16 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 from labkit.hardware import DEVICES, PRECISIONS
 
-__all__ = ["HardwareSettings", "profile_settings", "split_seed"]
+__all__ = [
+    "LARGEST_COMPONENT",
+    "HardwareSettings",
+    "RunSettings",
+    "profile_settings",
+    "split_seed",
+]
+
+#: Values of the ``largest_component`` setting: never, or chosen per label on validation cases.
+LARGEST_COMPONENT = ("off", "auto")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +39,21 @@ class HardwareSettings:
 
     precision: str = "float32"
     devices: str = "one"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings(HardwareSettings):
+    """The settings every study has: the machine's (:class:`HardwareSettings`) and the
+    post-processing chosen after training.
+
+    Attributes:
+        largest_component: ``"off"``, or ``"auto"``: after training, keep each label's largest
+            connected component in the run's label maps if that raises the label's mean Dice on
+            the validation cases (:func:`labkit.postprocessing.choose_largest_component`); the
+            choice is recorded in ``config.json`` and applied by every later prediction.
+    """
+
+    largest_component: str = "off"
 
 
 P = TypeVar("P")
@@ -70,7 +94,12 @@ def profile_settings(
     for name, value in overrides.items():
         overrides[name] = _checked(study, name, value, hints[name], getattr(base, name))
     settings = replace(base, **overrides)
-    choices = {"precision": PRECISIONS, "devices": DEVICES, **(choices or {})}
+    choices = {
+        "precision": PRECISIONS,
+        "devices": DEVICES,
+        "largest_component": LARGEST_COMPONENT,
+        **(choices or {}),
+    }
     for name, allowed in choices.items():
         if name not in known:
             continue

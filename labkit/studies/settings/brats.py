@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import HardwareSettings
+from labkit.studies.settings import RunSettings
 
 __all__ = ["PROFILES", "BraTSSettings"]
 
 
 @dataclass(frozen=True)
-class BraTSSettings(HardwareSettings):
+class BraTSSettings(RunSettings):
     """Settings of one profile of the BraTS recipe.
 
     Attributes:
@@ -30,6 +30,8 @@ class BraTSSettings(HardwareSettings):
             volumes (at least one each), so that an epoch is as long for four patients as for
             forty; validation draws half as many, once.
         foreground: Share of patches centred on a tumour voxel (the rest anywhere).
+        flip_axes: Axes of the network's input flipped at random in training (0 the first
+            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         loss: A :func:`labkit.losses.get` name; ``"dice"`` is the study's soft Dice, over the
             batch and every class, background included (the study's loss covered its three
             tumour classes; left out, the background gets no direct gradient, and a quick run
@@ -61,6 +63,7 @@ class BraTSSettings(HardwareSettings):
     spacing: tuple[float, float, float] = (2.0, 2.0, 2.0)
     patches_per_epoch: int = 80
     foreground: float = 0.5
+    flip_axes: tuple[int, ...] = ()
     loss: str = "dice"
     modalities: tuple[str, ...] = ()
     overlap: float = 0.5

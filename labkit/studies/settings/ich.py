@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.studies.settings import HardwareSettings
+from labkit.studies.settings import RunSettings
 
 __all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "ICHSettings"]
 
 
 @dataclass(frozen=True)
-class ICHSettings(HardwareSettings):
+class ICHSettings(RunSettings):
     """Settings of one profile of the haemorrhage recipe.
 
     Attributes:

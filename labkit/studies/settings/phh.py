@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import HardwareSettings
+from labkit.studies.settings import RunSettings
 
 __all__ = ["PROFILES", "PHHSettings"]
 
 
 @dataclass(frozen=True)
-class PHHSettings(HardwareSettings):
+class PHHSettings(RunSettings):
     """Settings of one profile of the PHH recipe.
 
     Attributes:
@@ -31,6 +31,8 @@ class PHHSettings(HardwareSettings):
         noise_std: Largest standard deviation of the Gaussian noise augmentation.
         rotate_degrees: Largest in-plane rotation of the augmentation.
         augment_prob: Probability of each augmentation per slice.
+        flip_axes: Axes of the network's input flipped at random in training (0 the first
+            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         head_margin: Voxels kept around the head when cropping.
         fractions: Patient shares of train, validation and test (the study: 7/1/2 of 10).
         split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
@@ -49,6 +51,7 @@ class PHHSettings(HardwareSettings):
     noise_std: float = 0.05
     rotate_degrees: float = 15.0
     augment_prob: float = 0.5
+    flip_axes: tuple[int, ...] = ()
     head_margin: int = 2
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     split_seed: int = -1

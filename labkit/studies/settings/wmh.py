@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import HardwareSettings
+from labkit.studies.settings import RunSettings
 
 __all__ = ["PROFILES", "WMHSettings"]
 
 
 @dataclass(frozen=True)
-class WMHSettings(HardwareSettings):
+class WMHSettings(RunSettings):
     """Settings of one profile of the WMH recipe.
 
     Attributes:
@@ -31,6 +31,8 @@ class WMHSettings(HardwareSettings):
         rotate_degrees: Largest in-plane rotation of the augmentation.
         scale: Largest in-plane scaling of the augmentation (a fraction).
         shift_voxels: Largest in-plane shift of the augmentation, in input voxels.
+        flip_axes: Axes of the network's input flipped at random in training (0 the first
+            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         fractions: Subject shares of train, validation and test, within every site.
         test_site: Leave this site out: test on all its subjects, train on the others.
         threshold: Probability above which a voxel is WMH.
@@ -58,6 +60,7 @@ class WMHSettings(HardwareSettings):
     rotate_degrees: float = 10.0
     scale: float = 0.1
     shift_voxels: float = 4.0
+    flip_axes: tuple[int, ...] = ()
     fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
     test_site: str = ""
     threshold: float = 0.5

@@ -11,7 +11,7 @@ import numpy as np
 
 from labkit import experiments
 from labkit.datasets.base import Cohort, load_case
-from labkit.datasets.wmh import LABELS, load_wmh, write_wmh_twin
+from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
 from labkit.evaluation import summarize
 from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.studies import register
@@ -115,6 +115,7 @@ class WMHRecipe(Recipe):
     description = "white-matter hyperintensities in FLAIR (WMH challenge), 3D U-Net, 3x3x1"
     profiles = PROFILES
     labels = LABELS
+    ignore_label = IGNORE_LABEL
     modalities = ("FLAIR",)
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {"input": INPUTS}
     metrics = CHALLENGE_METRICS
@@ -165,10 +166,7 @@ class WMHRecipe(Recipe):
         settings = run.settings
         case = run.case(case_id)
         loaded = self.read(run.cohort, case)
-        threshold = run_threshold(run.config, settings)
-        pred = predict_volume(
-            model, loaded.image.array[..., :1], loaded.image.spacing, settings, threshold
-        )
+        pred = self.label_map(model, loaded.image, settings, run.config)
         spacing = loaded.image.spacing
         return challenge_rows(pred, loaded.label.array, spacing, case_id, case.meta["site"])
 
@@ -195,7 +193,17 @@ class WMHRecipe(Recipe):
     ) -> np.ndarray:
         """The mask at the run's threshold (the one chosen on validation, if it chose one)."""
         threshold = run_threshold(config, settings)
-        return predict_volume(model, volume.array[..., None], volume.spacing, settings, threshold)
+        flair = volume.array[..., :1] if volume.array.ndim == 4 else volume.array[..., None]
+        return predict_volume(model, flair, volume.spacing, settings, threshold)
+
+    def combine(self, configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """The first fold's configuration, with the mean of the folds' tuned thresholds (each
+        chosen on its own validation subjects) when they tuned one."""
+        merged = super().combine(configs)
+        if all("threshold" in c for c in configs):
+            merged["threshold"] = float(np.mean([c["threshold"] for c in configs]))
+            merged["val_dice"] = [c["val_dice"] for c in configs]
+        return merged
 
     def synth(self, out: Path, cases: int = 20, seed: int = 0) -> Path:
         """Write a synthetic WMH cohort in the challenge layout: ``cases`` subjects per site."""

@@ -170,7 +170,12 @@ def training_data(
     ys = [v for p in pairs for v in p[1]]
     if settings.input == "resize":
         data = slice_dataset(
-            np.stack(xs), np.stack(ys), settings.batch_size, shuffle=True, seed=seed
+            np.stack(xs),
+            np.stack(ys),
+            settings.batch_size,
+            shuffle=True,
+            flip_axes=settings.flip_axes,
+            seed=seed,
         )
     else:
         data = patch_dataset(
@@ -181,6 +186,7 @@ def training_data(
             settings.batch_size,
             settings.foreground,
             seed,
+            settings.flip_axes,
         )
     return data, len(xs)
 
