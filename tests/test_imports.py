@@ -22,9 +22,10 @@ FLOORS = {
     "recipes": ("studies",),
     "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
     "steps": (
-        "augment", "batches", "checkpoints", "ct", "evaluation", "hardware", "inference",
-        "intensity", "layers", "losses", "measures", "metrics", "models", "morphology", "pipeline",
-        "saving", "slices", "splits", "training", "transforms",
+        "augment", "batches", "checkpoints", "ct", "ensemble", "evaluation", "hardware",
+        "inference", "intensity", "layers", "losses", "measures", "metrics", "models",
+        "morphology", "pipeline", "postprocessing", "saving", "slices", "splits", "training",
+        "transforms",
     ),
     "data": ("datasets", "phantoms"),
     "base": (
