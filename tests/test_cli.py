@@ -5,21 +5,17 @@ import shutil
 
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti, reorient, save_nifti
-from labkit.studies import msd
 from labkit.studies.runs import load_run_model
 
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(
-        msd.PROFILES,
-        "quick",
-        msd.MSDSettings(epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
-    )
+    use_tiny(monkeypatch, "msd")
 
 
 def test_help_of_every_command(capsys):

@@ -7,6 +7,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.ensemble import Averaged, mirror_sets
@@ -17,7 +18,7 @@ from labkit.postprocessing import (
     largest_component_per_label,
 )
 from labkit.splits import fold_split
-from labkit.studies import brats, ich, msd, phh, wmh
+from labkit.studies import msd
 from labkit.studies.runs import claim_run
 
 # --- mirroring and averaging ----------------------------------------------------------------
@@ -170,56 +171,13 @@ def test_a_run_folder_resumes_only_its_own_fold(tmp_path):
 
 # --- every study, through the command line ---------------------------------------------------
 
-#: Per study: tiny settings, ``synth`` arguments, and the flips that let ``--tta`` mirror.
+#: Per study: ``synth`` arguments, and the flips that let ``--tta`` mirror.
 STUDIES = {
-    "msd": (
-        msd,
-        msd.MSDSettings(epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
-        ["--cases", "7", "--task", "spleen"],
-        ["--set", "flip_axes=[0]"],
-    ),
-    "phh": (
-        phh,
-        phh.PHHSettings(size=32, epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
-        ["--cases", "6"],
-        ["--set", "flip_axes=[1]"],
-    ),
-    "ich": (
-        ich,
-        ich.ICHSettings(size=32, epochs=1, batch_size=8, learning_rate=1e-3, filters=4, depth=2),
-        ["--cases", "6"],
-        ["--set", "flip=true"],
-    ),
-    "wmh": (
-        wmh,
-        wmh.WMHSettings(
-            shape=(16, 16, 8),
-            epochs=1,
-            batch_size=2,
-            learning_rate=1e-3,
-            filters=2,
-            depth=1,
-            copies=1,
-            fractions=(0.34, 0.33, 0.33),
-        ),
-        ["--cases", "3"],
-        ["--set", "flip_axes=[0]"],
-    ),
-    "brats": (
-        brats,
-        brats.BraTSSettings(
-            patch=(16, 16, 16),
-            epochs=1,
-            batch_size=2,
-            learning_rate=1e-3,
-            filters=2,
-            depth=1,
-            patches_per_epoch=4,
-            overlap=0.25,
-        ),
-        ["--cases", "5"],
-        ["--set", "flip_axes=[0,1,2]"],
-    ),
+    "msd": (["--cases", "7", "--task", "spleen"], ["--set", "flip_axes=[0]"]),
+    "phh": (["--cases", "6"], ["--set", "flip_axes=[1]"]),
+    "ich": (["--cases", "6"], ["--set", "flip=true"]),
+    "wmh": (["--cases", "3"], ["--set", "flip_axes=[0]"]),
+    "brats": (["--cases", "5"], ["--set", "flip_axes=[0,1,2]"]),
 }
 
 
@@ -227,8 +185,8 @@ STUDIES = {
 def test_folds_ensemble_tta_and_largest_component_on_every_study(
     study, tmp_path, monkeypatch, capsys
 ):
-    module, tiny, synth_args, flips = STUDIES[study]
-    monkeypatch.setitem(module.PROFILES, "quick", tiny)
+    synth_args, flips = STUDIES[study]
+    use_tiny(monkeypatch, study)
     data, cv = tmp_path / "data", tmp_path / "cv"
     assert cli.main(["synth", study, str(data), *synth_args]) == 0
     train = ["train", study, "--data", str(data), "--out", str(cv), "--folds", "2"]
@@ -266,8 +224,8 @@ def test_folds_ensemble_tta_and_largest_component_on_every_study(
 
 
 def test_an_ensemble_of_two_identical_folds_predicts_as_one_fold(tmp_path, monkeypatch, capsys):
-    module, tiny, synth_args, _ = STUDIES["msd"]
-    monkeypatch.setitem(module.PROFILES, "quick", tiny)
+    synth_args, _ = STUDIES["msd"]
+    use_tiny(monkeypatch, "msd")
     data, cv = tmp_path / "data", tmp_path / "cv"
     cli.main(["synth", "msd", str(data), *synth_args])
     assert cli.main(["train", "msd", "--data", str(data), "--out", str(cv), "--folds", "2"]) == 0
@@ -300,8 +258,8 @@ def test_an_ensemble_of_two_identical_folds_predicts_as_one_fold(tmp_path, monke
 
 @pytest.mark.backends
 def test_evaluate_scores_the_same_test_cases_again_with_tta(tmp_path, monkeypatch):
-    module, tiny, synth_args, _ = STUDIES["msd"]
-    monkeypatch.setitem(module.PROFILES, "quick", tiny)
+    synth_args, _ = STUDIES["msd"]
+    use_tiny(monkeypatch, "msd")
     data, run = tmp_path / "data", tmp_path / "run"
     cli.main(["synth", "msd", str(data), *synth_args])
     own = msd.train(data, run, "quick", overrides={"flip_axes": [0, 1]})

@@ -7,6 +7,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.datasets.brats import load_brats, load_brats_case
@@ -113,17 +114,7 @@ def twin(tmp_path_factory):
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    tiny = brats.BraTSSettings(
-        patch=(16, 16, 16),
-        epochs=1,
-        batch_size=2,
-        learning_rate=1e-3,
-        filters=2,
-        depth=1,
-        patches_per_epoch=4,
-        overlap=0.25,
-    )
-    monkeypatch.setitem(brats.PROFILES, "quick", tiny)
+    use_tiny(monkeypatch, "brats")
 
 
 def test_a_small_cohort_holds_one_case_out(twin):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.datasets import Case, LoadedCase
@@ -27,11 +28,7 @@ def twin(tmp_path_factory):
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(
-        ich.PROFILES,
-        "quick",
-        ich.ICHSettings(size=32, epochs=1, batch_size=8, learning_rate=1e-3, filters=4, depth=2),
-    )
+    use_tiny(monkeypatch, "ich")
 
 
 def test_full_profile_keeps_the_study_settings():

@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.evaluation import read_metrics_csv
@@ -15,11 +16,7 @@ from labkit.transforms import Crop, Resize, undo
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    monkeypatch.setitem(
-        phh.PROFILES,
-        "quick",
-        phh.PHHSettings(size=32, epochs=1, batch_size=16, learning_rate=1e-3, filters=4, depth=2),
-    )
+    use_tiny(monkeypatch, "phh")
 
 
 def test_full_profile_keeps_the_study_settings():

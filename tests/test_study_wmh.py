@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from _tiny import use_tiny
 
 from labkit import cli
 from labkit.datasets.wmh import SITES, load_wmh
@@ -25,17 +26,7 @@ def twin(tmp_path_factory):
 
 @pytest.fixture
 def tiny_profile(monkeypatch):
-    tiny = wmh.WMHSettings(
-        shape=(16, 16, 8),
-        epochs=1,
-        batch_size=2,
-        learning_rate=1e-3,
-        filters=2,
-        depth=1,
-        copies=1,
-        fractions=(0.34, 0.33, 0.33),  # one subject per site in each subset
-    )
-    monkeypatch.setitem(wmh.PROFILES, "quick", tiny)
+    use_tiny(monkeypatch, "wmh")
 
 
 def test_full_profile_keeps_the_study_settings():
