@@ -2,6 +2,7 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -113,3 +114,26 @@ def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
     (legacy / "state.json").write_text('{"epochs_done": 3}')
     with pytest.raises(ValueError, match=r"did not record its settings \(no run\.json\)"):
         claim_run(legacy, "msd", "quick", settings, 0, data)
+
+
+def test_zscore_and_neighbouring_slices_reach_the_model_and_predict(tmp_path, monkeypatch):
+    from _tiny import use_tiny
+
+    from labkit.datasets import write_msd_twin
+
+    use_tiny(monkeypatch, "msd")
+    data = tmp_path / "Task04_Hippocampus"
+    write_msd_twin(data, "hippocampus", n_cases=5, seed=0)
+    overrides = {"normalisation": "zscore", "context": 1}
+    msd.train(data, tmp_path / "run", "quick", overrides=overrides)
+    model = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
+    assert model.input_shape[-1] == 3  # one modality, a slice and its two neighbours
+    image = load_case(load_msd(data).cases[0]).image.array
+    pre, _ = msd.preprocess(image, normalisation="zscore")
+    assert abs(float(pre.mean())) < 1e-4 and float(pre.std()) == pytest.approx(1.0, abs=1e-3)
+    labels = msd.predict_volume(model, image, msd.run_settings(tmp_path / "run"))
+    assert labels.shape == image.shape[:3]
+    with pytest.raises(ValueError, match="normalisation must be 'minmax' or 'zscore'; got 'z'"):
+        msd.settings("quick", {"normalisation": "z"})
+    with pytest.raises(ValueError, match=r"normalisation must be one of \('minmax', 'zscore'\)"):
+        msd.preprocess(image, normalisation="percentile")
