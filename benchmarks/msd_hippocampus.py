@@ -8,6 +8,7 @@ Run (about 14 minutes on a 2-core CPU)::
 
     python benchmarks/msd_hippocampus.py [--data ../shared/data/Task04_Hippocampus]
                                          [--set epochs=4 ...] [--out results.json]
+                                         [--keep RUN]
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_settings_option(parser)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="also write the results to this JSON file")
+    parser.add_argument("--keep", help="train into this run folder and keep it (default: discard)")
     args = parser.parse_args(argv)
 
     from labkit import config
@@ -38,7 +40,8 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = parsed_settings(args.set)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        summary = msd.train(data, Path(tmp) / "run", "quick", args.seed, overrides=overrides)
+        run = Path(args.keep) if args.keep else Path(tmp) / "run"
+        summary = msd.train(data, run, "quick", args.seed, overrides=overrides)
     result = {
         "data": str(data),
         "overrides": overrides,
