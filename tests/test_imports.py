@@ -20,7 +20,7 @@ ROOT = Path(labkit.__file__).parent
 FLOORS = {
     "entry": ("__main__", "cli"),
     "recipes": ("studies",),
-    "tools": ("experiments", "evaluate_folder", "viz", "charts", "tables"),
+    "tools": ("experiments", "evaluate_folder", "full_runs", "viz", "charts", "tables"),
     "steps": (
         "augment", "batches", "checkpoints", "ct", "ensemble", "evaluation", "hardware",
         "inference", "intensity", "layers", "losses", "measures", "metrics", "models",
