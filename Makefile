@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 test: setup lint unit backends notebooks book-check
 
 lint: setup
-	$(BIN)/ruff check labkit tests tools book benchmarks
-	$(BIN)/ruff format --check labkit tests tools benchmarks
+	$(BIN)/ruff check labkit labkit_cli.py tests tools book benchmarks
+	$(BIN)/ruff format --check labkit labkit_cli.py tests tools benchmarks
 
 unit: setup
 	$(BIN)/python -m pytest -p no:cacheprovider --durations=10 tests

@@ -1,4 +1,4 @@
-"""The command line: ``labkit synth | train | predict | evaluate`` (also ``python -m labkit``).
+"""The command line's commands: ``labkit synth | train | predict | evaluate | download``.
 
 ::
 
@@ -7,7 +7,12 @@
                  [--set KEY=VALUE ...] [--folds K]
     labkit predict RUN --input DIR --output DIR [--tta] [--ensemble]
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
+                    [--nsd-tolerance MM]
     labkit download TASK [--root DIR]
+
+The parser lives in the top-level module :mod:`labkit_cli`, so that ``labkit --help`` answers
+without importing Keras; :func:`run` runs a parsed command. Exit status: 0, 1 when a command
+fails (the message says why), 2 for a command line argparse cannot parse.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.errors import TrainingCollapsedError
+from labkit_cli import main as _main
+from labkit_cli import parse_setting
 
-__all__ = ["main", "parse_setting"]
+__all__ = ["main", "parse_setting", "run"]
 
 
 #: ``labkit synth`` options that only some studies take, and a study that takes each.
@@ -45,20 +52,6 @@ def _synth(args: argparse.Namespace) -> int:
     study.synth(Path(args.dir), seed=args.seed, **options)
     print(f"wrote a synthetic {args.study} cohort to {args.dir}")
     return 0
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """Parse ``KEY=VALUE`` from ``--set``; the value is read as JSON when it can be (4, 1e-3,
-    [0], true), else kept as a string (dice_ce)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(
-            f"--set expects KEY=VALUE (for example epochs=4 or loss=dice_ce); got {text!r}."
-        )
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -87,7 +80,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import json
 
     from labkit import studies
     from labkit.studies.runs import FOLDS_FILE, read_config
@@ -115,8 +107,17 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from labkit.evaluate_folder import evaluate_folders
 
+    if not args.nsd_tolerance > 0:
+        raise ValueError(
+            f"--nsd-tolerance must be a distance in mm above 0; got {args.nsd_tolerance}."
+        )
     rows, summary = evaluate_folders(
-        Path(args.pred), Path(args.ref), Path(args.out), args.labels, args.lesions
+        Path(args.pred),
+        Path(args.ref),
+        Path(args.out),
+        args.labels,
+        args.lesions,
+        nsd_tolerance_mm=args.nsd_tolerance,
     )
     print(f"wrote {len(rows)} rows to {args.out}")
     shown = {
@@ -141,114 +142,31 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    from labkit import studies
-
-    names = studies.names()
-    parser = argparse.ArgumentParser(prog="labkit", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("synth", help="write a synthetic twin cohort in a study's real layout")
-    p.add_argument("study", choices=names)
-    p.add_argument("dir", help="output folder (created)")
-    p.add_argument(
-        "--cases",
-        type=int,
-        help="number of cases (default: the study's: msd 20, phh 10, brats 16; wmh: subjects per "
-        "site, 20)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
-    p.add_argument("--task", help="task of studies with several (msd: hippocampus, liver, spleen)")
-    p.add_argument(
-        "--layout",
-        help="on-disk layout of studies with several (brats: msd, the default, or brats)",
-    )
-    p.set_defaults(handler=_synth)
-
-    p = sub.add_parser("train", help="train a study's model and evaluate its held-out cases")
-    p.add_argument("study", choices=names)
-    p.add_argument("--data", required=True, help="dataset folder in the study's layout")
-    p.add_argument(
-        "--out", required=True, help="run folder to write (model.keras, metrics.csv, ...)"
-    )
-    p.add_argument(
-        "--profile",
-        choices=("auto", "quick", "full"),
-        default=None,
-        help="default: LABKIT_PROFILE, else auto (full where a GPU is visible, else quick)",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--set",
-        type=parse_setting,
-        action="append",
-        metavar="KEY=VALUE",
-        help="change one setting of the profile, e.g. --set epochs=4 --set loss=dice_ce "
-        "(repeatable; the run's config.json records them)",
-    )
-    p.add_argument(
-        "--folds",
-        type=int,
-        metavar="K",
-        help="k-fold cross-validation: the test cases set aside, the others cut by patient into "
-        "K folds, one run folder each (RUN/fold_i), then their ensemble scored on the test cases",
-    )
-    p.set_defaults(handler=_train)
-
-    p = sub.add_parser("predict", help="segment a folder of images with a trained run")
-    p.add_argument("run", help="run folder written by `labkit train`")
-    p.add_argument("--input", required=True, help="study layout folder or folder of NIfTI images")
-    p.add_argument("--output", required=True, help="folder for <case id>.nii.gz label maps")
-    p.add_argument(
-        "--tta",
-        action="store_true",
-        help="test-time augmentation: average over every mirrored copy of each input, over the "
-        "axes the run's augmentation flipped",
-    )
-    p.add_argument(
-        "--ensemble",
-        action="store_true",
-        help="RUN is a `train --folds K` folder: average the probabilities of its K fold models",
-    )
-    p.set_defaults(handler=_predict)
-
-    p = sub.add_parser(
-        "evaluate", help="per-case, per-label metrics of predictions against references"
-    )
-    p.add_argument("--pred", required=True, help="folder of predicted <case id>.nii.gz")
-    p.add_argument(
-        "--ref",
-        required=True,
-        help="folder of reference label maps, an MSD task folder, an INSTANCE folder or a WMH "
-        "challenge folder (label 2 left out, lesions scored)",
-    )
-    p.add_argument("--out", required=True, help="CSV file to write")
-    p.add_argument(
-        "--labels", type=int, nargs="+", help="label values to score (default: all non-zero)"
-    )
-    p.add_argument(
-        "--lesions",
-        action="store_true",
-        help="add lesion-wise columns: components, false-positive components, lesion F1",
-    )
-    p.set_defaults(handler=_evaluate)
-
-    p = sub.add_parser("download", help="download a real Decathlon task (needs internet)")
-    p.add_argument("task", help="e.g. Task04_Hippocampus, hippocampus or 4")
-    p.add_argument("--root", help="folder to extract into (default: LABKIT_DATA_ROOT or the cache)")
-    p.set_defaults(handler=_download)
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Parse the command line and run the command; returns the exit status."""
+    return _main(argv)
+
+
+#: Command name to the function that runs it.
+COMMANDS = {
+    "synth": _synth,
+    "train": _train,
+    "predict": _predict,
+    "evaluate": _evaluate,
+    "download": _download,
+}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command (:func:`labkit_cli.build_parser`): 0 on success, 1 (with the
+    error's message on stderr, no traceback) when it fails."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = _parser().parse_args(argv)
     try:
-        return args.handler(args)
+        return COMMANDS[args.command](args)
     except (ValueError, OSError, KeyError) as exc:
-        print(f"labkit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"labkit {args.command}: error: {message}", file=sys.stderr)
+        return 1
     except TrainingCollapsedError as exc:
         print(f"labkit {args.command}: training failed: {exc}", file=sys.stderr)
         return 1

@@ -112,6 +112,7 @@ def evaluate_folders(
     out: Path,
     labels: Sequence[int] | None = None,
     lesions: bool = False,
+    nsd_tolerance_mm: float = 1.0,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Score every predicted case against its reference and write the per-case CSV.
 
@@ -126,6 +127,8 @@ def evaluate_folders(
         lesions: Add lesion-wise columns (components, false-positive components, lesion recall,
             precision and F1; see :func:`labkit.evaluation.lesion_metrics`); always on for a WMH
             folder, whose challenge scores lesions.
+        nsd_tolerance_mm: Tolerance of the normalised surface Dice (``nsd``), in mm; below the
+            voxel size, only surface voxels that coincide count.
 
     Returns:
         The per-case rows and the per-label summary.
@@ -172,6 +175,7 @@ def evaluate_folders(
             case=case_id,
             lesions=lesions,
             ignore=[v for v in references.ignore if v not in wanted],
+            nsd_tolerance_mm=nsd_tolerance_mm,
         )
         if references.sites:
             scored = [{**row, "site": references.sites[case_id]} for row in scored]

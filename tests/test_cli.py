@@ -1,12 +1,17 @@
 """The command-line contract, end to end on a small spleen twin (one short epoch)."""
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from _tiny import use_tiny
 
+import labkit
+import labkit_cli
 from labkit import cli
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti, reorient, save_nifti
@@ -30,6 +35,49 @@ def test_help_of_every_command(capsys):
             cli.main(args)
         assert exc.value.code == 0
     assert "--profile {auto,quick,full}" in capsys.readouterr().out
+
+
+def test_help_and_version_import_neither_labkit_nor_keras():
+    """``labkit --help`` answers before any heavy import (the front door, labkit_cli)."""
+    code = (
+        "import sys, labkit_cli\n"
+        "for argv in (['--help'], ['train', '--help'], ['--version']):\n"
+        "    try:\n"
+        "        labkit_cli.main(argv)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, (argv, exc.code)\n"
+        "heavy = sorted(m for m in ('labkit', 'keras', 'tensorflow', 'jax', 'torch')\n"
+        "               if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stdout
+    assert f"labkit {labkit.__version__}" in done.stdout
+    assert "examples:\n  labkit train phh --data data/phh --out runs/phh" in done.stdout
+
+
+def test_every_command_has_examples_and_the_studies_are_labkits():
+    from labkit.studies import BUILTIN
+
+    assert set(labkit_cli.STUDIES) == set(BUILTIN)
+    for name, text in labkit_cli.EXAMPLES.items():
+        command = f"labkit {name}" if name else "labkit "
+        assert text.startswith("examples:\n") and command in text, name
+        if name:  # every example parses
+            for line in text.splitlines():
+                if line.startswith(f"  labkit {name}"):
+                    argv = shlex.split(line.split("#")[0])[1:]
+                    assert labkit_cli.build_parser().parse_args(argv).command == name
+
+
+def test_a_failing_command_exits_1_and_a_bad_command_line_2(tmp_path, capsys):
+    assert cli.main(["evaluate", "--pred", str(tmp_path), "--ref", str(tmp_path), "--out",
+                     str(tmp_path / "m.csv"), "--nsd-tolerance", "0"]) == 1  # fmt: skip
+    assert "--nsd-tolerance must be a distance in mm above 0; got 0.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["evaluate", "--pred", "x"])
+    assert exc.value.code == 2
 
 
 def test_unknown_study_is_refused():
@@ -112,7 +160,7 @@ def test_predict_a_plain_folder_without_labels(tmp_path, tiny_profile, capsys):
     # an image with two channels where the run was trained on one modality is refused
     two = tmp_path / "two_channels"
     save_nifti(two / "patient_C.nii.gz", np.stack([ras.array, ras.array], -1), ras.affine)
-    assert cli.main(["predict", str(run), "--input", str(two), "--output", str(out)]) == 2
+    assert cli.main(["predict", str(run), "--input", str(two), "--output", str(out)]) == 1
     assert (
         "patient_C.nii.gz has 2 channel(s) but the model was trained on 1"
         in capsys.readouterr().err
@@ -129,7 +177,7 @@ def test_evaluate_lists_unmatched_cases(tmp_path, capsys):
     code = cli.main(
         ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(tmp_path / "x.csv")]
     )
-    assert code == 2
+    assert code == 1
     assert "2 prediction(s)" in capsys.readouterr().err
 
 
@@ -138,7 +186,7 @@ def test_predict_needs_a_finished_run(tmp_path, capsys):
         cli.main(
             ["predict", str(tmp_path), "--input", str(tmp_path), "--output", str(tmp_path / "o")]
         )
-        == 2
+        == 1
     )
     assert "is not a finished labkit run" in capsys.readouterr().err
 
@@ -147,7 +195,7 @@ def test_train_set_refuses_unknown_or_malformed_settings(tmp_path, capsys):
     data = tmp_path / "Task09_Spleen"
     assert cli.main(["synth", "msd", str(data), "--cases", "3", "--task", "spleen"]) == 0
     train = ["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]
-    assert cli.main([*train, "--set", "lr=3"]) == 2
+    assert cli.main([*train, "--set", "lr=3"]) == 1
     assert "unknown msd setting(s) ['lr']" in capsys.readouterr().err
     for setting, message in [
         ("epochs=abc", "the msd setting epochs must be a whole number; got 'abc'"),
@@ -157,7 +205,7 @@ def test_train_set_refuses_unknown_or_malformed_settings(tmp_path, capsys):
         ("learning_rate=fast", "the msd setting learning_rate must be a number; got 'fast'"),
         ("flip_axes=0", "the msd setting flip_axes must be a list; got 0"),
     ]:
-        assert cli.main([*train, "--set", setting]) == 2, setting
+        assert cli.main([*train, "--set", setting]) == 1, setting
         err = capsys.readouterr().err
         assert message in err and "The profile's value is --set" in err, err
     assert not (tmp_path / "run").exists()  # refused before anything was loaded or written
@@ -174,10 +222,10 @@ def test_predict_refuses_a_missing_input_and_an_output_onto_the_input(tmp_path, 
         (run / name).write_text('{"study": "msd"}')
     images = tmp_path / "images"
     predict = ["predict", str(run), "--input", str(images), "--output"]
-    assert cli.main([*predict, str(tmp_path / "out")]) == 2
+    assert cli.main([*predict, str(tmp_path / "out")]) == 1
     assert f"--input {images} is not a folder" in capsys.readouterr().err
     images.mkdir()
-    assert cli.main([*predict, str(images)]) == 2
+    assert cli.main([*predict, str(images)]) == 1
     assert "would overwrite the images they were made from" in capsys.readouterr().err
 
 
@@ -192,10 +240,10 @@ def test_train_refuses_nan_and_constant_images_naming_the_file(tmp_path, capsys)
     broken = volume.array.astype("float32")
     broken[1, 2, 3] = float("nan")
     save_nifti(image, broken, volume.affine)
-    assert cli.main([*train, str(tmp_path / "a")]) == 2
+    assert cli.main([*train, str(tmp_path / "a")]) == 1
     assert f"{image} holds 1 NaN and 0 infinite voxel(s)" in capsys.readouterr().err
     save_nifti(image, np.zeros_like(broken), volume.affine)
-    assert cli.main([*train, str(tmp_path / "b")]) == 2
+    assert cli.main([*train, str(tmp_path / "b")]) == 1
     err = capsys.readouterr().err
     assert str(image) in err and "holds the single value" in err and "expected an image" in err
 
@@ -230,10 +278,10 @@ def test_evaluate_scores_every_label_on_every_case_and_refuses_inflating_input(t
         ("b", "2", 1.0),
     ]
     capsys.readouterr()
-    assert cli.main([*evaluate, "--labels", "7"]) == 2
+    assert cli.main([*evaluate, "--labels", "7"]) == 1
     assert "--labels 7: in no prediction" in capsys.readouterr().err
     (pred / "b.nii.gz").unlink()
-    assert cli.main(evaluate) == 2
+    assert cli.main(evaluate) == 1
     err = capsys.readouterr().err
     assert "1 reference(s) in" in err and "have no prediction" in err and ": b. A case" in err
 
@@ -247,7 +295,7 @@ def test_predict_with_a_truncated_model_says_so(tmp_path, capsys):
     (run / "summary.json").write_text("{}")
     (run / "model.keras").write_bytes(b"PK\x03\x04 half a zip")
     predict = ["predict", str(run), "--input", str(images), "--output", str(tmp_path / "out")]
-    assert cli.main(predict) == 2
+    assert cli.main(predict) == 1
     err = capsys.readouterr().err
     assert "model.keras could not be loaded as a Keras model (15 bytes" in err
     assert "truncated or not a Keras file" in err
@@ -256,6 +304,6 @@ def test_predict_with_a_truncated_model_says_so(tmp_path, capsys):
 def test_too_few_cases_for_the_split_says_the_minimum(tmp_path, capsys):
     data = tmp_path / "Task09_Spleen"
     assert cli.main(["synth", "msd", str(data), "--cases", "3", "--task", "spleen"]) == 0
-    assert cli.main(["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]) == 2
+    assert cli.main(["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]) == 1
     assert "3 cases are too few" in (err := capsys.readouterr().err)
     assert "This split needs at least 5 cases" in err

@@ -37,7 +37,7 @@ def _build_wheel(out: Path) -> Path:
     """Build labkit's wheel from a copy of its sources (the build writes beside them)."""
     src = out / "src"
     shutil.copytree(ROOT / "labkit", src / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "README.md", "LICENSE", "labkit_cli.py"):
         shutil.copy(ROOT / name, src / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
@@ -66,6 +66,9 @@ def test_the_wheel_is_named_for_the_course_and_ships_the_recorded_results(wheel)
     names = zipfile.ZipFile(wheel).namelist()
     assert "labkit/records/wmh_ablation_quick.json" in names
     assert "labkit/records/brats_real_quick.json" in names
+    assert "labkit_cli.py" in names  # the command's front door (labkit --help without Keras)
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "labkit = labkit_cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
 
 def test_installing_labkit_leaves_colabs_preinstalled_stack_alone(wheel, tmp_path):
