@@ -18,6 +18,7 @@ from labkit.datasets.wmh import load_wmh
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
+from labkit.progress import progress
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
 
@@ -160,13 +161,13 @@ def evaluate_folders(
             "count against the result); predict every case, or remove its reference."
         )
     pairs = {}
-    for case_id, path in preds.items():
+    for case_id, path in progress(list(preds.items()), "reading"):
         p, r = load_label(path), load_label(refs[case_id])
         check_same_grid(r, p)
         pairs[case_id] = (p, r)
     wanted = _labels_to_score(pairs, labels, names, references.ignore, pred, ref)
     rows: list[dict[str, Any]] = []
-    for case_id, (p, r) in pairs.items():
+    for case_id, (p, r) in progress(list(pairs.items()), "scoring"):
         scored = evaluate_labels(
             p.array,
             r.array,

@@ -29,7 +29,8 @@ FLOORS = {
     ),
     "data": ("datasets", "phantoms"),
     "base": (
-        "checks", "config", "errors", "files", "io", "labels", "records", "spatial", "volume",
+        "checks", "config", "errors", "files", "io", "labels", "progress", "records", "spatial",
+        "volume",
     ),
 }  # fmt: skip
 ORDER = list(FLOORS)

@@ -26,6 +26,7 @@ from labkit.io import (
     load_nifti,
     nifti_files,
 )
+from labkit.progress import progress
 
 __all__ = [
     "Case",
@@ -281,8 +282,16 @@ def draw_cases(
     workers = max(1, min(workers, n_cases))
     # fork is unsafe on macOS, and where JAX runs (its threads can deadlock a forked copy)
     if workers == 1 or not sys.platform.startswith("linux") or _on_jax():
-        yield from map(draw, rngs)
+        yield from progress(map(draw, rngs), "drawing cases", total=n_cases)
         return
+    yield from progress(_pooled(draw, rngs, workers), "drawing cases", total=n_cases)
+
+
+def _pooled(
+    draw: Callable[[np.random.Generator], _T], rngs: Iterator[np.random.Generator], workers: int
+) -> Iterator[_T]:
+    """``draw`` of each generator in ``workers`` forked processes, in order (at most two
+    pending per worker)."""
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         pending: list[Future[_T]] = []
         for rng in rngs:

@@ -19,7 +19,7 @@ from labkit.errors import ShapeError
 from labkit.inference import save_prediction
 from labkit.io import Volume, check_image, load_nifti, nifti_files, orientation, reorient
 from labkit.models import unet
-from labkit.studies.runs import progress
+from labkit.progress import progress
 
 __all__ = [
     "binary_slice_model",

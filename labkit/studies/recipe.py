@@ -62,13 +62,13 @@ from labkit.evaluation import summarize, write_metrics_csv
 from labkit.hardware import placement, precision
 from labkit.io import Volume
 from labkit.postprocessing import apply_choice, choose_largest_component
+from labkit.progress import progress
 from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
 from labkit.studies.runs import (
     check_held_out,
     claim_run,
     load_run_model,
-    progress,
     read_config,
     read_folds,
     write_folds,

@@ -9,8 +9,7 @@ preprocessing), ``metrics.csv`` (held-out per-case, per-label metrics) and ``sum
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ import numpy as np
 from labkit.datasets.base import Case, load_case
 from labkit.errors import LabkitError
 from labkit.files import write_text
+from labkit.progress import progress
 from labkit.saving import load_model
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "check_held_out",
     "claim_run",
     "load_run_model",
-    "progress",
     "read_config",
     "read_folds",
     "write_folds",
@@ -141,17 +140,6 @@ def check_held_out(
     wanted = set(ids)
     for case in progress([c for c in cases if c.case_id in wanted], "checking held-out cases"):
         load(case)
-
-
-def progress(items: Sequence[T], label: str) -> Iterator[T]:
-    """Yield items while drawing a one-line progress bar on stderr."""
-    n = len(items)
-    for i, item in enumerate(items, 1):
-        done = int(30 * i / max(n, 1))
-        sys.stderr.write(f"\r{label} [{'#' * done}{'.' * (30 - done)}] {i}/{n}")
-        sys.stderr.flush()
-        yield item
-    sys.stderr.write("\n")
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> Path:

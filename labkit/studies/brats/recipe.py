@@ -20,6 +20,7 @@ from labkit.inference import save_prediction
 from labkit.io import Volume
 from labkit.labels import CONVENTION_LABELS
 from labkit.pipeline import patch_dataset
+from labkit.progress import progress
 from labkit.studies import register
 from labkit.studies.brats.scoring import (
     STUDY_METRICS,
@@ -36,7 +37,6 @@ from labkit.studies.brats.steps import (
 )
 from labkit.studies.common import case_orientation
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import progress
 from labkit.studies.settings.brats import PROFILES, BraTSSettings
 
 __all__ = [

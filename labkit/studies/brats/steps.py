@@ -20,8 +20,8 @@ from labkit.intensity import zscore
 from labkit.labels import CONVENTION_LABELS, check_labels
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset
+from labkit.progress import progress
 from labkit.splits import split_ids
-from labkit.studies.runs import progress
 from labkit.studies.settings.brats import BraTSSettings
 from labkit.transforms import crop_to_box, foreground_box, resize, undo
 

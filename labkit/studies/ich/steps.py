@@ -14,9 +14,9 @@ from labkit.ct import apply_window, brain_median_hu, intracranial_mask
 from labkit.datasets.base import Case, load_case
 from labkit.inference import predict_slices
 from labkit.morphology import remove_small_components
+from labkit.progress import progress
 from labkit.slices import neighbour_channels
 from labkit.studies.common import binary_slice_model
-from labkit.studies.runs import progress
 from labkit.studies.settings.ich import ICHSettings
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 

@@ -15,6 +15,7 @@ from labkit.errors import ShapeError
 from labkit.evaluation import evaluate_labels, generalized_dice, read_metrics_csv
 from labkit.io import Volume, check_image, load_nifti
 from labkit.pipeline import slice_dataset
+from labkit.progress import progress
 from labkit.slices import stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
@@ -27,7 +28,7 @@ from labkit.studies.msd.steps import (
     prepare,
 )
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import progress, read_config
+from labkit.studies.runs import read_config
 from labkit.studies.settings.msd import PROFILES, MSDSettings
 
 __all__ = [

@@ -17,8 +17,8 @@ from labkit.inference import predict_slices
 from labkit.intensity import zscore
 from labkit.io import nifti_files
 from labkit.models import unet
+from labkit.progress import progress
 from labkit.slices import neighbour_channels
-from labkit.studies.runs import progress
 from labkit.studies.settings.msd import MSDSettings
 from labkit.transforms import Resize, resize, undo
 

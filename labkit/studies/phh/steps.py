@@ -10,9 +10,9 @@ from labkit.datasets.base import load_case
 from labkit.inference import predict_slices
 from labkit.intensity import minmax_slices
 from labkit.morphology import keep_largest_component
+from labkit.progress import progress
 from labkit.slices import neighbour_channels, stack_slices
 from labkit.studies.common import binary_slice_model
-from labkit.studies.runs import progress
 from labkit.studies.settings.phh import PHHSettings
 from labkit.transforms import Crop, Resize, crop_to_box, foreground_box, resize, undo
 

@@ -14,9 +14,9 @@ from labkit.datasets.base import Cohort, load_case
 from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
 from labkit.evaluation import summarize
 from labkit.io import Volume, check_image, load_nifti, nifti_files
+from labkit.progress import progress
 from labkit.studies import register
 from labkit.studies.recipe import Inputs, Recipe, RunContext
-from labkit.studies.runs import progress
 from labkit.studies.settings.wmh import PROFILES, WMHSettings
 from labkit.studies.wmh.scoring import (
     CHALLENGE_METRICS,

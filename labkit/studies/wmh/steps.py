@@ -16,8 +16,8 @@ from labkit.inference import sliding_window
 from labkit.intensity import zscore
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset, patch_dataset, slice_dataset
+from labkit.progress import progress
 from labkit.splits import leave_group_out, stratified_split_ids
-from labkit.studies.runs import progress
 from labkit.studies.settings.wmh import WMHSettings
 from labkit.transforms import Resize, resize, undo
 
