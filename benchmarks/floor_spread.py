@@ -12,7 +12,7 @@ The floors here are the chapters' own; keep them in step.
 
 Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
 
-    python benchmarks/floor_spread.py phh ich liver brats_twin brats_real unet \\
+    python benchmarks/floor_spread.py phh ich liver hippocampus brats_twin brats_real unet \\
         [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json]
 """
 
@@ -98,6 +98,23 @@ def _liver(data: Path, seed: int, out: Path) -> dict[str, float]:
     return {"liver Dice": _mean_by_label(out, "liver")}
 
 
+def _hippocampus_data() -> Path:
+    from labkit import config
+
+    root = config.find_real_dataset("Task04_Hippocampus")
+    if root is None:
+        raise SystemExit("the real MSD hippocampus cases are not here (../shared/data)")
+    return root
+
+
+def _hippocampus(data: Path, seed: int, out: Path) -> dict[str, float]:
+    """The Decathlon chapter's real-hippocampus run (its split: seed 0's)."""
+    from labkit.studies import msd
+
+    msd.train(data, out, "quick", seed=seed, overrides={**msd.HIPPOCAMPUS_BUDGET, "split_seed": 0})
+    return {f"{k} Dice": _mean_by_label(out, k) for k in ("Anterior", "Posterior")}
+
+
 def _brats_twin_data() -> Path:
     from labkit.config import cache_dir
     from labkit.datasets.brats import write_brats_twin
@@ -171,6 +188,13 @@ FLOORS = {
     "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", 0.80, _phh_data, _phh),
     "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", 0.55, _ich_data, _ich),
     "liver": Floor("book/msd.md", "liver Dice, liver twin", 0.90, _liver_data, _liver),
+    "hippocampus": Floor(
+        "book/msd.md",
+        "held-out Dice per label, real hippocampus, four epochs",
+        0.77,
+        _hippocampus_data,
+        _hippocampus,
+    ),
     "brats_twin": Floor(
         "book/brats.md", "whole-tumour Dice, 12-case twin", 0.88, _brats_twin_data, _brats_twin
     ),

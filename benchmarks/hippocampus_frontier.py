@@ -13,13 +13,17 @@ DIR`` keeps each run folder as ``DIR/<variant>-s<seed>`` (for ``hippocampus_opti
 Run (about 10 minutes a variant on a 2-core CPU)::
 
     python benchmarks/hippocampus_frontier.py --only profile zscore [--seeds 0 1 2]
-        [--out benchmarks/results/hippocampus_frontier.json] [--keep RUNS]
+        [--out labkit/records/hippocampus_frontier_quick.json] [--keep RUNS]
+
+The Decathlon chapter shows ``labkit/records/hippocampus_frontier_quick.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -82,13 +86,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     rows: list[dict] = []
     if args.out and Path(args.out).is_file():
-        rows = json.loads(Path(args.out).read_text())
+        old = json.loads(Path(args.out).read_text())
+        rows = old["runs"] if isinstance(old, dict) else old
     for name in args.only:
         for seed in args.seeds:
             result = run_variant(name, seed, args.data, args.keep)
             rows = [r for r in rows if (r["variant"], r["seed"]) != (name, seed)] + [result]
             if args.out:
-                Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+                record = {
+                    "date": max(r["date"] for r in rows),
+                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                    "runs": rows,
+                }
+                Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
             print(table([result]).splitlines()[-1], flush=True)
     print(table(rows))
     return rows

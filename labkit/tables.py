@@ -11,6 +11,8 @@ from labkit.experiments import paired_scores, pooled
 
 __all__ = [
     "ablation_table",
+    "by_configuration",
+    "by_variant",
     "markdown_table",
     "mean_sd",
     "mean_sd_by",
@@ -205,3 +207,55 @@ def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithf
             }
         )
     return rows
+
+
+def by_variant(records: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> list[dict]:
+    """One row per variant of recorded runs (``benchmarks/hippocampus_frontier.py``): each
+    label's held-out mean Dice as :func:`mean_sd` over the variant's seeds, and its mean
+    training minutes.
+
+    Args:
+        records: Runs ``{"variant", "seed", "train_seconds", "labels": {label: {"dice_mean"}}}``.
+        labels: The labels to show, in order.
+
+    Returns:
+        Rows ``{"variant", "seeds", "<label> Dice", "training minutes"}``, variants in first-seen
+        order.
+    """
+    rows = []
+    for variant in dict.fromkeys(r["variant"] for r in records):
+        mine = [r for r in records if r["variant"] == variant]
+        row: dict[str, Any] = {"variant": variant, "seeds": len(mine)}
+        for label in labels:
+            values = [r["labels"][label]["dice_mean"] for r in mine]
+            row[f"{label} Dice"] = mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
+        row["training minutes"] = f"{np.mean([r['train_seconds'] for r in mine]) / 60:.1f}"
+        rows.append(row)
+    return rows
+
+
+def by_configuration(rows: Sequence[Mapping[str, Any]], baseline: str = "single") -> list[dict]:
+    """One row per prediction configuration (``benchmarks/hippocampus_options.py``): each
+    label's test Dice as :func:`mean_sd` over the configuration's members, its gain over
+    ``baseline`` (mean of the members' means; the baseline's mean for an ensemble), and the
+    minutes it costs on top of training.
+
+    Args:
+        rows: ``{"configuration", "member", "dice": {label: mean Dice}, "seconds"}`` each.
+        baseline: The configuration the gains are measured from.
+    """
+    labels = list(rows[0]["dice"])
+    base = {
+        k: np.mean([r["dice"][k] for r in rows if r["configuration"] == baseline]) for k in labels
+    }
+    out = []
+    for name in dict.fromkeys(r["configuration"] for r in rows):
+        mine = [r for r in rows if r["configuration"] == name]
+        row: dict[str, Any] = {"configuration": name, "members": len(mine)}
+        for k in labels:
+            values = [r["dice"][k] for r in mine]
+            text = mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
+            row[f"{k} Dice"] = f"{text}, {np.mean(values) - base[k]:+.3f}"
+        row["minutes"] = f"{np.mean([r['seconds'] for r in mine]) / 60:.1f}"
+        out.append(row)
+    return out

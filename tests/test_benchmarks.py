@@ -76,3 +76,33 @@ def test_same_behaviour_compares_runs_and_chapters_but_not_durations(tmp_path):
     assert same_behaviour.compare(before, after, ["phh"], [])["studies"]["phh"]["differences"] == []
     report = same_behaviour.compare(before, changed, ["phh"], [])
     assert report["studies"]["phh"]["differences"][0].startswith("failed differently")
+
+
+def test_hippocampus_options_scores_every_move_on_the_same_cases(tmp_path, monkeypatch):
+    import hippocampus_options
+    from _tiny import use_tiny
+
+    from labkit.datasets import write_msd_twin
+    from labkit.studies import msd
+
+    use_tiny(monkeypatch, "msd")
+    data = write_msd_twin(tmp_path / "Task04_Hippocampus", "hippocampus", n_cases=6, seed=0).root
+    runs = []
+    for seed in (0, 1):
+        runs.append(tmp_path / f"s{seed}")
+        settings = {"split_seed": 0, "flip_axes": [0], "epochs": 1}
+        msd.train(data, runs[-1], "quick", seed, overrides=settings)
+    result = hippocampus_options.measure(runs, data)
+    names = {r["configuration"] for r in result["rows"]}
+    assert names == {
+        f"{base}{post}"
+        for base in ("single", "TTA", "ensemble", "ensemble + TTA")
+        for post in ("", " + largest component")
+    }
+    assert result["mirror_axes"] == [0] and len(result["train_seconds"]) == 2
+    singles = [r for r in result["rows"] if r["configuration"] == "single"]
+    assert [r["member"] for r in singles] == ["s0", "s1"]
+    for row in result["rows"]:  # every configuration scores the same test cases
+        assert all(len(v) == result["test_cases"] for v in row["per_case"].values())
+    text = hippocampus_options.table(result)
+    assert "| ensemble + TTA + largest component | 1 |" in text

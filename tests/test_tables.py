@@ -73,3 +73,36 @@ def test_ablation_and_unseen_site_tables_pair_subjects_by_seed():
     (site,) = tables.unseen_site_table(records)
     assert site["left-out site"] == "S" and site["subject-runs also in the mixed test"] == 2
     assert site["paired"] == "worse on every case (-0.300 to -0.300)"
+
+
+def test_by_variant_summarises_seeds_per_label():
+    def run(variant, seed, a, p, seconds):
+        labels = {"Anterior": {"dice_mean": a}, "Posterior": {"dice_mean": p}}
+        return {"variant": variant, "seed": seed, "train_seconds": seconds, "labels": labels}
+
+    records = [run("x", 0, 0.80, 0.70, 60), run("y", 0, 0.9, 0.5, 30), run("x", 1, 0.84, 0.74, 120)]
+    rows = tables.by_variant(records, ["Anterior", "Posterior"])
+    assert [r["variant"] for r in rows] == ["x", "y"]
+    assert rows[0]["seeds"] == 2 and rows[0]["training minutes"] == "1.5"
+    assert rows[0]["Anterior Dice"] == "0.82 ± 0.0283 (n=2)"  # sd of 0.80, 0.84: 0.04 / sqrt(2)
+    assert rows[1]["Posterior Dice"] == "0.500"
+
+
+def test_by_configuration_gives_gains_over_the_baseline_and_minutes():
+    def row(name, member, dice, seconds):
+        return {"configuration": name, "member": member, "dice": {"A": dice}, "seconds": seconds}
+
+    rows = tables.by_configuration(
+        [
+            row("single", "s0", 0.80, 30),
+            row("single", "s1", 0.82, 30),
+            row("ensemble", "e", 0.85, 90),
+        ]
+    )
+    assert rows[0] == {
+        "configuration": "single",
+        "members": 2,
+        "A Dice": "0.81 ± 0.0141 (n=2), +0.000",
+        "minutes": "0.5",
+    }
+    assert rows[1]["A Dice"] == "0.850, +0.040" and rows[1]["minutes"] == "1.5"

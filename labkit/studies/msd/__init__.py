@@ -32,6 +32,8 @@ from labkit.studies.msd.recipe import (
     train,
 )
 from labkit.studies.msd.steps import (
+    HIPPOCAMPUS,
+    HIPPOCAMPUS_BUDGET,
     TWIN_BUDGET,
     build_model,
     compiled_model,
@@ -46,6 +48,8 @@ from labkit.studies.settings.msd import (
 )
 
 __all__ = [
+    "HIPPOCAMPUS",
+    "HIPPOCAMPUS_BUDGET",
     "PROFILES",
     "RECIPE",
     "TWIN_BUDGET",
