@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LABKIT_PROFILE ?= quick
 export LABKIT_PROFILE
 
-.PHONY: setup test book lint unit backends notebooks book-check sync clean
+.PHONY: setup test book browser lint unit backends notebooks book-check sync clean
 
 setup: $(STAMP)
 
@@ -42,9 +42,25 @@ notebooks: setup
 book-check: setup
 	$(BIN)/python tools/build_book.py --no-execute
 
-# The main job: build the HTML book, executing every chapter (cached in _build/.jupyter_cache).
-book: setup
+# The main job: build the HTML book, executing every chapter (cached in _build/.jupyter_cache),
+# then open every page in headless Chromium (tools/check_book.py: executed figures, internal
+# links and anchors, console errors; a screenshot per page in _build/screenshots).
+book: setup browser
 	$(BIN)/python tools/build_book.py
+	$(BIN)/python tools/check_book.py
+
+# Debian's chromium and its driver, for the browser check (installed when run as root).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "make book checks the built pages in Chromium: install Debian's chromium" \
+				"and chromium-driver (sudo apt-get install chromium chromium-driver)" >&2; \
+			exit 1; \
+		fi; \
+	fi
 
 # Write each chapter's Colab install cell from _config.yml, then regenerate the Colab notebooks
 # (book/*.ipynb) from the MyST sources (book/*.md).

@@ -50,6 +50,9 @@ def main() -> int:
     if args.no_execute:
         config = yaml.safe_load((ROOT / "_config.yml").read_text())
         config["execute"]["execute_notebooks"] = "off"
+        extensions = config.get("sphinx", {}).get("local_extensions") or {}
+        for name, folder in extensions.items():  # relative to the book, not to this copy
+            extensions[name] = str(ROOT / folder)
         out = ROOT / "_build" / "structure"
         out.mkdir(parents=True, exist_ok=True)
         cfg = out / "_config.yml"
