@@ -367,3 +367,18 @@ def test_best_model_is_the_saved_best_epoch_without_reading_it(tmp_path):
     assert again.best_weights is None and again.resumed_from == 4
     for mine, theirs in zip(again.best_model().get_weights(), saved.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_epoch_line_is_one_short_line_per_epoch():
+    import io
+
+    from labkit.training import EpochLine
+
+    out = io.StringIO()
+    line = EpochLine(12, stream=out)
+    line.on_epoch_begin(2)
+    logs = {"loss": 0.1894, "val_loss": 0.2011, "val_dice_1": 0.8217, "dice": 0.9, "val_acc": 1.0}
+    line.on_epoch_end(2, logs)
+    text = out.getvalue()
+    assert text.startswith("epoch 3/12  loss 0.189  val_loss 0.201  val_dice_1 0.822  ")
+    assert text.endswith(" s\n") and text.count("\n") == 1 and "val_acc" not in text

@@ -75,7 +75,7 @@ from labkit.studies.runs import (
     write_json,
 )
 from labkit.studies.settings import profile_settings, split_seed
-from labkit.training import fit, seed_everything
+from labkit.training import EpochLine, fit, seed_everything
 
 __all__ = ["Inputs", "Recipe", "RunContext"]
 
@@ -411,7 +411,8 @@ class Recipe:
                 settings.epochs,
                 out,
                 strategy=strategy,
-                verbose=2,
+                callbacks=[EpochLine(settings.epochs)],
+                verbose=0,
             )
         train_seconds = round(time.perf_counter() - start, 1)
         model = result.best_model()
