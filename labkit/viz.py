@@ -13,6 +13,7 @@ Pixel aspect ratios come from the voxel spacing, so anisotropic volumes look lik
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "plane",
     "show_planes",
     "slice_animation",
+    "slice_viewer",
 ]
 
 _AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
@@ -284,3 +286,34 @@ def slice_animation(
     anim = FuncAnimation(fig, draw, frames=frames, interval=interval_ms, blit=False)
     plt.close(fig)
     return anim
+
+
+def slice_viewer(
+    image: Volume,
+    labels: dict[str, Volume],
+    view: str = "axial",
+    display: tuple[float, float] | None = None,
+    max_frames: int = 40,
+) -> Any:
+    """A slider through the volume for a notebook, which keeps working in the static HTML book.
+
+    :func:`slice_animation` rendered as JavaScript and HTML (matplotlib's ``to_jshtml``): a
+    slider, play buttons and one frame per shown slice, every frame embedded, so the rendered
+    page needs no running kernel.
+
+    Args:
+        image, labels, view, display: As :func:`slice_animation`.
+        max_frames: Most frames to embed (every ``ceil(n / max_frames)``-th slice), which bounds
+            the page's size.
+
+    Returns:
+        An ``IPython.display.HTML`` object (the last expression of a cell shows it).
+    """
+    from IPython.display import HTML
+
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1; got {max_frames}.")
+    n = reorient(image, "RAS").shape[_axis(view)]
+    step = max(1, -(-n // max_frames))
+    anim = slice_animation(image, labels, view=view, display=display, step=step)
+    return HTML(anim.to_jshtml(default_mode="once"))

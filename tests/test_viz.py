@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,13 @@ def test_feature_maps_show_the_strongest_channels_of_each_layer():
     assert axes[0, 0].get_ylabel().startswith("enc0") and "8x8" in axes[0, 0].get_ylabel()
     assert axes[0, 0].images[0].get_array().max() == 1.0
     assert not axes[0, 3].axison  # three channels: the fourth panel is blank
+
+
+def test_slice_viewer_embeds_a_slider_with_at_most_max_frames(rng):
+    image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
+    label = image.with_array((image.array > 0.5).astype(np.uint8))
+    html = viz.slice_viewer(image, {"reference": label}, max_frames=3).data
+    assert 'type="range"' in html  # the slider
+    assert re.findall(r"frames\[(\d+)\] =", html) == ["0", "1", "2"]  # slices 0, 3, 6: 3 apart
+    with pytest.raises(ValueError, match="max_frames must be >= 1; got 0"):
+        viz.slice_viewer(image, {"reference": label}, max_frames=0)
