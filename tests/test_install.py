@@ -66,6 +66,8 @@ def test_the_wheel_is_named_for_the_course_and_ships_the_recorded_results(wheel)
     names = zipfile.ZipFile(wheel).namelist()
     assert "labkit/records/wmh_ablation_quick.json" in names
     assert "labkit/records/brats_real_quick.json" in names
+    assert "labkit/records/hippocampus_options_quick.json" in names
+    assert "labkit/records/hippocampus_frontier_quick.json" in names
     assert "labkit_cli.py" in names  # the command's front door (labkit --help without Keras)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "labkit = labkit_cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
