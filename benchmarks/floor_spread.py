@@ -191,7 +191,7 @@ FLOORS = {
     "hippocampus": Floor(
         "book/msd.md",
         "held-out Dice per label, real hippocampus, four epochs",
-        0.77,
+        0.78,
         _hippocampus_data,
         _hippocampus,
     ),
