@@ -57,3 +57,14 @@ def report(result: dict, out: str | None) -> dict:
     if out:
         Path(out).write_text(text + "\n")
     return result
+
+
+def real_hippocampus(parser: argparse.ArgumentParser, given: str | None) -> Path:
+    """The real MSD hippocampus folder: ``given`` (``--data``), else the one labkit finds
+    (``LABKIT_DATA_ROOT``, ``../shared/data``); a usage error where there is none."""
+    from labkit import config
+
+    data = Path(given) if given else config.find_real_dataset("Task04_Hippocampus")
+    if data is None:
+        parser.error("no real Task04_Hippocampus found; pass --data or set LABKIT_DATA_ROOT.")
+    return data

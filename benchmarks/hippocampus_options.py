@@ -38,6 +38,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from _results import real_hippocampus
 
 
 def _scores(recipe, cohort, model, settings, config, cases, choice) -> dict[str, list[float]]:
@@ -189,12 +190,9 @@ def main(argv: list[str] | None = None) -> dict:
     import platform
     import tempfile
 
-    from labkit import config
     from labkit.studies import msd
 
-    data = Path(args.data) if args.data else config.find_real_dataset("Task04_Hippocampus")
-    if data is None:
-        parser.error("no real Task04_Hippocampus found; pass --data or set LABKIT_DATA_ROOT.")
+    data = real_hippocampus(parser, args.data)
     with tempfile.TemporaryDirectory() as tmp:
         runs = train_runs(args.seeds, Path(args.runs or tmp), data)
         variants = {name: measure(folders, data) for name, folders in runs.items()}

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import add_settings_option, parsed_settings, report
+from _results import add_settings_option, parsed_settings, real_hippocampus, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -31,12 +31,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep", help="train into this run folder and keep it (default: discard)")
     args = parser.parse_args(argv)
 
-    from labkit import config
     from labkit.studies import msd
 
-    data = Path(args.data) if args.data else config.find_real_dataset("Task04_Hippocampus")
-    if data is None:
-        parser.error("no real Task04_Hippocampus found; pass --data or set LABKIT_DATA_ROOT.")
+    data = real_hippocampus(parser, args.data)
     overrides = parsed_settings(args.set)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

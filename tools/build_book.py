@@ -23,13 +23,18 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def chapters_with_code() -> list[str]:
-    """Docnames of the toc's pages that are notebooks (MyST files with code cells)."""
+def toc_pages() -> list[str]:
+    """Docnames of every page in the table of contents, in order."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
     for part in toc.get("parts", []):
         files += [ch["file"] for ch in part.get("chapters", [])]
-    return [f for f in files if "```{code-cell}" in (ROOT / f"{f}.md").read_text()]
+    return files
+
+
+def chapters_with_code() -> list[str]:
+    """Docnames of the toc's pages that are notebooks (MyST files with code cells)."""
+    return [f for f in toc_pages() if "```{code-cell}" in (ROOT / f"{f}.md").read_text()]
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from build_book import chapters_with_code  # noqa: E402
+from build_book import chapters_with_code, toc_pages  # noqa: E402
 
 
 @dataclass
@@ -41,17 +41,6 @@ class PageReport:
     figures: int = 0
     problems: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-
-def toc_pages() -> list[str]:
-    """Docnames of every page in the table of contents, in order."""
-    import yaml
-
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-    for part in toc.get("parts", []):
-        pages += [ch["file"] for ch in part.get("chapters", [])]
-    return pages
 
 
 _IDS: dict[Path, set[str]] = {}
