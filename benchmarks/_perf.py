@@ -157,6 +157,25 @@ def peak_mib() -> float:
     return _status_kib("VmHWM") / 1024.0
 
 
+def keras_peak_gpu_bytes() -> int:
+    """Peak GPU memory of this process as Keras' backend reports it (TensorFlow:
+    ``get_memory_info``; JAX: ``memory_stats``; PyTorch: ``max_memory_allocated``)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
+    if backend == "jax":
+        import jax
+
+        return int(jax.devices()[0].memory_stats()["peak_bytes_in_use"])
+    import torch
+
+    return int(torch.cuda.max_memory_allocated())
+
+
 def child_peak_mib(script: str, args: Sequence[str], timeout_s: float = 1800) -> float:
     """Run ``python script --memory-of ...`` in a fresh process and return the peak memory it
     reports (its peak resident set minus its resident set after the imports, see

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from _perf import keras_peak_gpu_bytes
 from _results import add_settings_option, parsed_settings
 
 HERE = Path(__file__).resolve().parent
@@ -69,57 +71,34 @@ def data_for(name: str, cache: Path) -> Path:
 
 
 def machine_facts() -> dict:
-    """Date, commit, GPU name and Keras backend of this run."""
+    """Date, commit, GPU model (``nvidia-smi``; else the backend's first accelerator, else
+    "none (CPU)") and Keras backend of this run."""
     import keras
 
     from labkit import config
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip()
-    gpu = subprocess.run(
-        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip() if _has("nvidia-smi") else ""  # fmt: skip
+    def output(command: list[str]) -> str:
+        if shutil.which(command[0]) is None:
+            return ""
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    commit = output(["git", "rev-parse", "HEAD"])
+    gpu = output(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]).splitlines()
     found = config.accelerators()
     return {
         "date": date.today().isoformat(),
         "commit": commit or "unknown",
-        "gpu": gpu.splitlines()[0] if gpu else (found[0] if found else "none (CPU)"),
+        "gpu": gpu[0] if gpu else (found[0] if found else "none (CPU)"),
         "backend": keras.backend.backend(),
     }
 
 
-def _has(program: str) -> bool:
-    import shutil
-
-    return shutil.which(program) is not None
-
-
 def peak_gpu_mib() -> float | None:
     """The backend's peak GPU memory of this process, MiB; ``None`` without a GPU."""
-    import keras
-
     from labkit import config
 
-    if not config.accelerators():
-        return None
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        peak = tf.config.experimental.get_memory_info("GPU:0")["peak"]
-    elif backend == "jax":
-        import jax
-
-        peak = jax.devices()[0].memory_stats()["peak_bytes_in_use"]
-    else:
-        import torch
-
-        peak = torch.cuda.max_memory_allocated()
-    return round(peak / 2**20, 1)
+    return round(keras_peak_gpu_bytes() / 2**20, 1) if config.accelerators() else None
 
 
 def run(name: str, seed: int, overrides: dict, cache: Path, records: Path) -> dict:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from _perf import keras_peak_gpu_bytes
 
 
 class Net(NamedTuple):
@@ -82,23 +83,6 @@ def _batch(study: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y.astype(np.float32)
 
 
-def _keras_peak_bytes() -> int:
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return int(tf.config.experimental.get_memory_info("GPU:0")["peak"])
-    if backend == "jax":
-        import jax
-
-        return int(jax.devices()[0].memory_stats()["peak_bytes_in_use"])
-    import torch
-
-    return int(torch.cuda.max_memory_allocated())
-
-
 def child(study: str, name: str, steps: int) -> dict:
     """One candidate on one study's network, in this (fresh) process."""
     spatial, channels, classes, filters, depth, kernel, bn, batch = PROFILES[study]
@@ -122,7 +106,7 @@ def child(study: str, name: str, steps: int) -> dict:
             model.train_on_batch(x, y)  # returns the loss as a number: the step has finished
             if i >= 3:
                 times.append(time.perf_counter() - t0)
-        peak = _keras_peak_bytes()
+        peak = keras_peak_gpu_bytes()
         backend = keras.backend.backend()
     else:
         import torch
