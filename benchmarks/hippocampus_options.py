@@ -41,37 +41,37 @@ import numpy as np
 from _results import real_hippocampus
 
 
+def _segmented(recipe, cohort, model, settings, config, cases):
+    """``(predicted label map, reference)`` of each case, predicted by ``model`` as it is."""
+    from labkit.datasets.base import load_case
+
+    by_id = {c.case_id: c for c in cohort.cases}
+    for case_id in cases:
+        loaded = load_case(by_id[case_id])
+        yield recipe.segment(model, loaded.image, settings, config), loaded.label.array
+
+
 def _scores(recipe, cohort, model, settings, config, cases, choice) -> dict[str, list[float]]:
     """Per-label Dice of ``cases``, each predicted by ``model``, with ``choice`` applied."""
-    from labkit.datasets.base import load_case
     from labkit.evaluation import dice
     from labkit.postprocessing import apply_choice
 
-    by_id = {c.case_id: c for c in cohort.cases}
     labels = {int(k): v for k, v in config["labels"].items() if int(k) != 0}
     out: dict[str, list[float]] = {name: [] for name in labels.values()}
-    for case_id in cases:
-        loaded = load_case(by_id[case_id])
-        pred = recipe.segment(model, loaded.image, settings, config)
+    for pred, ref in _segmented(recipe, cohort, model, settings, config, cases):
         pred = apply_choice(pred, {"largest_component": choice})
         for value, name in labels.items():
-            out[name].append(dice(pred == value, loaded.label.array == value))
+            out[name].append(dice(pred == value, ref == value))
     return out
 
 
 def _choose(recipe, cohort, model, settings, config, cases) -> dict:
     """The largest-component choice made on validation cases with ``model``."""
-    from labkit.datasets.base import load_case
     from labkit.postprocessing import choose_largest_component
 
-    by_id = {c.case_id: c for c in cohort.cases}
-    preds, refs = [], []
-    for case_id in cases:
-        loaded = load_case(by_id[case_id])
-        preds.append(recipe.segment(model, loaded.image, settings, config))
-        refs.append(loaded.label.array)
+    preds, refs = zip(*_segmented(recipe, cohort, model, settings, config, cases), strict=True)
     labels = [int(k) for k in config["labels"] if int(k) != 0]
-    return choose_largest_component(preds, refs, labels, list(cases))
+    return choose_largest_component(list(preds), list(refs), labels, list(cases))
 
 
 def measure(runs: list[Path], data: Path) -> dict:
