@@ -98,15 +98,6 @@ def _liver(data: Path, seed: int, out: Path) -> dict[str, float]:
     return {"liver Dice": _mean_by_label(out, "liver")}
 
 
-def _hippocampus_data() -> Path:
-    from labkit import config
-
-    root = config.find_real_dataset("Task04_Hippocampus")
-    if root is None:
-        raise SystemExit("the real MSD hippocampus cases are not here (../shared/data)")
-    return root
-
-
 def _hippocampus(data: Path, seed: int, out: Path) -> dict[str, float]:
     """The Decathlon chapter's real-hippocampus run (its split: seed 0's)."""
     from labkit.studies import msd
@@ -133,13 +124,19 @@ def _brats_twin(data: Path, seed: int, out: Path) -> dict[str, float]:
     return _brats(data, seed, out, {"split_seed": 0})
 
 
-def _brats_real_data() -> Path:
-    from labkit import config
+def _real(name: str) -> Callable[[], Path]:
+    """A ``Floor.data`` that finds the real dataset ``name`` (``LABKIT_DATA_ROOT``,
+    ``../shared/data``), or stops saying it is not here."""
 
-    root = config.find_real_dataset("BraTS2013")
-    if root is None:
-        raise SystemExit("the real BraTS 2013 cases are not here (../shared/data)")
-    return root
+    def find() -> Path:
+        from labkit import config
+
+        root = config.find_real_dataset(name)
+        if root is None:
+            raise SystemExit(f"the real {name} cases are not here (../shared/data)")
+        return root
+
+    return find
 
 
 def _brats_real(data: Path, seed: int, out: Path) -> dict[str, float]:
@@ -192,14 +189,18 @@ FLOORS = {
         "book/msd.md",
         "held-out Dice per label, real hippocampus, four epochs",
         0.78,
-        _hippocampus_data,
+        _real("Task04_Hippocampus"),
         _hippocampus,
     ),
     "brats_twin": Floor(
         "book/brats.md", "whole-tumour Dice, 12-case twin", 0.88, _brats_twin_data, _brats_twin
     ),
     "brats_real": Floor(
-        "book/brats.md", "whole-tumour Dice, BraTS2013_pat0001", 0.68, _brats_real_data, _brats_real
+        "book/brats.md",
+        "whole-tumour Dice, BraTS2013_pat0001",
+        0.68,
+        _real("BraTS2013"),
+        _brats_real,
     ),
     "unet": Floor(
         "book/unet.md",
