@@ -307,3 +307,16 @@ def test_too_few_cases_for_the_split_says_the_minimum(tmp_path, capsys):
     assert cli.main(["train", "msd", "--data", str(data), "--out", str(tmp_path / "run")]) == 1
     assert "3 cases are too few" in (err := capsys.readouterr().err)
     assert "This split needs at least 5 cases" in err
+
+
+def test_evaluate_nsd_tolerance_reaches_the_metric(tmp_path):
+    pred, ref, out = tmp_path / "pred", tmp_path / "ref", tmp_path / "m.csv"
+    cube = np.zeros((12, 12, 12), np.uint8)
+    cube[3:8, 3:8, 3:8] = 1
+    _label_folder(ref, {"a": cube})
+    _label_folder(pred, {"a": np.roll(cube, 2, axis=0)})  # every x face 2 mm off (1 mm voxels)
+    evaluate = ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(out)]
+    assert cli.main([*evaluate, "--nsd-tolerance", "1"]) == 0
+    tight = read_metrics_csv(out)[0]["nsd"]
+    assert cli.main([*evaluate, "--nsd-tolerance", "2"]) == 0
+    assert tight < 1.0 and read_metrics_csv(out)[0]["nsd"] == 1.0  # 2 mm covers every offset
