@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit.config import recorded_results
+from labkit.tables import show_table
 
 __all__ = [
     "FIELDS",
@@ -35,6 +36,7 @@ __all__ = [
     "load_record",
     "record_name",
     "result_cell",
+    "show_with_records",
     "with_column",
 ]
 
@@ -212,6 +214,27 @@ def with_column(
     if unknown:
         raise KeyError(f"with_column: no row(s) {unknown} in the table; its rows are {names}.")
     return [{**row, COLUMN: cells.get(row[key], "")} for row in table]
+
+
+def show_with_records(
+    table: Sequence[Mapping[str, Any]],
+    rows: Mapping[str, tuple[str, Sequence[str] | None]],
+    key: str = "",
+) -> None:
+    """Show a "paper vs this chapter" table with its :data:`COLUMN` column, then one
+    :func:`caption` per record it reads.
+
+    Args:
+        table: The table's rows (dicts), each named by its ``key`` column.
+        rows: Row name to ``(record name, labels)``: the row's cell is that record's held-out
+            Dice (:func:`result_cell`; ``labels`` ``None`` for every label).
+        key: The column that names a row.
+    """
+    records = {name: load_record(name) for name, _ in rows.values()}
+    cells = {row: result_cell(records[name], labels=labels) for row, (name, labels) in rows.items()}
+    show_table(with_column(table, cells, key))
+    for name, record in records.items():
+        print(caption(record, name))
 
 
 def caption(record: Mapping[str, Any] | None, name: str) -> str:

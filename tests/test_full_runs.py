@@ -151,3 +151,12 @@ def test_real_records_find_their_data_or_say_where_to_put_it(tmp_path, monkeypat
     monkeypatch.setattr(config, "find_real_dataset", lambda name: None)
     with pytest.raises(SystemExit, match="no real BraTS2013 found; set LABKIT_DATA_ROOT"):
         full_profile.data_for("brats", tmp_path)
+
+
+def test_the_chapters_table_shows_the_column_and_a_caption_per_record(records, capsys):
+    (records / "full_phh.json").write_text(json.dumps(_record()))
+    table = [{"": "data", "study": "x"}, {"": "test Dice", "study": "y"}, {"": "z", "study": "w"}]
+    full_runs.show_with_records(table, {"test Dice": ("phh", None), "z": ("wmh", None)})
+    out = capsys.readouterr().out
+    assert "| data | x |  |\n| test Dice | y | 0.900 ± 0.020 |\n| z | w | not run |" in out
+    assert "NVIDIA T4, Keras on jax" in out and "python benchmarks/full_profile.py wmh" in out
