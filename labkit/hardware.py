@@ -7,9 +7,8 @@ Two settings of every recipe (``precision`` and ``devices``; the command line's
   ``mixed_float16`` or ``mixed_bfloat16``: layers compute in 16 bits and keep float32 weights;
   the U-Net's output layer stays float32 (:func:`labkit.models.unet`), and with ``float16``
   Keras scales the loss against underflow (``LossScaleOptimizer``, added by ``compile``).
-  On an H100 (``benchmarks/results/gpu_profiles.md``, 2026-11-22, Keras on JAX) mixed bfloat16
-  trained the ``full`` networks 1.16x to 1.74x as fast as float32, and WMH's 3D one 0.91x as
-  fast; ``mixed_float16`` (what a T4's tensor cores run) is not measured yet.
+  What each precision buys on a GPU is measured by ``benchmarks/gpu_profiles.py`` (its table is
+  ``benchmarks/results/gpu_profiles.md``).
 - ``devices``: ``one``, or ``all`` for data-parallel training over every visible accelerator
   (every CPU device where there is none): each device takes a slice of every batch and the
   gradients are averaged, with TensorFlow's ``MirroredStrategy`` or Keras' ``DataParallel``

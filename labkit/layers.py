@@ -3,10 +3,10 @@
 :class:`FusedBatchNormalization` is Keras' ``BatchNormalization`` (Ioffe and Szegedy 2015, ICML)
 computed, on the TensorFlow backend, by TensorFlow's fused batch-norm kernel instead of the
 separate reductions and element-wise operations Keras 3 builds it from. It has the same weights,
-configuration and results (tested against ``keras.layers.BatchNormalization`` to 1e-4). On a
-2-core CPU a 2D U-Net's training step with it took 403 ms instead of 551 ms, and a 3D one's the
-same time (``benchmarks/train_step.py``, 2026-11-22). On other backends, or for settings the
-fused kernel does not cover, it is plain ``BatchNormalization``.
+configuration and results (tested against ``keras.layers.BatchNormalization`` to 1e-4). What
+it saves per training step is measured by ``benchmarks/train_step.py`` (its table is
+``benchmarks/results/train_step.md``). On other backends, or for settings the fused kernel does
+not cover, it is plain ``BatchNormalization``.
 
 Its class is named ``BatchNormalization`` for Keras (``__name__``), so that Keras files its weights
 where it files its own layer's: :func:`labkit.saving.save_model` then writes it as

@@ -73,8 +73,8 @@ def unet(
             with a high learning rate needs a shorter memory (e.g. 0.9), or validation and test
             see stale statistics and score far below training.
         fused_batch_norm: Use :class:`labkit.layers.FusedBatchNormalization` (the same
-            normalisation, computed by TensorFlow's fused kernel: a 2D U-Net's CPU training step
-            took 1.37x less time in ``benchmarks/train_step.py``) rather than
+            normalisation, computed by TensorFlow's fused kernel, faster on a CPU as
+            ``benchmarks/train_step.py`` measures) rather than
             ``keras.layers.BatchNormalization``.
 
     Returns:

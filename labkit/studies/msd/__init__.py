@@ -12,8 +12,8 @@ Profiles:
 - ``full`` — the study's settings: batch 5, 20 epochs, Adam with a low learning rate (1e-4),
   20% of the training cases for validation.
 - ``quick`` — a CPU budget of minutes: fewer filters, larger batches, a higher learning rate that
-  decays to zero along a cosine over the run (on the real hippocampus cases this raised held-out
-  Dice from 0.827 / 0.844 to 0.862 / 0.845 and halved HD95, for the same training time).
+  decays to zero along a cosine over the run (what the schedule changed on the real hippocampus
+  cases is measured by ``benchmarks/msd_hippocampus.py``, results in ``benchmarks/README.md``).
 
 Both hold out 20% of the cases (by patient) as a test set that training never sees.
 """

@@ -38,7 +38,7 @@ NORMALISATIONS = ("minmax", "zscore")
 #: The budget of the course's CPU runs on a 20-case abdominal twin (Decathlon chapter and
 #: ``benchmarks/msd_losses.py``): the twin's 128-pixel slices halved to 64 as the study halved
 #: 512 to 256; batch 8, because ~520 training slices give 65 updates an epoch where batch 32
-#: gives 17; six epochs. Measured on a 2-core CPU: ~100 s a run, held-out liver Dice ~0.95.
+#: gives 17; six epochs: a run of a few CPU-minutes (the Decathlon chapter prints its time).
 TWIN_BUDGET: dict[str, Any] = {"max_size": 64, "batch_size": 8, "epochs": 6}
 
 #: Settings for MRI tasks such as the real hippocampus, on top of the study's recipe (which is
