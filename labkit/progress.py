@@ -1,4 +1,5 @@
-"""Progress bars for the slow loops (drawing twins, loading, predicting, scoring cases).
+"""Progress bars for the slow loops (drawing twins, loading, predicting, scoring cases), and a
+timer for a block of work (:func:`timed`).
 
 One function, :func:`progress`, wraps an iterable in a `tqdm <https://tqdm.github.io>`_ bar: a
 widget in Jupyter and Colab (where ``ipywidgets`` is installed), a one-line bar in a terminal,
@@ -9,10 +10,12 @@ carriage returns.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["progress", "shown"]
+__all__ = ["Timer", "progress", "shown", "timed"]
 
 T = TypeVar("T")
 
@@ -46,3 +49,29 @@ def progress(items: Iterable[T], label: str, total: int | None = None) -> Iterat
         from tqdm.auto import tqdm
 
     yield from tqdm(items, desc=label, total=total, unit="case", leave=False)
+
+
+class Timer:
+    """The wall-clock time of a :func:`timed` block: ``seconds``, set when the block ends."""
+
+    def __init__(self) -> None:
+        self.seconds: float = 0.0
+
+
+@contextmanager
+def timed(what: str) -> Iterator[Timer]:
+    """Time a block and print ``"<what> in <seconds> s"`` when it ends.
+
+    ``with timed("trained and evaluated"): ...`` prints ``trained and evaluated in 42 s``; the
+    :class:`Timer` it yields holds the seconds afterwards, for a table.
+
+    Args:
+        what: What the block does, the start of the printed line.
+    """
+    timer = Timer()
+    start = time.perf_counter()
+    try:
+        yield timer
+    finally:
+        timer.seconds = time.perf_counter() - start
+    print(f"{what} in {timer.seconds:.0f} s")
