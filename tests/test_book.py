@@ -182,3 +182,22 @@ def test_study_chapter_has_the_shared_shape(md: Path):
     assert "assert " in text.split("## Evaluation")[1].split("## Paper")[0], (
         "the evaluation must assert a held-out floor"
     )
+
+
+@pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
+def test_floors_and_timers_are_out_of_the_readers_way(md: Path):
+    """A floor (an ``assert`` that a score is above something), a "the loss fell" check or a
+    hand-made timer runs in a cell the rendered page hides (``remove-cell``). The cells a reader
+    sees keep only the from-scratch cells' comparisons with the library (``abs(a - b) < tol``)."""
+    notebook = jupytext.read(md)
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or "remove-cell" in cell.metadata.get("tags", []):
+            continue
+        source = cell.source
+        for pattern in (r"assert .*>", r"start = time\.perf_counter\(\)", r"floor"):
+            if pattern.startswith("start") and "seconds = time.perf_counter()" in source:
+                continue  # a timing the cell shows as a result (a table column)
+            assert not re.search(pattern, source), (
+                f"{md.name}: a visible cell holds a check or timer ({pattern!r}); move it into a "
+                f"cell tagged remove-cell, or time the work with labkit.progress.timed:\n{source}"
+            )
