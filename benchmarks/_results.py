@@ -59,12 +59,15 @@ def report(result: dict, out: str | None) -> dict:
     return result
 
 
-def real_hippocampus(parser: argparse.ArgumentParser, given: str | None) -> Path:
-    """The real MSD hippocampus folder: ``given`` (``--data``), else the one labkit finds
-    (``LABKIT_DATA_ROOT``, ``../shared/data``); a usage error where there is none."""
+def real_dataset(name: str, given: str | None = None) -> Path:
+    """A real dataset's folder: ``given`` (a script's ``--data``), else the one labkit finds
+    (``LABKIT_DATA_ROOT``, ``../shared/data``); stops with a message where there is none."""
     from labkit import config
 
-    data = Path(given) if given else config.find_real_dataset("Task04_Hippocampus")
+    data = Path(given) if given else config.find_real_dataset(name)
     if data is None:
-        parser.error("no real Task04_Hippocampus found; pass --data or set LABKIT_DATA_ROOT.")
+        raise SystemExit(
+            f"no real {name} found; set LABKIT_DATA_ROOT to the folder that holds it "
+            "(or pass --data where the script takes it)."
+        )
     return data

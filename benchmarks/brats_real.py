@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _results import report, seed_arguments
+from _results import real_dataset, report, seed_arguments
 
 from labkit.experiments import mean_and_sd
 
@@ -30,14 +30,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = seed_arguments(__doc__, argv, settings=True)
 
     import labkit
-    from labkit.config import find_real_dataset
     from labkit.datasets.brats import load_brats
     from labkit.evaluation import read_metrics_csv
     from labkit.studies import brats
 
-    root = find_real_dataset("BraTS2013")
-    if root is None:
-        raise SystemExit("the real BraTS 2013 cases are not here (../shared/data/BraTS2013)")
+    root = real_dataset("BraTS2013")
     cases = load_brats(root).case_ids
     folds = []
     with tempfile.TemporaryDirectory() as tmp:

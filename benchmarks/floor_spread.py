@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from _results import report
+from _results import real_dataset, report
 
 from labkit.experiments import mean_and_sd
 
@@ -125,18 +125,8 @@ def _brats_twin(data: Path, seed: int, out: Path) -> dict[str, float]:
 
 
 def _real(name: str) -> Callable[[], Path]:
-    """A ``Floor.data`` that finds the real dataset ``name`` (``LABKIT_DATA_ROOT``,
-    ``../shared/data``), or stops saying it is not here."""
-
-    def find() -> Path:
-        from labkit import config
-
-        root = config.find_real_dataset(name)
-        if root is None:
-            raise SystemExit(f"the real {name} cases are not here (../shared/data)")
-        return root
-
-    return find
+    """A ``Floor.data`` that finds the real dataset ``name`` (:func:`_results.real_dataset`)."""
+    return lambda: real_dataset(name)
 
 
 def _brats_real(data: Path, seed: int, out: Path) -> dict[str, float]:

@@ -33,7 +33,7 @@ from datetime import date
 from pathlib import Path
 
 from _perf import keras_peak_gpu_bytes
-from _results import add_settings_option, parsed_settings
+from _results import add_settings_option, parsed_settings, real_dataset
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -54,15 +54,11 @@ RUNS: dict[str, tuple[str, str | dict]] = {
 
 def data_for(name: str, cache: Path) -> Path:
     """The dataset folder of a record: the real one, or a twin written once into ``cache``."""
-    from labkit import config
     from labkit.studies import get
 
     study, source = RUNS[name]
     if isinstance(source, str):
-        found = config.find_real_dataset(source)
-        if found is None:
-            raise SystemExit(f"{name}: no real {source} found; set LABKIT_DATA_ROOT.")
-        return found
+        return real_dataset(source)
     folder = cache / name
     if not (folder / ".complete").is_file():
         get(study).synth(folder, seed=0, **source)

@@ -38,7 +38,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from _results import real_hippocampus
+from _results import real_dataset
 
 
 def _segmented(recipe, cohort, model, settings, config, cases):
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.studies import msd
 
-    data = real_hippocampus(parser, args.data)
+    data = real_dataset("Task04_Hippocampus", args.data)
     with tempfile.TemporaryDirectory() as tmp:
         runs = train_runs(args.seeds, Path(args.runs or tmp), data)
         variants = {name: measure(folders, data) for name, folders in runs.items()}

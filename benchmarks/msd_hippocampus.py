@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _results import add_settings_option, parsed_settings, real_hippocampus, report
+from _results import add_settings_option, parsed_settings, real_dataset, report
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from labkit.studies import msd
 
-    data = real_hippocampus(parser, args.data)
+    data = real_dataset("Task04_Hippocampus", args.data)
     overrides = parsed_settings(args.set)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
