@@ -25,9 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Inline text removed before looking for numbers: code, maths, quoted figures, link targets.
+#: Inline text removed before looking for numbers: code spans (which also empties the text of a
+#: role such as ``{reported}`0.711```), maths, link targets, comments.
 STRIP = [
-    re.compile(r"\{reported\}`[^`]*`"),
     re.compile(r"``[^`]+``|`[^`]*`"),
     re.compile(r"\$\$.*?\$\$|\$[^$]*\$"),
     re.compile(r"\]\([^)]*\)"),
