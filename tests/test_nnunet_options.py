@@ -15,6 +15,7 @@ from labkit.io import load_label
 from labkit.postprocessing import (
     apply_choice,
     choose_largest_component,
+    describe_largest_component,
     largest_component_per_label,
 )
 from labkit.splits import fold_split
@@ -309,3 +310,33 @@ def test_slice_flips_mirror_image_and_label_together():
         np.testing.assert_array_equal(ay, y[:, ::-1] if is_flipped else y)
         outcomes.add(is_flipped)
     assert outcomes == {True, False}
+
+
+def _effect(case, pieces, hd, hd_after, dice=0.8, dice_after=0.8):
+    return {
+        "case": case,
+        "predicted components": pieces,
+        "Dice": dice,
+        "Dice, largest component": dice_after,
+        "HD95 (mm)": hd,
+        "HD95 (mm), largest component": hd_after,
+    }
+
+
+def test_describing_the_largest_component_where_every_prediction_is_one_piece():
+    text = describe_largest_component(
+        [_effect("a", 1, 10.0, 10.0), _effect("b", 1, 20.0, 20.0)], "spleen"
+    )
+    assert text.startswith("On this run every test case's predicted spleen is a single component")
+    assert "the mean HD95 stays at 15.0 mm" in text
+
+
+def test_describing_the_largest_component_names_each_case_with_islands():
+    rows = [_effect("a", 1, 10.0, 10.0), _effect("b", 3, 50.0, 20.0, 0.7, 0.71)]
+    text = describe_largest_component(rows, "spleen")
+    assert (
+        "1 of 2 test cases had islands (b, 3 pieces: HD95 50.0 to 20.0 mm, Dice 0.700 to 0.710)"
+        in text
+    )
+    assert text.endswith("the mean HD95 over all cases went from 30.0 to 15.0 mm.")
+    assert "a," not in text
