@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["Timer", "progress", "shown", "timed"]
+__all__ = ["progress", "shown", "timed"]
 
 T = TypeVar("T")
 
@@ -51,27 +51,15 @@ def progress(items: Iterable[T], label: str, total: int | None = None) -> Iterat
     yield from tqdm(items, desc=label, total=total, unit="case", leave=False)
 
 
-class Timer:
-    """The wall-clock time of a :func:`timed` block: ``seconds``, set when the block ends."""
-
-    def __init__(self) -> None:
-        self.seconds: float = 0.0
-
-
 @contextmanager
-def timed(what: str) -> Iterator[Timer]:
-    """Time a block and print ``"<what> in <seconds> s"`` when it ends.
+def timed(what: str) -> Iterator[None]:
+    """Time a block and print ``"<what> in <seconds> s"`` when it ends (nothing if it raises).
 
-    ``with timed("trained and evaluated"): ...`` prints ``trained and evaluated in 42 s``; the
-    :class:`Timer` it yields holds the seconds afterwards, for a table.
+    ``with timed("trained and evaluated"): ...`` prints ``trained and evaluated in 42 s``.
 
     Args:
         what: What the block does, the start of the printed line.
     """
-    timer = Timer()
     start = time.perf_counter()
-    try:
-        yield timer
-    finally:
-        timer.seconds = time.perf_counter() - start
-    print(f"{what} in {timer.seconds:.0f} s")
+    yield
+    print(f"{what} in {time.perf_counter() - start:.0f} s")

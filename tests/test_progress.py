@@ -21,20 +21,18 @@ def test_a_bar_names_what_it_counts_where_it_is_seen(capsys, monkeypatch):
     assert "predicting" in err and "/2 " in err  # the bar knows the total
 
 
-def test_timed_prints_the_seconds_and_keeps_them(monkeypatch, capsys):
+def test_timed_prints_the_seconds(monkeypatch, capsys):
     clock = iter([10.0, 52.4])
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
-    with progress_module.timed("trained and evaluated") as timer:
+    with progress_module.timed("trained and evaluated"):
         pass
-    assert timer.seconds == pytest.approx(42.4)
     assert capsys.readouterr().out == "trained and evaluated in 42 s\n"
 
 
-def test_timed_keeps_the_seconds_of_a_failed_block_and_prints_nothing(monkeypatch, capsys):
+def test_timed_lets_a_failure_through_and_prints_nothing(monkeypatch, capsys):
     clock = iter([0.0, 3.0])
     monkeypatch.setattr(progress_module.time, "perf_counter", lambda: next(clock))
     with pytest.raises(ValueError, match="bad"):
-        with progress_module.timed("training") as timer:
+        with progress_module.timed("training"):
             raise ValueError("bad")
-    assert timer.seconds == 3.0
     assert capsys.readouterr().out == ""
