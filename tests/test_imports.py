@@ -22,15 +22,15 @@ FLOORS = {
     "recipes": ("studies",),
     "tools": ("experiments", "evaluate_folder", "full_runs", "viz", "charts", "tables"),
     "steps": (
-        "augment", "batches", "checkpoints", "ct", "ensemble", "evaluation", "hardware",
-        "inference", "intensity", "layers", "losses", "measures", "metrics", "models",
-        "morphology", "pipeline", "postprocessing", "saving", "slices", "splits", "training",
-        "transforms",
+        "augment", "batches", "callbacks", "checkpoints", "ct", "ensemble", "evaluation",
+        "hardware", "inference", "intensity", "layers", "lesions", "losses", "measures",
+        "metrics", "models", "morphology", "pipeline", "postprocessing", "saving", "slices",
+        "splits", "targets", "training", "transforms",
     ),
     "data": ("datasets", "phantoms"),
     "base": (
-        "checks", "config", "errors", "files", "io", "labels", "progress", "records", "spatial",
-        "volume",
+        "checks", "config", "errors", "files", "fingerprint", "io", "labels", "lock",
+        "progress", "records", "spatial", "volume",
     ),
 }  # fmt: skip
 ORDER = list(FLOORS)

@@ -56,11 +56,13 @@ from typing import Any, ClassVar
 
 import keras
 
+from labkit.callbacks import EpochLine
 from labkit.datasets.base import load_case
 from labkit.ensemble import Averaged
 from labkit.evaluation import summarize, write_metrics_csv
 from labkit.hardware import placement, precision
 from labkit.io import Volume
+from labkit.lock import hold
 from labkit.postprocessing import apply_choice, choose_largest_component
 from labkit.progress import progress
 from labkit.splits import fold_split, split_ids
@@ -75,7 +77,7 @@ from labkit.studies.runs import (
     write_json,
 )
 from labkit.studies.settings import profile_settings, split_seed
-from labkit.training import EpochLine, fit, seed_everything
+from labkit.training import fit, seed_everything
 
 __all__ = ["Inputs", "Recipe", "RunContext"]
 
@@ -383,13 +385,30 @@ class Recipe:
             The summary written to ``summary.json``: ``labels`` (per label, the means of
             :attr:`metrics` over the held-out cases), what :meth:`report` adds, and
             ``train_seconds``.
+
+        Raises:
+            FolderLockedError: If another training holds ``out`` (:func:`labkit.lock.hold`).
+            ValueError: If ``out`` holds another run, or this run on data that changed
+                (:func:`labkit.studies.runs.claim_run`).
         """
         settings = self.settings(profile, overrides)
+        with hold(out):
+            return self._train(data, Path(out), profile, seed, settings, fold)
+
+    def _train(
+        self,
+        data: Path,
+        out: Path,
+        profile: str,
+        seed: int,
+        settings: Any,
+        fold: tuple[int, int] | None,
+    ) -> dict[str, Any]:
         start = time.perf_counter()
         seed_everything(seed)
         cohort = self.load(Path(data), settings)
         settings = self.adapt(settings, cohort)
-        out = claim_run(out, self.name, profile, settings, seed, data, fold)
+        out = claim_run(out, self.name, profile, settings, seed, data, fold, cohort.cases)
         split = self._split(cohort, settings, seed, fold)
         write_json(out / "split.json", split)
         check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
@@ -504,7 +523,18 @@ class Recipe:
                 f"--folds must be at least 2 (each fold validates on 1/k of the training "
                 f"cases); got {folds}. Train without --folds for a single run."
             )
-        out = Path(out)
+        with hold(out):
+            return self._train_folds(data, Path(out), folds, profile, seed, overrides)
+
+    def _train_folds(
+        self,
+        data: Path,
+        out: Path,
+        folds: int,
+        profile: str,
+        seed: int,
+        overrides: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         names = [f"fold_{i}" for i in range(folds)]
         fold_summaries = [
             self.train(data, out / name, profile, seed, overrides, fold=(i, folds))

@@ -20,6 +20,7 @@ import numpy as np
 from labkit.datasets.base import Case, load_case
 from labkit.errors import LabkitError
 from labkit.files import write_text
+from labkit.fingerprint import describe_changes, fingerprint_cases
 from labkit.progress import progress
 from labkit.saving import load_model
 
@@ -53,6 +54,7 @@ def claim_run(
     seed: int,
     data: Path,
     fold: tuple[int, int] | None = None,
+    cases: Iterable[Case] = (),
 ) -> Path:
     """Make ``out`` the folder of this run, or refuse if it holds another run.
 
@@ -60,7 +62,9 @@ def claim_run(
     continue the old model under the new settings and re-split the cases with the new seed
     (held-out cases could then be training cases). A folder is therefore claimed by a run on
     first use (``run.json``), and later calls go on only with the same study, profile,
-    settings, seed and data folder.
+    settings, seed and data folder, and the same data in it: ``run.json`` records each case's
+    files (size and content checksum, :func:`labkit.fingerprint.fingerprint_cases`), and a
+    case added, removed or edited since is named and refused.
 
     Args:
         out: Run folder (created if needed).
@@ -70,13 +74,15 @@ def claim_run(
         seed: The run's seed.
         data: The dataset folder.
         fold: ``(i, k)`` for fold ``i`` of a ``k``-fold cross-validation, else ``None``.
+        cases: The cohort's cases, whose files are fingerprinted (none: no data check).
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
 
     Raises:
         ValueError: If ``out`` holds a run with anything else different (each difference is
-            named), or training files of a run that did not claim it.
+            named), the same run on data that changed since (the cases are named), or training
+            files of a run that did not claim it.
     """
     out = Path(out)
     wanted = json.loads(
@@ -88,6 +94,7 @@ def claim_run(
                 "data": str(Path(data).resolve()),
                 "settings": asdict(settings),
                 **({"fold": list(fold)} if fold is not None else {}),
+                "cases": fingerprint_cases(cases),
             }
         )
     )
@@ -110,6 +117,13 @@ def claim_run(
                 f"{out} holds another run ({'; '.join(diffs)}). A run folder resumes only "
                 "with the same study, profile, settings, seed, data and fold. Choose a new --out "
                 f"folder, or delete {out} to start this run from scratch."
+            )
+        if "cases" in held and (changes := describe_changes(held["cases"], wanted["cases"])):
+            raise ValueError(
+                f"{out} holds a run trained on other data in {data}: since then "
+                f"{'; '.join(changes)}. Resuming would keep the old model and split the new "
+                "cases again, so a case it trained on could be scored as held-out. Choose a "
+                f"new --out folder for the new data, or delete {out} to train again."
             )
         return out
     if out.is_dir() and any((out / name).exists() for name in ("state.json", "config.json")):
