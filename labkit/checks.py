@@ -61,7 +61,11 @@ def check_image(volume: Volume) -> Volume:
 
 
 def check_declared_labels(
-    values: Iterable[int], declared: Iterable[int], source: str, fix: str
+    values: Iterable[int],
+    declared: Iterable[int],
+    source: str,
+    fix: str,
+    counts: Iterable[int] | None = None,
 ) -> None:
     """Refuse label values outside those a dataset declares (0, background, is always allowed).
 
@@ -70,16 +74,24 @@ def check_declared_labels(
         declared: The values the dataset declares.
         source: What holds them, for the message (a file, or two folders).
         fix: How to fix it, for the message.
+        counts: Voxels of each of ``values`` (``np.unique(..., return_counts=True)``), named in
+            the message when given.
 
     Raises:
-        LabelValueError: Naming ``source``, the undeclared values and the declared ones.
+        LabelValueError: Naming ``source``, the undeclared values (and their voxel counts) and
+            the declared ones.
     """
-    found = sorted({int(v) for v in values})
+    values = [int(v) for v in values]
+    voxels = dict(zip(values, (int(c) for c in counts), strict=True)) if counts is not None else {}
+    found = sorted(set(values))
     allowed = {0, *(int(v) for v in declared)}
     if undeclared := [v for v in found if v not in allowed]:
+        where = (
+            " in " + ", ".join(f"{voxels[v]} voxel(s) of {v}" for v in undeclared) if voxels else ""
+        )
         raise LabelValueError(
-            f"{source} holds label value(s) {undeclared} that the dataset does not declare (it "
-            f"declares {sorted(allowed)}; found {found}). {fix}"
+            f"{source} holds label value(s) {undeclared}{where} that the dataset does not "
+            f"declare (it declares {sorted(allowed)}; found {found}). {fix}"
         )
 
 

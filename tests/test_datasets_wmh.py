@@ -31,7 +31,8 @@ def test_loader_reads_sites_and_subjects_in_numeric_order(tmp_path):
     cohort = load_wmh(tmp_path)
     assert cohort.case_ids == ["Amsterdam_GE3T_100", "Singapore_50", "Utrecht_2", "Utrecht_11"]
     first = cohort.cases[0]
-    assert first.meta == {"site": "Amsterdam/GE3T", "subject": "100"} and first.label is None
+    assert (first.meta["site"], first.meta["subject"]) == ("Amsterdam/GE3T", "100")
+    assert first.meta["labels"] == (1, 2) and first.label is None
     assert cohort.cases[2].images[0].name == "FLAIR.nii.gz"
     both = load_wmh(tmp_path, ("FLAIR", "T1"))
     assert load_case(both.cases[1]).image.shape == (4, 4, 2, 2)

@@ -61,8 +61,10 @@ class Case:
         images: One 4D file holding all modalities, or one 3D file per modality.
         label: Label map file, or ``None`` for unlabelled (test) cases.
         modalities: Modality names in channel order, e.g. ``("FLAIR", "T1w", "t1gd", "T2w")``.
-        meta: Extra facts such as the acquisition site; ``"labels"``, where the layout declares
-            them, lists the values a label map may hold (:func:`load_case` checks it).
+        meta: Extra facts such as the acquisition site; ``"labels"`` lists the values a label
+            map may hold besides 0 (every loader declares its scheme; :func:`load_case` refuses
+            any other value, in training, validation and test cases alike), and
+            ``"labels_fix"`` says how to fix a map that holds another.
     """
 
     case_id: str
@@ -91,7 +93,12 @@ class Cohort:
 
 
 def paired_folders(
-    root: str | Path, image_dir: str, label_dir: str, modality: str, hint: str
+    root: str | Path,
+    image_dir: str,
+    label_dir: str,
+    modality: str,
+    hint: str,
+    labels: Mapping[int, str],
 ) -> Cohort:
     """Read a layout of two sub-folders, images and label maps paired by file name.
 
@@ -101,6 +108,8 @@ def paired_folders(
         label_dir: Sub-folder of the label maps, under the same file names.
         modality: Name of the single image modality (``"T2"``, ``"CT"``).
         hint: What to put where, for the error messages.
+        labels: The layout's label values (0, background, left out) to their names; a map
+            holding any other value is refused when read (:func:`load_case`).
 
     Returns:
         The cohort, sorted by case id. Grids are checked when a case is loaded
@@ -124,8 +133,12 @@ def paired_folders(
             f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in "
             f"{image_dir}/ and {label_dir}/."
         )
+    scheme = ", ".join(f"{v} {name}" for v, name in {0: "background", **labels}.items())
+    meta = {"labels": tuple(sorted(labels)), "labels_fix": f"Expected {scheme} in {label_dir}/."}
     cases = tuple(
-        Case(case_id=pid, images=(images[pid],), label=masks[pid], modalities=(modality,))
+        Case(
+            case_id=pid, images=(images[pid],), label=masks[pid], modalities=(modality,), meta=meta
+        )
         for pid in sorted(images)
     )
     return Cohort(root=root, cases=cases)
@@ -189,12 +202,11 @@ def load_case(case: Case) -> LoadedCase:
         label = load_label(case.label)
         check_same_grid(image, label)
         if "labels" in case.meta:
-            check_declared_labels(
-                np.unique(label.array),
-                case.meta["labels"],
-                str(case.label),
-                "Fix the label map, or declare the label (dataset.json's 'labels').",
+            values, counts = np.unique(label.array, return_counts=True)
+            fix = case.meta.get(
+                "labels_fix", "Fix the label map, or declare the label (dataset.json's 'labels')."
             )
+            check_declared_labels(values, case.meta["labels"], str(case.label), fix, counts)
     return LoadedCase(case=case, image=image, label=label)
 
 

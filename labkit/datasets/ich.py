@@ -49,14 +49,14 @@ def load_instance(root: str | Path) -> Cohort:
 
     Returns:
         The cohort, sorted by case name; each case's ``images`` holds the CT (HU) and ``label``
-        the haemorrhage mask. Grids are checked when a case is loaded
-        (:func:`labkit.datasets.load_case`).
+        the haemorrhage mask. Grids, and mask values other than 0 and 1, are refused when a
+        case is loaded (:func:`labkit.datasets.load_case`).
 
     Raises:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     hint = "Put each CT volume in data/ and its haemorrhage mask, under the same name, in label/."
-    return paired_folders(root, "data", "label", "CT", hint)
+    return paired_folders(root, "data", "label", "CT", hint, LABELS)
 
 
 def write_ich_twin(root: str | Path, n_cases: int = 24, seed: int = 0) -> Cohort:

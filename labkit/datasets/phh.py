@@ -27,7 +27,10 @@ from labkit.datasets.base import Cohort, cached_cohort, draw_cases, paired_folde
 from labkit.io import save_nifti
 from labkit.phantoms.neonatal import phh_head
 
-__all__ = ["PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
+__all__ = ["LABELS", "PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
+
+#: The label values of a PHH mask (0 is background).
+LABELS = {1: "csf"}
 
 
 #: The cohort type :func:`load_phh` returns (a :class:`~labkit.datasets.base.Cohort`).
@@ -42,13 +45,14 @@ def load_phh(root: str | Path) -> Cohort:
 
     Returns:
         The cohort, sorted by patient id; each case's ``images`` holds the T2 file and ``label``
-        the CSF mask. Grids are checked when a case is loaded (:func:`labkit.datasets.load_case`).
+        the CSF mask. Grids, and mask values other than 0 and 1, are refused when a case is
+        loaded (:func:`labkit.datasets.load_case`).
 
     Raises:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     hint = "Put each T2 volume in images/ and its CSF mask, under the same file name, in masks/."
-    return paired_folders(root, "images", "masks", "T2", hint)
+    return paired_folders(root, "images", "masks", "T2", hint, LABELS)
 
 
 def write_phh_twin(root: str | Path, n_cases: int = 10, seed: int = 0) -> PHHCohort:

@@ -113,7 +113,12 @@ def load_wmh(root: str | Path, modalities: Sequence[str] = ("FLAIR",)) -> Cohort
                 images=images,
                 label=label if label.is_file() else None,
                 modalities=tuple(modalities),
-                meta={"site": site, "subject": parts[-1]},
+                meta={
+                    "site": site,
+                    "subject": parts[-1],
+                    "labels": (*LABELS, IGNORE_LABEL),
+                    "labels_fix": "Expected 0 background, 1 WMH, 2 other pathology (wmh.nii.gz).",
+                },
             )
         )
     cases.sort(key=lambda c: (c.meta["site"], _natural(c.meta["subject"])))
