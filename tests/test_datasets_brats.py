@@ -80,13 +80,18 @@ def test_brain_mask_uses_the_corner_value_as_background():
     assert mask.sum() == 2 and mask[1, 1, 0] and mask[2, 2, 1]
 
 
-def test_brats_folders_load_the_modalities_every_case_has(tmp_path):
+def test_brats_folders_load_the_modalities_asked_for(tmp_path):
     root = tmp_path / "BraTS2013"
     _subject(root, "BraTS2013_pat0001", ("flair", "t1ce"), _seg(1, 2, 3, 4))
     _subject(root, "BraTS2013_pat0002", ("t1ce", "flair", "t2"), _seg(2))
-    cohort = load_brats(root)
+    # T2 is missing from pat0001: refused rather than dropped for both (sweep N28)
+    with pytest.raises(
+        DatasetLayoutError, match=r"T2 missing in 1 of 2 case\(s\): BraTS2013_pat0001"
+    ):
+        load_brats(root)
+    cohort = load_brats(root, ["FLAIR", "T1Gd"])
     assert cohort.layout == "brats" and cohort.convention == "brats2013"
-    assert cohort.modalities == ("FLAIR", "T1Gd")  # T2 is missing from pat0001
+    assert cohort.modalities == ("FLAIR", "T1Gd")
     image, label = load_brats_case(cohort.cases[1], cohort.convention)
     assert image.shape == (4, 4, 3, 2)
     # pat0002 wrote t1ce first (constant 1) and flair second (constant 2): FLAIR comes first

@@ -22,7 +22,8 @@ BraTS scores (whole tumour, tumour core, enhancing tumour).
 
 Subjects may lack modalities (the BraTS 2013 cases redistributed with DeepMedic hold FLAIR and
 T1Gd only): :func:`load_brats` reads the modalities every subject has, or exactly those asked
-for, and says which are missing where.
+for, and refuses a modality that some subjects have and others lack, naming them
+(:func:`labkit.datasets.modalities.pick_modalities`).
 
 :func:`write_brats_twin` writes a synthetic cohort in either layout: MNI anatomy deformed per
 subject, a tumour in the white matter with an enhancing rim around a necrotic centre (or a
@@ -33,7 +34,7 @@ stores it (x and y pointing left and posterior).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ import numpy as np
 
 import labkit
 from labkit.datasets.base import Case, Cohort, cached_cohort, draw_cases, load_case
+from labkit.datasets.modalities import pick_modalities
 from labkit.datasets.msd import load_msd, write_msd
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import Volume, save_nifti
@@ -54,6 +56,7 @@ __all__ = [
     "BraTSCohort",
     "brain_mask",
     "brats_subject",
+    "default_convention",
     "load_brats",
     "load_brats_case",
     "write_brats_twin",
@@ -91,7 +94,9 @@ class BraTSCohort(Cohort):
         return dict(CONVENTION_LABELS[self.convention])
 
 
-def _guess_convention(root: Path, layout: str) -> str:
+def default_convention(root: Path, layout: str) -> str:
+    """The label convention a folder is read with unless one is given: ``msd_task01`` for the
+    MSD layout, ``brats2013`` for BraTS folders whose path names BraTS 2013, else ``brats2018``."""
     if layout == "msd":
         return "msd_task01"
     return "brats2013" if "brats2013" in str(root).lower() else "brats2018"
@@ -108,36 +113,6 @@ def _subject_files(folder: Path) -> tuple[dict[str, Path], Path | None]:
         elif suffix in _SUFFIXES:
             images[_SUFFIXES[suffix]] = path
     return images, label
-
-
-def _pick_modalities(
-    available: Mapping[str, Sequence[str]], wanted: Sequence[str] | None, root: Path
-) -> tuple[str, ...]:
-    """The modalities to load: ``wanted``, checked, or those every case has."""
-    if wanted is not None:
-        wanted = tuple(wanted)
-        if unknown := [m for m in wanted if m not in MODALITIES]:
-            raise DatasetLayoutError(
-                f"unknown modalities {unknown}; labkit names them {list(MODALITIES)}."
-            )
-        lacking = {cid: [m for m in wanted if m not in have] for cid, have in available.items()}
-        lacking = {cid: miss for cid, miss in lacking.items() if miss}
-        if lacking:
-            first = next(iter(lacking))
-            raise DatasetLayoutError(
-                f"{len(lacking)} case(s) in {root} lack modalities asked for {list(wanted)}: "
-                f"{first} has only {list(available[first])} (missing {lacking[first]}). A model "
-                "reads the modalities it was trained on; train one on the modalities this data "
-                'has (e.g. --set \'modalities=["FLAIR", "T1Gd"]\'), or add the missing images.'
-            )
-        return wanted
-    common = [m for m in MODALITIES if all(m in have for have in available.values())]
-    if not common:
-        raise DatasetLayoutError(
-            f"the cases in {root} share no modality (each holds some of {list(MODALITIES)}); "
-            "load a subset of cases that have one in common."
-        )
-    return tuple(common)
 
 
 def load_brats(
@@ -162,7 +137,8 @@ def load_brats(
         :func:`load_brats_case` picks the channels.
 
     Raises:
-        DatasetLayoutError: If the folder is neither layout, or cases lack a modality asked for.
+        DatasetLayoutError: If the folder is neither layout, cases lack a modality asked for,
+            or (none asked for) some cases have a modality that others lack.
     """
     root = Path(root)
     if (root / "dataset.json").is_file():
@@ -174,7 +150,9 @@ def load_brats(
                 f"{root / 'dataset.json'} lists modalities {list(msd.modalities)}; {unknown} are "
                 f"not brain-tumour MRI modalities ({list(MODALITIES)}). Is this Task01?"
             )
-        chosen = _pick_modalities({c.case_id: names for c in msd.cases}, modalities, root)
+        chosen = pick_modalities(
+            {c.case_id: names for c in msd.cases}, modalities, root, MODALITIES
+        )
         cases = tuple(
             Case(c.case_id, c.images, c.label, names, {"channels": chosen}) for c in msd.cases
         )
@@ -192,12 +170,12 @@ def load_brats(
                 "_t1ce, _t2 and _seg.nii.gz (BraTS 2018-2021 naming)."
             )
         available = {cid: tuple(images) for cid, (images, _) in subjects.items()}
-        chosen = _pick_modalities(available, modalities, root)
+        chosen = pick_modalities(available, modalities, root, MODALITIES)
         cases = tuple(
             Case(cid, tuple(images[m] for m in chosen), label, chosen, {"channels": chosen})
             for cid, (images, label) in subjects.items()
         )
-    convention = convention or _guess_convention(root, layout)
+    convention = convention or default_convention(root, layout)
     check_convention(convention)
     return BraTSCohort(
         root=root, cases=cases, layout=layout, convention=convention, modalities=chosen
