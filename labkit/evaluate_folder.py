@@ -9,15 +9,19 @@ from typing import Any
 
 import numpy as np
 
+from labkit.datasets.brats import default_convention
 from labkit.datasets.ich import LABELS as INSTANCE_LABELS
 from labkit.datasets.ich import load_instance
 from labkit.datasets.msd import load_msd
+from labkit.datasets.phh import LABELS as PHH_LABELS
+from labkit.datasets.phh import load_phh
 from labkit.datasets.wmh import IGNORE_LABEL as WMH_IGNORE
 from labkit.datasets.wmh import LABELS as WMH_LABELS
 from labkit.datasets.wmh import load_wmh
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
+from labkit.labels import CONVENTION_LABELS
 from labkit.progress import progress
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
@@ -47,11 +51,21 @@ def reference_files(ref: Path) -> References:
     says them.
 
     ``ref`` is an MSD task folder (labels from ``labelsTr`` and names from ``dataset.json``), an
-    INSTANCE folder (labels from ``label/``), a WMH challenge folder (``<site>/<subject>/
-    wmh.nii.gz``; label 2 is left out and lesions are scored, as the challenge does), or a plain
-    folder of ``<case id>.nii.gz`` label maps.
+    INSTANCE folder (labels from ``label/``), a PHH folder (``masks/``), a WMH challenge folder
+    (``<site>/<subject>/wmh.nii.gz``; label 2 is left out and lesions are scored, as the
+    challenge does), a folder of BraTS subject folders (``<id>/<id>_seg.nii.gz``, in the label
+    convention :func:`labkit.datasets.brats.default_convention` gives it), or a plain folder of
+    ``<case id>.nii.gz`` label maps.
+
+    Raises:
+        FileNotFoundError: If ``ref`` is not a folder.
     """
     ref = Path(ref)
+    if not ref.is_dir():
+        raise FileNotFoundError(
+            f"--ref {ref} {'is a file' if ref.exists() else 'does not exist'}; expected the "
+            "folder of reference label maps (a dataset folder, or <case id>.nii.gz files)."
+        )
     if (ref / "dataset.json").is_file():
         ds = load_msd(ref)
         names = {value: name for value, name in ds.labels.items() if value != 0}
@@ -59,6 +73,13 @@ def reference_files(ref: Path) -> References:
     if (ref / "data").is_dir() and (ref / "label").is_dir():
         cases = load_instance(ref).cases
         return References({c.case_id: c.label for c in cases}, dict(INSTANCE_LABELS))
+    if (ref / "images").is_dir() and (ref / "masks").is_dir():
+        cases = load_phh(ref).cases
+        return References({c.case_id: c.label for c in cases}, dict(PHH_LABELS))
+    segs = sorted(p for p in ref.glob("*/*_seg.nii*") if p.name.startswith(p.parent.name + "_"))
+    if segs:
+        names = CONVENTION_LABELS[default_convention(ref, "brats")]
+        return References({p.parent.name: p for p in segs}, dict(names))
     if any(ref.glob("**/pre/FLAIR.nii.gz")):
         cases = [c for c in load_wmh(ref).cases if c.label is not None]
         return References(
@@ -80,16 +101,34 @@ def _labels_to_score(
     ref: Path,
 ) -> dict[int, str]:
     """The labels every case is scored on: the same for all cases, so that a false positive on a
-    case whose reference lacks the label counts (Dice 0) instead of going unscored."""
+    case whose reference lacks the label counts (Dice 0) instead of going unscored.
+
+    A label asked for that occurs in no map is refused while other labels occur (a typo would
+    score Dice 1 everywhere); when every map is empty, the labels asked for are scored under
+    the both-empty policy (:data:`labkit.measures.EMPTY_POLICY`), as a cohort with nothing to
+    find should be, and a note says so.
+    """
     found = {
         int(v)
         for p, r in pairs.values()
         for v in np.union1d(np.unique(p.array), np.unique(r.array))
         if v != 0 and v not in ignore
     }
+    if not labels and not names and not found:
+        raise LabelValueError(
+            f"every map in {pred} and {ref} is empty (all 0), so nothing says which label to "
+            "score. Name it with --labels (e.g. --labels 1): a case whose prediction and "
+            "reference are both empty then scores Dice 1 and HD95 0 mm, the stated policy for "
+            "empty masks."
+        )
     if labels:
         absent = sorted(int(v) for v in labels if int(v) not in found)
-        if absent:
+        if absent and not found:
+            print(
+                f"note: every map in {pred} and {ref} is empty; label(s) {absent} are scored "
+                "under the empty-mask policy (both empty: Dice 1, HD95 0 mm)."
+            )
+        elif absent:
             raise LabelValueError(
                 f"--labels {' '.join(map(str, absent))}: in no prediction of {pred} and no "
                 f"reference of {ref} (their labels are {sorted(found)}); every case would score "
@@ -138,9 +177,14 @@ def evaluate_folders(
         DatasetLayoutError: If a folder is empty, a prediction has no reference, or (for a plain
             folder of references) a reference has no prediction; the cases are listed. A
             dataset folder holds every case, so there only the predicted cases are scored.
-        LabelValueError: If a label of ``labels`` occurs in no map, or a map holds a value
-            that the dataset does not declare.
+        LabelValueError: If a label of ``labels`` occurs in no map while others do, a map holds
+            a value that the dataset does not declare, or every map is empty and no label is
+            named.
+        ValueError: If ``labels`` holds 0 (background) or a negative value, the tolerance is
+            not a finite distance above 0, or ``out`` is a folder.
+        FileNotFoundError: If ``pred`` or ``ref`` is not a folder.
     """
+    _check_inputs(Path(pred), Path(out), labels, nsd_tolerance_mm)
     preds = nifti_files(pred)
     references = reference_files(Path(ref))
     refs, names = references.files, references.names
@@ -181,9 +225,44 @@ def evaluate_folders(
         if references.sites:
             scored = [{**row, "site": references.sites[case_id]} for row in scored]
         rows += scored
+    if not rows:  # pragma: no cover - _labels_to_score always names a label
+        raise LabelValueError(f"nothing was scored in {pred} against {ref}.")
     write_metrics_csv(rows, out)
     if references.ignore:  # the WMH challenge's five
         metrics: tuple[str, ...] = ("dice", "hd95", "avd_pct", "lesion_recall", "lesion_f1")
     else:
         metrics = ("dice", "hd95", "nsd", *(("fp_components", "lesion_f1") if lesions else ()))
     return rows, summarize(rows, metrics=metrics)
+
+
+def _check_inputs(
+    pred: Path, out: Path, labels: Sequence[int] | None, nsd_tolerance_mm: float
+) -> None:
+    """Refuse what :func:`evaluate_folders` cannot use, before reading any file."""
+    if not pred.is_dir():
+        raise FileNotFoundError(
+            f"--pred {pred} {'is a file' if pred.exists() else 'does not exist'}; expected the "
+            "folder of predicted <case id>.nii.gz label maps (labkit predict ... --output DIR)."
+        )
+    if not (np.isfinite(nsd_tolerance_mm) and nsd_tolerance_mm > 0):
+        raise ValueError(
+            f"--nsd-tolerance must be a finite distance in mm above 0; got {nsd_tolerance_mm} "
+            "(an infinite tolerance would make NSD 1 for any pair of non-empty masks)."
+        )
+    if bad := [int(v) for v in labels or () if int(v) <= 0]:
+        raise ValueError(
+            f"--labels {' '.join(map(str, bad))}: 0 is the background, which is never scored, "
+            "and labels are not negative; give the foreground label values to score (e.g. "
+            "--labels 1 2)."
+        )
+    if out.is_dir():
+        raise IsADirectoryError(
+            f"--out {out} is a folder; expected the path of the CSV file to write (e.g. "
+            f"{out / 'metrics.csv'})."
+        )
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise NotADirectoryError(
+                f"--out {out}: {parent} is a file, so no folder can be made there; choose "
+                "another path for the CSV file."
+            )

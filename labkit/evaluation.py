@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from labkit.files import atomic_path
+from labkit.lesions import lesion_metrics
 from labkit.measures import (
     EMPTY_POLICY,
     METRIC_COLUMNS,
@@ -26,7 +27,6 @@ from labkit.measures import (
     confusion,
     dice,
     generalized_dice,
-    lesion_metrics,
     surface_distances,
 )
 
@@ -42,6 +42,7 @@ __all__ = [
     "lesion_metrics",
     "read_metrics_csv",
     "summarize",
+    "summary_line",
     "surface_distances",
     "write_metrics_csv",
 ]
@@ -96,34 +97,89 @@ def summarize(
 ) -> list[dict[str, Any]]:
     """Summarise per-case rows per label: mean, sd, median, and how many cases hit empty masks.
 
-    NaN values are left out of the statistics and counted in ``<metric>_nan``.
+    NaN values (a surface distance with one mask empty, a lesion recall with no reference
+    lesion) are left out of the statistics: each metric says how many cases its mean covers
+    (``<m>_n``), how many were undefined (``<m>_nan``) and why (``<m>_nan_why``), so that a mean
+    over the both-empty cases never passes for a mean over the cohort.
 
     Args:
         rows: Rows as returned by :func:`evaluate_labels` (possibly for many cases).
         metrics: Columns to summarise.
 
     Returns:
-        One row per label: ``label``, ``n``, ``ref_empty``, ``pred_empty`` (case counts), and for
-        each metric ``<m>_mean``, ``<m>_sd`` (sample sd), ``<m>_median``, ``<m>_nan``.
+        One row per label: ``label``, ``n``, ``ref_empty``, ``pred_empty``, ``both_empty`` (case
+        counts), and for each metric ``<m>_mean``, ``<m>_sd`` (sample sd), ``<m>_median``,
+        ``<m>_n``, ``<m>_nan`` and ``<m>_nan_why`` (empty when none is undefined).
     """
     out = []
     for label in dict.fromkeys(r["label"] for r in rows):
         sel = [r for r in rows if r["label"] == label]
+        ref_empty = [bool(r.get("ref_empty", 0)) for r in sel]
+        pred_empty = [bool(r.get("pred_empty", 0)) for r in sel]
         row: dict[str, Any] = {
             "label": label,
             "n": len(sel),
-            "ref_empty": int(sum(bool(r.get("ref_empty", 0)) for r in sel)),
-            "pred_empty": int(sum(bool(r.get("pred_empty", 0)) for r in sel)),
+            "ref_empty": sum(ref_empty),
+            "pred_empty": sum(pred_empty),
+            "both_empty": sum(r and p for r, p in zip(ref_empty, pred_empty, strict=True)),
         }
         for m in metrics:
             values = np.array([float(r[m]) for r in sel], dtype=float)
-            finite = values[np.isfinite(values)]
+            ok = np.isfinite(values)
+            finite = values[ok]
             row[f"{m}_mean"] = float(finite.mean()) if finite.size else float("nan")
             row[f"{m}_sd"] = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
             row[f"{m}_median"] = float(np.median(finite)) if finite.size else float("nan")
+            row[f"{m}_n"] = int(finite.size)
             row[f"{m}_nan"] = int(values.size - finite.size)
+            why = [
+                _why_undefined(r, p)
+                for r, p, good in zip(ref_empty, pred_empty, ok, strict=True)
+                if not good
+            ]
+            row[f"{m}_nan_why"] = "; ".join(f"{why.count(w)} {w}" for w in dict.fromkeys(why))
         out.append(row)
     return out
+
+
+def _why_undefined(ref_empty: bool, pred_empty: bool) -> str:
+    if ref_empty and not pred_empty:
+        return "with a prediction but an empty reference"
+    if pred_empty and not ref_empty:
+        return "with nothing predicted"
+    return "with both masks empty" if ref_empty else "with both masks non-empty"
+
+
+def summary_line(row: Mapping[str, Any], shown: Mapping[str, str]) -> str:
+    """One label's summary in words: each metric's mean over the cases where it is defined, how
+    many those are, and why the others are not.
+
+    Args:
+        row: A row of :func:`summarize`.
+        shown: Metric to its format (``{"dice": "Dice {:.3f}", "hd95": "HD95 {:.2f} mm"}``);
+            metrics the row lacks are skipped.
+
+    Returns:
+        e.g. ``"Dice 0.833 ± 0.408, HD95 0.00 mm over 5 of 6 cases (1 undefined: with a
+        prediction but an empty reference); n=6, 5 with both masks empty"``.
+    """
+    parts = []
+    for metric, fmt in shown.items():
+        if f"{metric}_mean" not in row:
+            continue
+        text = fmt.format(row[f"{metric}_mean"])
+        if metric == "dice" and np.isfinite(row.get("dice_sd", float("nan"))):
+            text += f" ± {row['dice_sd']:.3f}"
+        if row.get(f"{metric}_nan"):
+            text += (
+                f" over {row[f'{metric}_n']} of {row['n']} cases ({row[f'{metric}_nan']} "
+                f"undefined: {row.get(f'{metric}_nan_why', '')})"
+            )
+        parts.append(text)
+    tail = f"n={row['n']}"
+    if row.get("both_empty"):
+        tail += f", {row['both_empty']} with both masks empty (scored by the empty-mask policy)"
+    return f"{', '.join(parts)}; {tail}"
 
 
 def write_metrics_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:

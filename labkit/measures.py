@@ -4,8 +4,7 @@ Overlap: Dice, IoU (Jaccard), sensitivity, specificity, precision, accuracy.
 Surface (in mm, from the voxel spacing): Hausdorff distance, HD95, average symmetric surface
 distance (ASSD), normalised surface Dice (NSD, Nikolov et al. 2021, JMIR 23:e26151).
 Volume: relative and absolute volume difference (in ml, and in percent of the reference: the WMH
-challenge's AVD, Kuijf et al. 2019). Lesions: lesion-wise recall, precision and F1 of
-3D connected components, and the count of false-positive components.
+challenge's AVD, Kuijf et al. 2019). Lesion-wise detection is in :mod:`labkit.lesions`.
 
 Surfaces are the mask voxels removed by one binary erosion (6-connected in 3D), and distances run
 between surface voxel centres, as in MONAI (``monai.metrics``), against which this module is
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from labkit.errors import ShapeError
+from labkit.errors import LabelValueError, ShapeError
 
 __all__ = [
     "EMPTY_POLICY",
@@ -44,7 +43,6 @@ __all__ = [
     "confusion",
     "dice",
     "generalized_dice",
-    "lesion_metrics",
     "surface_distances",
 ]
 
@@ -71,18 +69,44 @@ def _check_shapes(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.nda
     return pred, ref
 
 
+def _as_mask(array: np.ndarray, name: str) -> np.ndarray:
+    """A bool mask of ``array``, refused unless it holds only 0 and 1 (or is bool)."""
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind not in "iuf":
+        raise LabelValueError(f"the {name} has dtype {array.dtype}; expected a 0/1 or bool mask.")
+    bad = (array != 0) & (array != 1)
+    if bad.any():
+        examples = ", ".join(f"{v:g}" for v in np.unique(array[bad])[:5])
+        raise LabelValueError(
+            f"the {name} (shape {array.shape}) holds values other than 0 and 1 in "
+            f"{int(bad.sum())} voxel(s) (e.g. {examples}); expected a binary mask, or every "
+            "non-zero voxel would count as foreground. Threshold probabilities first "
+            "(probs >= 0.5), or pick one label of a label map (labels == 1)."
+        )
+    return array.astype(bool)
+
+
 def check_pair(pred: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(pred, ref)`` as bool masks, refused unless they share one shape (naming both)."""
+    """``(pred, ref)`` as bool masks, refused unless they share one shape (naming both) and
+    each holds only 0 and 1 (a probability map or a multi-label map is not a mask)."""
     pred, ref = _check_shapes(pred, ref)
-    return pred.astype(bool), ref.astype(bool)
+    return _as_mask(pred, "prediction"), _as_mask(ref, "reference")
 
 
 def _spacing(spacing: Sequence[float] | None, ndim: int) -> np.ndarray:
     if spacing is None:
         return np.ones(ndim)
-    sp = np.broadcast_to(np.asarray(spacing, dtype=float), (ndim,)).copy()
-    if np.any(sp <= 0):
-        raise ValueError(f"spacing must be positive millimetres; got {tuple(sp)}.")
+    given = np.asarray(spacing, dtype=float)
+    if given.ndim > 1 or (given.ndim == 1 and given.size != ndim):
+        raise ShapeError(
+            f"spacing {tuple(given.ravel().tolist())} has {given.size} value(s) but the masks have "
+            f"{ndim} axes; expected one voxel size in mm per axis (volume.spacing of a "
+            f"{ndim}D image)."
+        )
+    sp = np.broadcast_to(given, (ndim,)).copy()
+    if not np.all(np.isfinite(sp)) or np.any(sp <= 0):
+        raise ValueError(f"spacing must be positive millimetres; got {tuple(sp.tolist())}.")
     return sp
 
 
@@ -206,17 +230,26 @@ def binary_metrics(
     """All overlap, surface and volume metrics of one binary mask against its reference.
 
     Args:
-        pred: Predicted mask ``(x, y[, z])``.
+        pred: Predicted mask ``(x, y[, z])``, bool or 0/1.
         ref: Reference mask, same shape.
-        spacing: Voxel size in mm (from the image affine, e.g. ``volume.spacing``).
-        nsd_tolerance_mm: Tolerance of the normalised surface Dice.
+        spacing: Voxel size in mm per axis (from the image affine, e.g. ``volume.spacing``).
+        nsd_tolerance_mm: Tolerance of the normalised surface Dice, finite and above 0.
         empty_distance: Value for surface distances when exactly one mask is empty (default NaN).
 
     Returns:
         A dict with the keys of :data:`METRIC_COLUMNS`; see the module docstring for empty masks.
+
+    Raises:
+        ShapeError: If the shapes differ, or ``spacing`` has another number of axes.
+        LabelValueError: If a mask holds values other than 0 and 1.
+        ValueError: If the spacing or the tolerance is not a positive finite number.
     """
     pred, ref = check_pair(pred, ref)
     sp = _spacing(spacing, pred.ndim)
+    if not (np.isfinite(nsd_tolerance_mm) and nsd_tolerance_mm > 0):
+        raise ValueError(
+            f"nsd_tolerance_mm must be a finite distance in mm above 0; got {nsd_tolerance_mm}."
+        )
     tp, fp, fn, tn = confusion(pred, ref)
     voxel_ml = float(np.prod(sp)) / 1000.0
     v_ref, v_pred = (tp + fn) * voxel_ml, (tp + fp) * voxel_ml
@@ -251,46 +284,3 @@ def binary_metrics(
             nsd=float(np.count_nonzero(both <= nsd_tolerance_mm) / both.size),
         )
     return {k: out[k] for k in METRIC_COLUMNS}
-
-
-def lesion_metrics(
-    pred: np.ndarray, ref: np.ndarray, connectivity: int | None = None
-) -> dict[str, float]:
-    """Lesion-wise detection: connected components of prediction and reference.
-
-    A reference lesion is detected when any predicted voxel overlaps it; a predicted component
-    is a false positive when it overlaps no reference voxel.
-
-    Args:
-        pred: Predicted mask.
-        ref: Reference mask, same shape.
-        connectivity: Neighbourhood of the components, 1 (faces) to ``ndim`` (full; default).
-
-    Returns:
-        ``n_ref``, ``n_pred``, ``detected`` (reference lesions hit), ``fp_components``,
-        ``lesion_recall``, ``lesion_precision``, ``lesion_f1`` (NaN where undefined: recall with no
-        reference lesion, precision with no predicted component).
-    """
-    pred, ref = check_pair(pred, ref)
-    structure = ndimage.generate_binary_structure(pred.ndim, connectivity or pred.ndim)
-    ref_cc, n_ref = ndimage.label(ref, structure)
-    pred_cc, n_pred = ndimage.label(pred, structure)
-    detected = len(np.unique(ref_cc[pred & ref]))
-    true_pred = len(np.unique(pred_cc[pred & ref]))
-    recall = _ratio(detected, n_ref)
-    precision = _ratio(true_pred, n_pred)
-    if not (np.isfinite(recall) and np.isfinite(precision)):
-        f1 = float("nan")
-    elif recall + precision == 0:
-        f1 = 0.0
-    else:
-        f1 = 2 * recall * precision / (recall + precision)
-    return {
-        "n_ref": float(n_ref),
-        "n_pred": float(n_pred),
-        "detected": float(detected),
-        "fp_components": float(n_pred - true_pred),
-        "lesion_recall": recall,
-        "lesion_precision": precision,
-        "lesion_f1": f1,
-    }
