@@ -3,7 +3,8 @@
 Shapes are channels-last. ``y_pred`` holds probabilities (the output of the U-Net's sigmoid or
 softmax), shape ``(batch, *spatial, C)``. ``y_true`` is either one-hot / binary of the same shape,
 or an integer label map ``(batch, *spatial, 1)`` (or ``(batch, *spatial)``) that is one-hot
-encoded to ``C`` classes on the fly; with ``C == 1`` it is the binary foreground mask.
+encoded to ``C`` classes on the fly; with ``C == 1`` it is the binary foreground mask
+(:func:`labkit.targets.prepare_targets`, which refuses shapes and values that do not fit).
 
 Each loss is registered for Keras serialization, so a model compiled with it reloads with plain
 ``keras.models.load_model(path)``. The Dice formulas follow MONAI's ``DiceLoss`` and
@@ -17,6 +18,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from labkit.targets import prepare_targets
+
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -24,30 +27,9 @@ __all__ = [
     "GeneralizedDiceLoss",
     "SoftDiceLoss",
     "get",
-    "prepare_targets",
 ]
 
 _EPS = 1e-7
-
-
-def prepare_targets(y_true: Any, y_pred: Any) -> Any:
-    """Return ``y_true`` as float one-hot (or binary) targets with the shape of ``y_pred``.
-
-    Args:
-        y_true: ``(batch, *spatial, C)`` one-hot, or integer labels ``(batch, *spatial, 1)`` or
-            ``(batch, *spatial)``.
-        y_pred: ``(batch, *spatial, C)`` probabilities.
-
-    Returns:
-        Float targets ``(batch, *spatial, C)``.
-    """
-    y_true = ops.convert_to_tensor(y_true)
-    n_classes = y_pred.shape[-1]
-    if len(y_true.shape) == len(y_pred.shape) - 1:
-        y_true = ops.expand_dims(y_true, -1)
-    if n_classes is not None and n_classes > 1 and y_true.shape[-1] == 1:
-        y_true = ops.one_hot(ops.cast(ops.squeeze(y_true, -1), "int32"), n_classes)
-    return ops.cast(y_true, y_pred.dtype)
 
 
 def _spatial_axes(y_pred: Any) -> list[int]:
@@ -133,6 +115,13 @@ class GeneralizedDiceLoss(_DiceLossBase):
     A class absent from a sample (infinite weight) gets the largest finite weight of that sample,
     as MONAI does.
 
+    Empty targets: when every scored class of a sample is empty (a background patch with one
+    sigmoid channel, or ``include_background=False``), there is no finite weight to borrow, and
+    MONAI's weights are then all 0, so its loss is 0 whatever is predicted: false positives on
+    such a patch cost nothing. Here each class then weighs 1, which makes the sample's loss its
+    soft Dice (:class:`SoftDiceLoss`): about 0 for an empty prediction and near 1 for a
+    confident false positive. Elsewhere the loss equals MONAI's (tested against it).
+
     Args:
         include_background: Keep class 0.
         batch: Pool the sums over the batch (one score per batch instead of per sample).
@@ -153,6 +142,8 @@ class GeneralizedDiceLoss(_DiceLossBase):
         w = ops.where(empty, ops.zeros_like(volume), 1.0 / ops.where(empty, 1.0, volume) ** 2)
         w_max = ops.max(w, axis=-1, keepdims=True)
         w = ops.where(empty, ops.broadcast_to(w_max, ops.shape(w)), w)
+        nothing = ops.all(empty, axis=-1, keepdims=True)  # no class to borrow a weight from
+        w = ops.where(ops.broadcast_to(nothing, ops.shape(w)), ops.ones_like(w), w)
         numer = 2.0 * ops.sum(w * inter, axis=-1) + self.smooth_nr
         denom = ops.sum(w * denom, axis=-1) + self.smooth_dr
         loss = 1.0 - numer / denom
@@ -257,7 +248,7 @@ def get(name: str, **kwargs: Any) -> keras.losses.Loss:
     whose gradient ``smooth / (sum(p) + smooth)^2`` grows without bound as the predictions
     there shrink; without batch normalisation that pushed the WMH networks' logits to -1e3 and
     the sigmoid to exactly 0, where no gradient is left (the collapse of
-    :class:`labkit.training.CollapseGuard`). Summed over the batch, the other samples'
+    :class:`labkit.callbacks.CollapseGuard`). Summed over the batch, the other samples'
     foreground keeps the denominator away from 0.
 
     Args:

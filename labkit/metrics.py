@@ -13,7 +13,8 @@ from typing import Any
 import keras
 from keras import ops
 
-from labkit.losses import GeneralizedDiceLoss, prepare_targets
+from labkit.losses import GeneralizedDiceLoss
+from labkit.targets import prepare_targets
 
 __all__ = ["DiceScore", "GeneralizedDiceScore"]
 
