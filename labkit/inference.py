@@ -22,13 +22,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from labkit.errors import ShapeError
+from labkit.errors import ImageValueError, ShapeError
 from labkit.io import Volume, save_nifti
 from labkit.transforms import Crop, Pad, Resize, pad_to_multiple, undo
 
 __all__ = [
     "Predictor",
     "as_predictor",
+    "check_input",
     "gaussian_importance",
     "patch_starts",
     "predict_slices",
@@ -50,6 +51,53 @@ def as_predictor(model: object) -> Predictor:
     raise TypeError(f"expected a Keras model or a callable; got {type(model).__name__}.")
 
 
+def _input_channels(model: object) -> int | None:
+    """The channel count a Keras model (or an ensemble of them) reads; ``None`` if unknown."""
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        channels = inputs[0].shape[-1]
+        return int(channels) if channels is not None else None
+    models = getattr(model, "models", None)  # labkit.ensemble.Averaged
+    return _input_channels(models[0]) if models else None
+
+
+def check_input(model: object, image: np.ndarray, caller: str) -> None:
+    """Refuse an image a model cannot be applied to, before any forward pass.
+
+    Args:
+        model: A Keras model, an ensemble of them, or a :data:`Predictor` (whose channel count
+            is not known, so only the values are checked).
+        image: ``(*spatial, c)``, channels last.
+        caller: The function's name, for the message.
+
+    Raises:
+        ShapeError: If the last axis is not the model's channel count (naming channels-first
+            input when the first axis is).
+        ImageValueError: If the image holds NaN or infinite values.
+    """
+    expected = _input_channels(model)
+    if expected is not None and image.shape[-1] != expected:
+        hint = (
+            f" It looks channels-first ({expected} on the first axis): use "
+            "np.moveaxis(image, 0, -1)."
+            if image.shape[0] == expected
+            else " Give the modalities the model was trained on, in its order."
+        )
+        raise ShapeError(
+            f"{caller}: the image has shape {image.shape}, {image.shape[-1]} channel(s) on its "
+            f"last axis, but the model reads {expected}; expected (*spatial, {expected}), "
+            f"channels last.{hint}"
+        )
+    finite = np.isfinite(image)
+    if not finite.all():
+        nan, inf = int(np.isnan(image).sum()), int(np.isinf(image).sum())
+        raise ImageValueError(
+            f"{caller}: the image (shape {image.shape}) holds {nan} NaN and {inf} infinite "
+            "value(s); the network would return NaN probabilities there and around. Replace "
+            "them (np.nan_to_num, or the background value) first."
+        )
+
+
 def predict_slices(
     model: object, image: np.ndarray, axis: int = 2, batch_size: int = 32, multiple: int = 16
 ) -> np.ndarray:
@@ -67,9 +115,13 @@ def predict_slices(
 
     Returns:
         Probabilities ``(x, y, z, C)``.
+
+    Raises:
+        ShapeError, ImageValueError: See :func:`check_input`; or the image is not 4D.
     """
     if image.ndim != 4:
         raise ShapeError(f"predict_slices expects an image (x, y, z, c); got shape {image.shape}.")
+    check_input(model, image, "predict_slices")
     predict = as_predictor(model)
     slices = np.moveaxis(image, axis, 0).astype(np.float32)
     padded, pad = pad_to_multiple(slices.transpose(1, 2, 0, 3), multiple, ndim=2)
@@ -132,13 +184,24 @@ def sliding_window(
 
     Returns:
         Probabilities ``(*spatial, C)`` as float32.
+
+    Raises:
+        ShapeError, ImageValueError: See :func:`check_input`; or ``roi_size`` has another
+            number of axes than the image.
+        ValueError: If a patch side is below 1, ``overlap`` is outside ``[0, 1)`` or ``mode``
+            is unknown.
     """
     ndim = image.ndim - 1
     roi = tuple(int(r) for r in roi_size)
     if len(roi) != ndim:
         raise ShapeError(f"roi_size {roi} has {len(roi)} axes; the image {image.shape} has {ndim}.")
+    if min(roi) < 1:
+        raise ValueError(f"roi_size {roi}: every patch side must be at least 1 voxel.")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1); got {overlap}.")
     if mode not in ("gaussian", "constant"):
         raise ValueError(f"mode must be 'gaussian' or 'constant'; got {mode!r}.")
+    check_input(model, image, "sliding_window")
     predict = as_predictor(model)
     short = [max(r - s, 0) for r, s in zip(roi, image.shape[:ndim], strict=True)]
     before = [d // 2 for d in short]
