@@ -61,6 +61,7 @@ class Checkpoints(keras.callbacks.Callback):
         self.best_unsaved = False
         self.epochs_done: int | None = None  # finished epochs not yet saved
         self.saved_at = time.monotonic()
+        self._finished: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         val = float((logs or {}).get("val_loss", math.inf))
@@ -71,9 +72,34 @@ class Checkpoints(keras.callbacks.Callback):
         self.epochs_done = epoch + 1
         if time.monotonic() - self.saved_at >= self.every_s:
             self._save()
+        else:  # what an interruption before the next save would write (save_finished)
+            optimizer = self.model.optimizer
+            variables = optimizer.variables if optimizer is not None else []
+            self._finished = (
+                self.model.get_weights(),
+                [np.array(keras.ops.convert_to_numpy(v)) for v in variables],
+            )
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._save()
+
+    def save_finished(self) -> int:
+        """Write the files of the last finished epoch, as it ended, after an interruption in
+        the middle of the next one; returns the epochs the run folder now holds.
+
+        The model's weights and optimizer state have moved on since that epoch ended, so the
+        copy taken then is put back first: a resumed run continues from exactly that point.
+        """
+        if self.epochs_done is not None and self._finished is not None:
+            weights, values = self._finished
+            self.model.set_weights(weights)
+            optimizer = self.model.optimizer
+            for variable, value in zip(
+                optimizer.variables if optimizer else [], values, strict=True
+            ):
+                variable.assign(value)
+            self._save()
+        return int(read_state(self.out).get("epochs_done", 0))
 
     def _save(self) -> None:
         if self.epochs_done is None:
@@ -98,6 +124,7 @@ class Checkpoints(keras.callbacks.Callback):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
         self.epochs_done = None
+        self._finished = None
         self.saved_at = time.monotonic()
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "NiftiReadError",
     "ShapeError",
     "TrainingCollapsedError",
+    "TrainingInterrupted",
 ]
 
 
@@ -47,3 +48,23 @@ class TrainingCollapsedError(RuntimeError):
 
     Not an input error: the data may be fine and the recipe's settings unlucky on this machine.
     """
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A training stopped by Ctrl-C (or a notebook's interrupt), its finished epochs saved.
+
+    A :class:`KeyboardInterrupt`, so it stops whatever called the training, with a message that
+    says how much was kept and how to go on.
+
+    Attributes:
+        out: The run folder.
+        epochs_done: The finished epochs the run folder holds.
+    """
+
+    def __init__(self, out: object, epochs_done: int) -> None:
+        self.out = out
+        self.epochs_done = epochs_done
+        super().__init__(
+            f"training interrupted; {out} holds {epochs_done} finished epoch(s). Run the same "
+            f"command again to resume from epoch {epochs_done + 1}."
+        )

@@ -222,7 +222,7 @@ class _FakeModel:
 
 
 def _guard_run(dices, patience=3):
-    from labkit.training import CollapseGuard
+    from labkit.callbacks import CollapseGuard
 
     guard = CollapseGuard(patience=patience)
     guard.set_model(_FakeModel())
@@ -247,7 +247,7 @@ def test_collapse_guard_names_the_first_epoch_at_zero():
 
 @backends
 def test_collapse_guard_stops_a_dead_network_that_never_learned():
-    from labkit.training import CollapseGuard
+    from labkit.callbacks import CollapseGuard
 
     def run(val_losses):
         guard = CollapseGuard()
@@ -372,7 +372,7 @@ def test_best_model_is_the_saved_best_epoch_without_reading_it(tmp_path):
 def test_epoch_line_is_one_short_line_per_epoch():
     import io
 
-    from labkit.training import EpochLine
+    from labkit.callbacks import EpochLine
 
     out = io.StringIO()
     line = EpochLine(12, stream=out)
