@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-__all__ = ["STUDIES", "build_parser", "main", "parse_setting"]
+__all__ = ["KERAS_BACKENDS", "STUDIES", "build_parser", "main", "parse_setting"]
+
+#: The values Keras 3 accepts in ``KERAS_BACKEND`` (checked before Keras is imported, which
+#: would otherwise fail with a traceback).
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 
 #: The built-in studies (``labkit.studies.BUILTIN``, which a test keeps equal to this).
 STUDIES = ("brats", "ich", "msd", "phh", "wmh")
@@ -213,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, then run the command (:func:`labkit.cli.run`); the exit status."""
     args = build_parser().parse_args(argv)
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend is not None and backend not in KERAS_BACKENDS:
+        print(
+            f"labkit {args.command}: error: KERAS_BACKEND={backend!r} is not a Keras backend; "
+            f"expected one of {', '.join(KERAS_BACKENDS)} (or unset it for TensorFlow).",
+            file=sys.stderr,
+        )
+        return 1
     from labkit.cli import run
 
     return run(args)

@@ -18,6 +18,7 @@ fails (the message says why), 2 for a command line argparse cannot parse.
 from __future__ import annotations
 
 import argparse
+import errno
 import inspect
 import json
 import os
@@ -25,12 +26,23 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from labkit.errors import TrainingCollapsedError
+from labkit.errors import TrainingCollapsedError, TrainingInterrupted
+from labkit.evaluation import summary_line
 from labkit_cli import main as _main
 from labkit_cli import parse_setting
 
 __all__ = ["main", "parse_setting", "run"]
 
+
+#: The summary columns ``train`` and ``evaluate`` print, as they are printed.
+_SHOWN = {
+    "dice": "Dice {:.3f}",
+    "hd95": "HD95 {:.2f} mm",
+    "avd_pct": "AVD {:.1f}%",
+    "lesion_recall": "lesion recall {:.3f}",
+    "lesion_f1": "lesion F1 {:.3f}",
+    "fp_components": "false-positive components {:.1f}",
+}
 
 #: ``labkit synth`` options that only some studies take, and a study that takes each.
 _SEVERAL = {"task": "msd", "layout": "brats"}
@@ -58,6 +70,7 @@ def _train(args: argparse.Namespace) -> int:
     from labkit import config, studies
 
     overrides = dict(args.set or [])
+    _check_folder(Path(args.out), "--out")
     profile, reason = config.choose_profile(args.profile)
     print(f"profile {profile} ({reason})")
     recipe = studies.get(args.study)
@@ -72,11 +85,21 @@ def _train(args: argparse.Namespace) -> int:
             print(f"  {fold['run']}: held-out Dice {dice}")
         print(f"{args.folds} folds written to {out}; the ensemble's held-out results:")
     for row in summary["labels"]:
-        print(
-            f"  {row['label']:>14s}: Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}, "
-            f"HD95 {row['hd95_mean']:.2f} mm (n={row['n']})"
-        )
+        print(f"  {row['label']:>14s}: {summary_line(row, _SHOWN)}")
     return 0
+
+
+def _check_folder(path: Path, option: str) -> None:
+    """Refuse a folder to write into that is a file, or lies below one."""
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            inside = "" if p == path else f": {p} is a file"
+            raise NotADirectoryError(
+                f"{option} {path} cannot be a folder{inside or ', it is a file'}; choose a new "
+                "folder path."
+            )
+        if p.exists():
+            return
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -84,19 +107,20 @@ def _predict(args: argparse.Namespace) -> int:
     from labkit import studies
     from labkit.studies.runs import FOLDS_FILE, read_config
 
-    folds = Path(args.run) / FOLDS_FILE
-    config = json.loads(folds.read_text()) if folds.is_file() else read_config(Path(args.run))
     source, target = Path(args.input), Path(args.output)
     if not source.is_dir():
         raise FileNotFoundError(
             f"--input {source} is not a folder (it does not exist, or is a file); expected a "
             "dataset folder or a folder of .nii.gz images."
         )
+    _check_folder(target, "--output")
     if target.resolve() == source.resolve():
         raise ValueError(
             f"--output {target} is the --input folder: the predictions would overwrite the "
             "images they were made from. Choose another --output folder."
         )
+    folds = Path(args.run) / FOLDS_FILE
+    config = json.loads(folds.read_text()) if folds.is_file() else read_config(Path(args.run))
     written = studies.get(config["study"]).predict(
         Path(args.run), source, target, tta=args.tta, ensemble=args.ensemble
     )
@@ -107,10 +131,6 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from labkit.evaluate_folder import evaluate_folders
 
-    if not args.nsd_tolerance > 0:
-        raise ValueError(
-            f"--nsd-tolerance must be a distance in mm above 0; got {args.nsd_tolerance}."
-        )
     rows, summary = evaluate_folders(
         Path(args.pred),
         Path(args.ref),
@@ -120,17 +140,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         nsd_tolerance_mm=args.nsd_tolerance,
     )
     print(f"wrote {len(rows)} rows to {args.out}")
-    shown = {
-        "hd95": "HD95 {:.2f} mm",
-        "avd_pct": "AVD {:.1f}%",
-        "lesion_recall": "lesion recall {:.3f}",
-        "lesion_f1": "lesion F1 {:.3f}",
-        "fp_components": "false-positive components {:.1f}",
-    }
     for row in summary:
-        parts = [f"Dice {row['dice_mean']:.3f} ± {row['dice_sd']:.3f}"]
-        parts += [fmt.format(row[f"{k}_mean"]) for k, fmt in shown.items() if f"{k}_mean" in row]
-        print(f"  {row['label']:>14s}: {', '.join(parts)} (n={row['n']})")
+        print(f"  {row['label']:>14s}: {summary_line(row, _SHOWN)}")
     return 0
 
 
@@ -157,13 +168,51 @@ COMMANDS = {
 }
 
 
+#: Each command's option that names what it writes, for the messages of a failed write.
+_WRITES = {
+    "train": "out",
+    "predict": "output",
+    "evaluate": "out",
+    "synth": "dir",
+    "download": "root",
+}
+
+
+def _os_message(args: argparse.Namespace, exc: OSError) -> str:
+    """An operating-system error in words: which path, which option, and what to do."""
+    option = _WRITES.get(args.command)
+    target = getattr(args, option, None) if option else None
+    where = f" (--{option} {target})" if target and option != "dir" else ""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"no space left on the device while writing {exc.filename or target}{where}. "
+            "Free some space there, or write to another folder."
+        )
+    if exc.errno == errno.ENOTDIR:
+        return (
+            f"{exc.filename or target}: a part of this path is a file, not a folder{where}. "
+            "Choose a path whose folders are folders."
+        )
+    if exc.errno == errno.EISDIR:
+        return f"{exc.filename or target} is a folder, not a file{where}."
+    return str(exc)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command (:func:`labkit_cli.build_parser`): 0 on success, 1 (with the
-    error's message on stderr, no traceback) when it fails."""
+    error's message on stderr, no traceback) when it fails, 130 when interrupted (Ctrl-C; a
+    training first saves its last finished epoch and says how to resume)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, OSError, KeyError) as exc:
+    except KeyboardInterrupt as exc:
+        said = str(exc) if isinstance(exc, TrainingInterrupted) else "interrupted"
+        print(f"labkit {args.command}: {said}", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"labkit {args.command}: error: {_os_message(args, exc)}", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"labkit {args.command}: error: {message}", file=sys.stderr)
         return 1

@@ -98,6 +98,13 @@ def download_msd(
         )
     except Exception as exc:  # urllib, MONAI's hash check and tarfile raise a variety
         discard()
+        if "unsafe path" in str(exc).lower():  # MONAI refused a member outside the folder
+            raise DownloadError(
+                f"refused the archive from {url}: {exc}. It would write files outside {root} "
+                "(a corrupt or tampered archive); it was deleted and nothing was extracted. "
+                f"Do not use it: download the task from its published address ({published_url}) "
+                "and check its MD5."
+            ) from exc
         raise DownloadError(
             f"could not download and extract {name} from {url} into {root}: "
             f"{type(exc).__name__}: {exc}. Without internet, download {published_url} on another "
