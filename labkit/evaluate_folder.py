@@ -245,9 +245,9 @@ def _check_inputs(
             "folder of predicted <case id>.nii.gz label maps (labkit predict ... --output DIR)."
         )
     if not (np.isfinite(nsd_tolerance_mm) and nsd_tolerance_mm > 0):
+        why = " (it would make NSD 1 for any two non-empty masks)" if nsd_tolerance_mm > 0 else ""
         raise ValueError(
-            f"--nsd-tolerance must be a finite distance in mm above 0; got {nsd_tolerance_mm} "
-            "(an infinite tolerance would make NSD 1 for any pair of non-empty masks)."
+            f"--nsd-tolerance must be a finite distance in mm above 0; got {nsd_tolerance_mm}{why}."
         )
     if bad := [int(v) for v in labels or () if int(v) <= 0]:
         raise ValueError(

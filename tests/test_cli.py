@@ -74,7 +74,8 @@ def test_every_command_has_examples_and_the_studies_are_labkits():
 def test_a_failing_command_exits_1_and_a_bad_command_line_2(tmp_path, capsys):
     assert cli.main(["evaluate", "--pred", str(tmp_path), "--ref", str(tmp_path), "--out",
                      str(tmp_path / "m.csv"), "--nsd-tolerance", "0"]) == 1  # fmt: skip
-    assert "--nsd-tolerance must be a distance in mm above 0; got 0.0" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--nsd-tolerance must be a finite distance in mm above 0; got 0.0." in err
     with pytest.raises(SystemExit) as exc:
         cli.main(["evaluate", "--pred", "x"])
     assert exc.value.code == 2

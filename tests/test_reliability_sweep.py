@@ -172,7 +172,7 @@ def test_n61_an_infinite_nsd_tolerance_is_refused(tmp_path, capsys):
     pred = _maps(tmp_path / "pred", {"a": np.ones((4, 4, 4))})
     args = ["evaluate", "--pred", str(pred), "--ref", str(pred), "--out", str(tmp_path / "m.csv")]
     assert cli.main([*args, "--nsd-tolerance", "inf"]) == 1
-    assert "must be a finite distance in mm above 0; got inf" in capsys.readouterr().err
+    assert "above 0; got inf (it would make NSD 1 for any two" in capsys.readouterr().err
     with pytest.raises(ValueError, match="finite distance in mm above 0"):
         binary_metrics(np.ones((4, 4)), np.ones((4, 4)), nsd_tolerance_mm=math.inf)
 
