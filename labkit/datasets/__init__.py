@@ -5,10 +5,11 @@ channels-last arrays. Each twin writer produces a small seeded cohort in exactly
 so the real loading code is what runs on synthetic data too.
 """
 
-from labkit.datasets.base import Case, Cohort, LoadedCase, cached_cohort, draw_cases, load_case
+from labkit.datasets.base import Case, Cohort, LoadedCase, load_case
 from labkit.datasets.ich import load_instance, write_ich_twin
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd, write_msd_twin
 from labkit.datasets.phh import PHHCohort, load_phh, write_phh_twin
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.datasets.wmh import load_wmh, write_wmh_twin
 
 __all__ = [

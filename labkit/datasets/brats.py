@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, Cohort, cached_cohort, draw_cases, load_case
+from labkit.datasets.base import Case, Cohort, load_case
 from labkit.datasets.modalities import pick_modalities
 from labkit.datasets.msd import load_msd, write_msd
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import Volume, save_nifti
 from labkit.labels import CONVENTION_LABELS, check_convention, check_labels, convert_labels

@@ -24,7 +24,8 @@ import json
 from pathlib import Path
 
 import labkit
-from labkit.datasets.base import Cohort, cached_cohort, draw_cases, paired_folders
+from labkit.datasets.base import Cohort, paired_folders
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
 from labkit.phantoms.haemorrhage import HAEMORRHAGE_KINDS, ich_head, thick_slices
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, cached_cohort, draw_cases
+from labkit.datasets.base import Case
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import nifti_stem, save_nifti
 from labkit.phantoms import abdominal_ct, hippocampus_mri

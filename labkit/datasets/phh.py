@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Cohort, cached_cohort, draw_cases, paired_folders
+from labkit.datasets.base import Cohort, paired_folders
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
 from labkit.phantoms.neonatal import phh_head
 

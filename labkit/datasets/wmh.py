@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, Cohort, cached_cohort, draw_cases
+from labkit.datasets.base import Case, Cohort
+from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
 from labkit.phantoms.hyperintensities import SITES, SiteProtocol, wmh_subject
