@@ -27,6 +27,7 @@ __all__ = [
     "Case",
     "Cohort",
     "LoadedCase",
+    "declared_labels",
     "load_case",
     "paired_folders",
 ]
@@ -72,6 +73,20 @@ class Cohort:
         return [c.case_id for c in self.cases]
 
 
+def declared_labels(names: Mapping[int, str], where: str) -> dict[str, Any]:
+    """The :class:`Case` ``meta`` entries that declare a layout's label scheme.
+
+    Args:
+        names: Label value to name, background (0) left out, e.g. ``{1: "csf"}``.
+        where: Where the label maps are, for the message (``"masks/"``).
+
+    Returns:
+        ``{"labels": (1,), "labels_fix": "Expected 0 background, 1 csf in masks/."}``.
+    """
+    scheme = ", ".join(f"{v} {name}" for v, name in {0: "background", **names}.items())
+    return {"labels": tuple(sorted(names)), "labels_fix": f"Expected {scheme} in {where}."}
+
+
 def paired_folders(
     root: str | Path,
     image_dir: str,
@@ -113,8 +128,7 @@ def paired_folders(
             f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in "
             f"{image_dir}/ and {label_dir}/."
         )
-    scheme = ", ".join(f"{v} {name}" for v, name in {0: "background", **labels}.items())
-    meta = {"labels": tuple(sorted(labels)), "labels_fix": f"Expected {scheme} in {label_dir}/."}
+    meta = declared_labels(labels, f"{label_dir}/")
     cases = tuple(
         Case(
             case_id=pid, images=(images[pid],), label=masks[pid], modalities=(modality,), meta=meta

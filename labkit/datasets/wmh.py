@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, Cohort
+from labkit.datasets.base import Case, Cohort, declared_labels
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
@@ -117,8 +117,7 @@ def load_wmh(root: str | Path, modalities: Sequence[str] = ("FLAIR",)) -> Cohort
                 meta={
                     "site": site,
                     "subject": parts[-1],
-                    "labels": (*LABELS, IGNORE_LABEL),
-                    "labels_fix": "Expected 0 background, 1 WMH, 2 other pathology (wmh.nii.gz).",
+                    **declared_labels({**LABELS, IGNORE_LABEL: "other pathology"}, "wmh.nii.gz"),
                 },
             )
         )
