@@ -28,6 +28,7 @@ from pathlib import Path
 
 from labkit.errors import TrainingCollapsedError, TrainingInterrupted
 from labkit.evaluation import summary_line
+from labkit.files import check_output, require_folder
 from labkit_cli import main as _main
 from labkit_cli import parse_setting
 
@@ -70,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
     from labkit import config, studies
 
     overrides = dict(args.set or [])
-    _check_folder(Path(args.out), "--out")
+    check_output(Path(args.out), "--out", True, "a run folder (new, or this run's)")
     profile, reason = config.choose_profile(args.profile)
     print(f"profile {profile} ({reason})")
     recipe = studies.get(args.study)
@@ -89,31 +90,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_folder(path: Path, option: str) -> None:
-    """Refuse a folder to write into that is a file, or lies below one."""
-    for p in (path, *path.parents):
-        if p.exists() and not p.is_dir():
-            inside = "" if p == path else f": {p} is a file"
-            raise NotADirectoryError(
-                f"{option} {path} cannot be a folder{inside or ', it is a file'}; choose a new "
-                "folder path."
-            )
-        if p.exists():
-            return
-
-
 def _predict(args: argparse.Namespace) -> int:
 
     from labkit import studies
     from labkit.studies.runs import FOLDS_FILE, read_config
 
-    source, target = Path(args.input), Path(args.output)
-    if not source.is_dir():
-        raise FileNotFoundError(
-            f"--input {source} is not a folder (it does not exist, or is a file); expected a "
-            "dataset folder or a folder of .nii.gz images."
-        )
-    _check_folder(target, "--output")
+    source = require_folder(args.input, "--input", "a dataset folder or a folder of .nii.gz images")
+    target = check_output(Path(args.output), "--output", True, "a folder for the label maps")
     if target.resolve() == source.resolve():
         raise ValueError(
             f"--output {target} is the --input folder: the predictions would overwrite the "

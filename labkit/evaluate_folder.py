@@ -20,6 +20,7 @@ from labkit.datasets.wmh import LABELS as WMH_LABELS
 from labkit.datasets.wmh import load_wmh
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
+from labkit.files import check_output, require_folder
 from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
 from labkit.labels import CONVENTION_LABELS
 from labkit.progress import progress
@@ -60,12 +61,9 @@ def reference_files(ref: Path) -> References:
     Raises:
         FileNotFoundError: If ``ref`` is not a folder.
     """
-    ref = Path(ref)
-    if not ref.is_dir():
-        raise FileNotFoundError(
-            f"--ref {ref} {'is a file' if ref.exists() else 'does not exist'}; expected the "
-            "folder of reference label maps (a dataset folder, or <case id>.nii.gz files)."
-        )
+    ref = require_folder(
+        ref, "--ref", "the reference label maps (a dataset folder, or <case id>.nii.gz files)"
+    )
     if (ref / "dataset.json").is_file():
         ds = load_msd(ref)
         names = {value: name for value, name in ds.labels.items() if value != 0}
@@ -225,8 +223,6 @@ def evaluate_folders(
         if references.sites:
             scored = [{**row, "site": references.sites[case_id]} for row in scored]
         rows += scored
-    if not rows:  # pragma: no cover - _labels_to_score always names a label
-        raise LabelValueError(f"nothing was scored in {pred} against {ref}.")
     write_metrics_csv(rows, out)
     if references.ignore:  # the WMH challenge's five
         metrics: tuple[str, ...] = ("dice", "hd95", "avd_pct", "lesion_recall", "lesion_f1")
@@ -239,11 +235,7 @@ def _check_inputs(
     pred: Path, out: Path, labels: Sequence[int] | None, nsd_tolerance_mm: float
 ) -> None:
     """Refuse what :func:`evaluate_folders` cannot use, before reading any file."""
-    if not pred.is_dir():
-        raise FileNotFoundError(
-            f"--pred {pred} {'is a file' if pred.exists() else 'does not exist'}; expected the "
-            "folder of predicted <case id>.nii.gz label maps (labkit predict ... --output DIR)."
-        )
+    require_folder(pred, "--pred", "the predicted <case id>.nii.gz label maps (labkit predict)")
     if not (np.isfinite(nsd_tolerance_mm) and nsd_tolerance_mm > 0):
         why = " (it would make NSD 1 for any two non-empty masks)" if nsd_tolerance_mm > 0 else ""
         raise ValueError(
@@ -255,14 +247,6 @@ def _check_inputs(
             "and labels are not negative; give the foreground label values to score (e.g. "
             "--labels 1 2)."
         )
-    if out.is_dir():
-        raise IsADirectoryError(
-            f"--out {out} is a folder; expected the path of the CSV file to write (e.g. "
-            f"{out / 'metrics.csv'})."
-        )
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise NotADirectoryError(
-                f"--out {out}: {parent} is a file, so no folder can be made there; choose "
-                "another path for the CSV file."
-            )
+    check_output(
+        out, "--out", False, f"the path of the CSV file to write (e.g. {out / 'metrics.csv'})"
+    )

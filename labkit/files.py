@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text"]
+__all__ = ["atomic_path", "check_output", "require_folder", "write_text"]
 
 #: Prefix of the temporary files; a folder may hold leftovers of a process killed mid-write.
 TMP_PREFIX = ".tmp-"
@@ -74,4 +74,51 @@ def write_text(path: str | Path, text: str) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+    return path
+
+
+def require_folder(path: Path, option: str, expected: str) -> Path:
+    """Refuse an input folder that does not exist or is a file, naming the option.
+
+    Args:
+        path: The folder given.
+        option: The command-line option or argument that gave it (``"--ref"``).
+        expected: What it should hold, for the message.
+
+    Raises:
+        FileNotFoundError: ``"--ref X is not a folder (it does not exist); expected ..."``.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        why = "it is a file" if path.exists() else "it does not exist"
+        raise FileNotFoundError(f"{option} {path} is not a folder ({why}); expected {expected}.")
+    return path
+
+
+def check_output(path: Path, option: str, folder: bool, expected: str) -> Path:
+    """Refuse a path to write (a folder, or a file with ``folder=False``) that cannot be one:
+    a file where a folder is wanted or the reverse, or a path below a file.
+
+    Args:
+        path: The path given.
+        option: The option that gave it (``"--out"``).
+        folder: Whether a folder is to be written there (else a file).
+        expected: What the path should be, for the message.
+
+    Raises:
+        NotADirectoryError, IsADirectoryError: Naming the option, the path and the culprit.
+    """
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{option} {path} is a file; expected {expected}.")
+    if not folder and path.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a folder; expected {expected}.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    f"{option} {path} cannot be written: {parent} is a file, not a folder; "
+                    f"expected {expected}."
+                )
+            break
     return path

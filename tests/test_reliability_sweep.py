@@ -289,7 +289,7 @@ def test_n32_the_command_exits_130_with_one_line(monkeypatch, capsys, tmp_path):
     argv = ["train", "phh", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     assert cli.main(argv) == 130
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "run the same command again"[1:] in err.lower()
+    assert err.count("\n") == 1 and "Run the same command again to resume from epoch 3" in err
 
 
 def test_n37_a_mistyped_backend_names_the_valid_ones(monkeypatch, capsys):
@@ -339,11 +339,13 @@ def test_n46_an_output_below_a_file_is_named(tmp_path, capsys):
     images.mkdir()
     output = tmp_path / "afile" / "sub"
     assert cli.main(["predict", "run", "--input", str(images), "--output", str(output)]) == 1
-    assert f"--output {output} cannot be a folder: {tmp_path / 'afile'} is a file" in (
+    assert f"--output {output} cannot be written: {tmp_path / 'afile'} is a file, not a" in (
         capsys.readouterr().err
     )
     assert cli.main(["train", "phh", "--data", str(images), "--out", str(tmp_path / "afile")]) == 1
-    assert "cannot be a folder, it is a file" in capsys.readouterr().err
+    assert f"--out {tmp_path / 'afile'} is a file; expected a run folder" in (
+        capsys.readouterr().err
+    )
 
 
 def test_n62_n63_n65_evaluate_names_the_option_that_is_wrong(tmp_path, capsys):
@@ -358,7 +360,7 @@ def test_n62_n63_n65_evaluate_names_the_option_that_is_wrong(tmp_path, capsys):
     missing = tmp_path / "nowhere"
     args = ["evaluate", "--pred", str(pred), "--ref", str(missing), "--out", str(tmp_path / "m")]
     assert cli.main(args) == 1
-    assert f"--ref {missing} does not exist" in capsys.readouterr().err
+    assert f"--ref {missing} is not a folder (it does not exist)" in capsys.readouterr().err
 
 
 def test_n66_evaluate_reads_the_phh_and_brats_layouts(tmp_path, capsys):
