@@ -90,7 +90,7 @@ class Checkpoints(keras.callbacks.Callback):
         The model's weights and optimizer state have moved on since that epoch ended, so the
         copy taken then is put back first: a resumed run continues from exactly that point.
         """
-        if self.epochs_done is not None and self._finished is not None:
+        if self._finished is not None:  # set only while a finished epoch awaits its save
             weights, values = self._finished
             self.model.set_weights(weights)
             optimizer = self.model.optimizer

@@ -11,13 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from labkit.measures import check_pair
+from labkit.measures import _ratio, check_pair
 
 __all__ = ["lesion_metrics"]
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num) / den if den else float("nan")
 
 
 def lesion_metrics(

@@ -164,10 +164,10 @@ def test_fold_split_validates_every_pooled_case_once_and_never_touches_the_test_
 
 def test_a_run_folder_resumes_only_its_own_fold(tmp_path):
     settings = msd.settings("quick")
-    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2))
-    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2))
+    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2), cases=())
+    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2), cases=())
     with pytest.raises(ValueError, match=r"fold: \[0, 2\] there, \[1, 2\] now"):
-        claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(1, 2))
+        claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(1, 2), cases=())
 
 
 # --- every study, through the command line ---------------------------------------------------

@@ -53,8 +53,8 @@ def claim_run(
     settings: Any,
     seed: int,
     data: Path,
-    fold: tuple[int, int] | None = None,
-    cases: Iterable[Case] = (),
+    fold: tuple[int, int] | None,
+    cases: Iterable[Case],
 ) -> Path:
     """Make ``out`` the folder of this run, or refuse if it holds another run.
 
@@ -74,7 +74,7 @@ def claim_run(
         seed: The run's seed.
         data: The dataset folder.
         fold: ``(i, k)`` for fold ``i`` of a ``k``-fold cross-validation, else ``None``.
-        cases: The cohort's cases, whose files are fingerprinted (none: no data check).
+        cases: The cohort's cases, whose files are fingerprinted.
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
