@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,6 +67,7 @@ from labkit.postprocessing import apply_choice, choose_largest_component
 from labkit.progress import progress
 from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
+from labkit.studies.context import Inputs, RunContext
 from labkit.studies.runs import (
     check_held_out,
     claim_run,
@@ -79,55 +80,7 @@ from labkit.studies.runs import (
 from labkit.studies.settings import profile_settings, split_seed
 from labkit.training import fit, seed_everything
 
-__all__ = ["Inputs", "Recipe", "RunContext"]
-
-
-@dataclass
-class RunContext:
-    """What the hooks of one training run share.
-
-    Attributes:
-        out: The run folder.
-        profile: The profile's name (``"quick"``, ``"full"``).
-        settings: The run's settings (the study's profile dataclass, overrides applied).
-        seed: The run's seed (weights, shuffling, augmentation).
-        cohort: What :meth:`Recipe.load` returned.
-        split: Case ids per subset (``train``, ``val``, ``test``).
-        config: ``config.json`` as written so far.
-    """
-
-    out: Path
-    profile: str
-    settings: Any
-    seed: int
-    cohort: Any
-    split: dict[str, list[str]]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def cases(self, subset: str) -> list[Any]:
-        """The cohort's cases of one subset, in the split's order."""
-        by_id = {c.case_id: c for c in self.cohort.cases}
-        return [by_id[i] for i in self.split[subset]]
-
-    def case(self, case_id: str) -> Any:
-        """The cohort's case with this id."""
-        return next(c for c in self.cohort.cases if c.case_id == case_id)
-
-
-@dataclass
-class Inputs:
-    """What :meth:`Recipe.inputs` returns.
-
-    Attributes:
-        train: Training data for :func:`labkit.training.fit` (a ``tf.data.Dataset`` or any
-            iterable of batches Keras takes).
-        val: Validation data.
-        facts: Entries for ``config.json`` (slice or volume counts).
-    """
-
-    train: Any
-    val: Any
-    facts: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Recipe"]
 
 
 class Recipe:
@@ -392,58 +345,49 @@ class Recipe:
                 (:func:`labkit.studies.runs.claim_run`).
         """
         settings = self.settings(profile, overrides)
+        out = Path(out)
         with hold(out):
-            return self._train(data, Path(out), profile, seed, settings, fold)
-
-    def _train(
-        self,
-        data: Path,
-        out: Path,
-        profile: str,
-        seed: int,
-        settings: Any,
-        fold: tuple[int, int] | None,
-    ) -> dict[str, Any]:
-        start = time.perf_counter()
-        seed_everything(seed)
-        cohort = self.load(Path(data), settings)
-        settings = self.adapt(settings, cohort)
-        out = claim_run(out, self.name, profile, settings, seed, data, fold, cohort.cases)
-        split = self._split(cohort, settings, seed, fold)
-        write_json(out / "split.json", split)
-        check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
-        run = RunContext(out, profile, settings, seed, cohort, split)
-        inputs = self.inputs(run)
-        head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
-        run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
-        if fold is not None:
-            run.config["fold"] = list(fold)
-        write_json(out / "config.json", run.config)
-        with (
-            precision(settings.precision),
-            placement(settings.devices, settings.batch_size) as strategy,
-        ):
-            result = fit(
-                lambda: self.model(run),
-                inputs.train,
-                inputs.val,
-                settings.epochs,
-                out,
-                strategy=strategy,
-                callbacks=[EpochLine(settings.epochs)],
-                verbose=0,
-            )
-        train_seconds = round(time.perf_counter() - start, 1)
-        model = result.best_model()
-        if tuned := self.tune(run, model):
-            run.config.update(tuned)
+            start = time.perf_counter()
+            seed_everything(seed)
+            cohort = self.load(Path(data), settings)
+            settings = self.adapt(settings, cohort)
+            claim_run(out, self.name, profile, settings, seed, data, fold, cohort.cases)
+            split = self._split(cohort, settings, seed, fold)
+            write_json(out / "split.json", split)
+            check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
+            run = RunContext(out, profile, settings, seed, cohort, split)
+            inputs = self.inputs(run)
+            head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
+            run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
+            if fold is not None:
+                run.config["fold"] = list(fold)
             write_json(out / "config.json", run.config)
-        if settings.largest_component == "auto":
-            trained = set(run.split["train"])  # a tiny cohort may validate on its training cases
-            val = [c for c in run.split["val"] if c not in trained]
-            run.config["largest_component"] = self._choose_components(run, [(model, val)])
-            write_json(out / "config.json", run.config)
-        return self._held_out(run, model, {"train_seconds": train_seconds})
+            with (
+                precision(settings.precision),
+                placement(settings.devices, settings.batch_size) as strategy,
+            ):
+                result = fit(
+                    lambda: self.model(run),
+                    inputs.train,
+                    inputs.val,
+                    settings.epochs,
+                    out,
+                    strategy=strategy,
+                    callbacks=[EpochLine(settings.epochs)],
+                    verbose=0,
+                )
+            train_seconds = round(time.perf_counter() - start, 1)
+            model = result.best_model()
+            if tuned := self.tune(run, model):
+                run.config.update(tuned)
+                write_json(out / "config.json", run.config)
+            if settings.largest_component == "auto":
+                # a tiny cohort may validate on its training cases
+                trained = set(run.split["train"])
+                val = [c for c in run.split["val"] if c not in trained]
+                run.config["largest_component"] = self._choose_components(run, [(model, val)])
+                write_json(out / "config.json", run.config)
+            return self._held_out(run, model, {"train_seconds": train_seconds})
 
     def _split(
         self, cohort: Any, settings: Any, seed: int, fold: tuple[int, int] | None
@@ -523,48 +467,39 @@ class Recipe:
                 f"--folds must be at least 2 (each fold validates on 1/k of the training "
                 f"cases); got {folds}. Train without --folds for a single run."
             )
+        out = Path(out)
         with hold(out):
-            return self._train_folds(data, Path(out), folds, profile, seed, overrides)
-
-    def _train_folds(
-        self,
-        data: Path,
-        out: Path,
-        folds: int,
-        profile: str,
-        seed: int,
-        overrides: Mapping[str, Any] | None,
-    ) -> dict[str, Any]:
-        names = [f"fold_{i}" for i in range(folds)]
-        fold_summaries = [
-            self.train(data, out / name, profile, seed, overrides, fold=(i, folds))
-            for i, name in enumerate(names)
-        ]
-        settings = self.run_settings(out / names[0])
-        splits = [json.loads((out / n / "split.json").read_text()) for n in names]
-        configs = [read_config(out / n) for n in names]
-        models = [load_run_model(out / n) for n in names]
-        cohort = self.load(Path(data), settings)
-        pooled = sorted(i for sp in splits for i in sp["val"])
-        split = {"train": pooled, "val": [], "test": splits[0]["test"]}
-        run = RunContext(out, profile, settings, seed, cohort, split)
-        run.config = {**self.combine(configs), "folds": folds}
-        if settings.largest_component == "auto":
-            pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]
-            run.config["largest_component"] = self._choose_components(run, pairs)
-        write_json(out / "config.json", run.config)
-        write_json(
-            out / "split.json",
-            {
-                "test": split["test"],
-                "folds": [{"train": sp["train"], "val": sp["val"]} for sp in splits],
-            },
-        )
-        write_folds(out, self.name, profile, seed, names)
-        per_fold = [
-            {"run": n, "labels": s["labels"]} for n, s in zip(names, fold_summaries, strict=True)
-        ]
-        return self._held_out(run, Averaged(models), {"folds": per_fold})
+            names = [f"fold_{i}" for i in range(folds)]
+            fold_summaries = [
+                self.train(data, out / name, profile, seed, overrides, fold=(i, folds))
+                for i, name in enumerate(names)
+            ]
+            settings = self.run_settings(out / names[0])
+            splits = [json.loads((out / n / "split.json").read_text()) for n in names]
+            configs = [read_config(out / n) for n in names]
+            models = [load_run_model(out / n) for n in names]
+            cohort = self.load(Path(data), settings)
+            pooled = sorted(i for sp in splits for i in sp["val"])
+            split = {"train": pooled, "val": [], "test": splits[0]["test"]}
+            run = RunContext(out, profile, settings, seed, cohort, split)
+            run.config = {**self.combine(configs), "folds": folds}
+            if settings.largest_component == "auto":
+                pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]
+                run.config["largest_component"] = self._choose_components(run, pairs)
+            write_json(out / "config.json", run.config)
+            write_json(
+                out / "split.json",
+                {
+                    "test": split["test"],
+                    "folds": [{"train": sp["train"], "val": sp["val"]} for sp in splits],
+                },
+            )
+            write_folds(out, self.name, profile, seed, names)
+            per_fold = [
+                {"run": n, "labels": s["labels"]}
+                for n, s in zip(names, fold_summaries, strict=True)
+            ]
+            return self._held_out(run, Averaged(models), {"folds": per_fold})
 
     def evaluate(
         self, run: Path, data: Path, out: Path, tta: bool = False, ensemble: bool = False

@@ -36,7 +36,8 @@ from labkit.studies.brats.steps import (
     validation_data,
 )
 from labkit.studies.common import case_orientation
-from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.context import Inputs, RunContext
+from labkit.studies.recipe import Recipe
 from labkit.studies.settings.brats import PROFILES, BraTSSettings
 
 __all__ = [

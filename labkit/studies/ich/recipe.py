@@ -15,6 +15,7 @@ from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
 from labkit.studies.common import single_channel_volumes
+from labkit.studies.context import Inputs, RunContext
 from labkit.studies.ich.scoring import (
     patient_rows,
 )
@@ -24,7 +25,7 @@ from labkit.studies.ich.steps import (
     predict_volume,
     prepare,
 )
-from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.recipe import Recipe
 from labkit.studies.settings.ich import PROFILES, ICHSettings
 
 __all__ = [

@@ -20,6 +20,7 @@ from labkit.slices import stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
 from labkit.studies.common import case_orientation
+from labkit.studies.context import Inputs, RunContext
 from labkit.studies.msd.steps import (
     NORMALISATIONS,
     compiled_model,
@@ -27,7 +28,7 @@ from labkit.studies.msd.steps import (
     predict_volume,
     prepare,
 )
-from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.recipe import Recipe
 from labkit.studies.runs import read_config
 from labkit.studies.settings.msd import PROFILES, MSDSettings
 

@@ -18,13 +18,14 @@ from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
 from labkit.studies.common import single_channel_volumes
+from labkit.studies.context import Inputs, RunContext
 from labkit.studies.phh.steps import (
     LABELS,
     build_model,
     predict_volume,
     prepare,
 )
-from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.recipe import Recipe
 from labkit.studies.settings.phh import PROFILES, PHHSettings
 
 __all__ = [

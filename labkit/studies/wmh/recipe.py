@@ -16,7 +16,8 @@ from labkit.evaluation import summarize
 from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.progress import progress
 from labkit.studies import register
-from labkit.studies.recipe import Inputs, Recipe, RunContext
+from labkit.studies.context import Inputs, RunContext
+from labkit.studies.recipe import Recipe
 from labkit.studies.settings.wmh import PROFILES, WMHSettings
 from labkit.studies.wmh.scoring import (
     CHALLENGE_METRICS,

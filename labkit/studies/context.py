@@ -1,0 +1,62 @@
+"""What the hooks of one training run share: the run's context, and the inputs ``fit`` reads.
+
+:class:`RunContext` is handed to every hook of :class:`labkit.studies.recipe.Recipe` during a
+training (the run folder, profile, settings, seed, cohort, split and ``config.json`` as written so
+far); :class:`Inputs` is what a study's ``inputs`` hook returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Inputs", "RunContext"]
+
+
+@dataclass
+class RunContext:
+    """What the hooks of one training run share.
+
+    Attributes:
+        out: The run folder.
+        profile: The profile's name (``"quick"``, ``"full"``).
+        settings: The run's settings (the study's profile dataclass, overrides applied).
+        seed: The run's seed (weights, shuffling, augmentation).
+        cohort: What :meth:`Recipe.load` returned.
+        split: Case ids per subset (``train``, ``val``, ``test``).
+        config: ``config.json`` as written so far.
+    """
+
+    out: Path
+    profile: str
+    settings: Any
+    seed: int
+    cohort: Any
+    split: dict[str, list[str]]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def cases(self, subset: str) -> list[Any]:
+        """The cohort's cases of one subset, in the split's order."""
+        by_id = {c.case_id: c for c in self.cohort.cases}
+        return [by_id[i] for i in self.split[subset]]
+
+    def case(self, case_id: str) -> Any:
+        """The cohort's case with this id."""
+        return next(c for c in self.cohort.cases if c.case_id == case_id)
+
+
+@dataclass
+class Inputs:
+    """What :meth:`Recipe.inputs` returns.
+
+    Attributes:
+        train: Training data for :func:`labkit.training.fit` (a ``tf.data.Dataset`` or any
+            iterable of batches Keras takes).
+        val: Validation data.
+        facts: Entries for ``config.json`` (slice or volume counts).
+    """
+
+    train: Any
+    val: Any
+    facts: dict[str, Any] = field(default_factory=dict)
