@@ -99,7 +99,8 @@ def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
     run, data = tmp_path / "run", tmp_path / "Task04_Hippocampus"
     settings = msd.settings("quick")
     assert claim_run(run, "msd", "quick", settings, 0, data, None, ()) == run
-    assert claim_run(run, "msd", "quick", settings, 0, data, None, ()) == run  # the same run goes on
+    # the same run goes on
+    assert claim_run(run, "msd", "quick", settings, 0, data, None, ()) == run
     with pytest.raises(ValueError, match=r"holds another run \(seed: 0 there, 1 now\)"):
         claim_run(run, "msd", "quick", settings, 1, data, None, ())
     other = msd.settings("quick", {"epochs": 4, "loss": "dice_ce"})
