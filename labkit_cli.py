@@ -26,15 +26,22 @@ __all__ = ["KERAS_BACKENDS", "STUDIES", "build_parser", "main", "parse_setting"]
 #: would otherwise fail with a traceback).
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 
-#: The built-in studies (``labkit.studies.BUILTIN``, which a test keeps equal to this).
-STUDIES = ("brats", "ich", "msd", "phh", "wmh")
+#: The built-in studies, the one list the command line reads without importing labkit: name to
+#: what it segments and the number of cases ``labkit synth`` writes by default (a test checks
+#: these against ``labkit.studies.BUILTIN`` and each recipe's ``synth``).
+STUDIES = {
+    "phh": ("CSF, neonatal T2 MRI (2D U-Net)", 10),
+    "wmh": ("white-matter hyperintensities, FLAIR (3D, subjects per site)", 20),
+    "ich": ("haemorrhage, head CT (2D, per-patient scores)", 24),
+    "msd": ("Medical Segmentation Decathlon tasks (generalized Dice)", 20),
+    "brats": ("brain-tumour sub-regions, 4-modality MRI (3D patches)", 16),
+}
 
 DISTRIBUTION = "unet-course-labkit"
 
-DESCRIPTION = """\
-Synthesise, train, predict and evaluate the course's U-Net studies:
-phh (CSF, neonatal T2 MRI), wmh (white-matter hyperintensities, FLAIR),
-ich (haemorrhage, head CT), msd (Decathlon tasks), brats (brain tumours)."""
+DESCRIPTION = "Synthesise, train, predict and evaluate the course's U-Net studies:\n" + "\n".join(
+    f"  {name:6} {what}" for name, (what, _) in STUDIES.items()
+)
 
 EXAMPLES = {
     None: """\
@@ -123,13 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _sub(sub, "synth", "write a synthetic twin cohort in a study's real layout")
-    p.add_argument("study", choices=STUDIES)
+    p.add_argument("study", choices=list(STUDIES))
     p.add_argument("dir", help="output folder (created)")
     p.add_argument(
         "--cases",
         type=int,
-        help="number of cases (default: the study's: msd 20, phh 10, ich 24, brats 16; wmh: "
-        "subjects per site, 20)",
+        help="number of cases (default: the study's: "
+        + ", ".join(f"{name} {cases}" for name, (_, cases) in STUDIES.items())
+        + ")",
     )
     p.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     p.add_argument("--task", help="task of studies with several (msd: hippocampus, liver, spleen)")
@@ -139,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = _sub(sub, "train", "train a study's model and evaluate its held-out cases")
-    p.add_argument("study", choices=STUDIES)
+    p.add_argument("study", choices=list(STUDIES))
     p.add_argument("--data", required=True, help="dataset folder in the study's layout")
     p.add_argument(
         "--out", required=True, help="run folder to write (model.keras, metrics.csv, ...)"

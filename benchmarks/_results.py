@@ -45,7 +45,7 @@ def add_settings_option(parser: argparse.ArgumentParser) -> None:
 
 def parsed_settings(texts: Sequence[str]) -> dict:
     """The settings that ``--set`` options give, as a dict of overrides."""
-    from labkit.cli import parse_setting
+    from labkit_cli import parse_setting
 
     return dict(parse_setting(text) for text in texts)
 

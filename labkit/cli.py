@@ -10,8 +10,9 @@
                     [--nsd-tolerance MM]
     labkit download TASK [--root DIR]
 
-The parser lives in the top-level module :mod:`labkit_cli`, so that ``labkit --help`` answers
-without importing Keras; :func:`run` runs a parsed command. Exit status: 0, 1 when a command
+The parser lives in the top-level module :mod:`labkit_cli` (``labkit --help`` answers without
+importing Keras; ``labkit_cli.main`` is the entry point); :func:`run` runs a command it parsed,
+and nothing here imports the parser back. Exit status: 0, 1 when a command
 fails (the message says why), 2 for a command line argparse cannot parse.
 """
 
@@ -23,16 +24,13 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from labkit.errors import TrainingCollapsedError, TrainingInterrupted
 from labkit.evaluation import summary_line
 from labkit.files import check_output, require_folder
-from labkit_cli import main as _main
-from labkit_cli import parse_setting
 
-__all__ = ["main", "parse_setting", "run"]
+__all__ = ["COMMANDS", "run"]
 
 
 #: The summary columns ``train`` and ``evaluate`` print, as they are printed.
@@ -136,11 +134,6 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run the command; returns the exit status."""
-    return _main(argv)
-
-
 #: Command name to the function that runs it.
 COMMANDS = {
     "synth": _synth,
@@ -202,7 +195,3 @@ def run(args: argparse.Namespace) -> int:
     except TrainingCollapsedError as exc:
         print(f"labkit {args.command}: training failed: {exc}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

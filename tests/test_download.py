@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from labkit import cli
 from labkit.datasets import load_msd, write_msd_twin
 from labkit.datasets.download import MSD_TASKS, DownloadError, download_msd, msd_task_name
+from labkit_cli import main
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -91,9 +91,9 @@ def test_archive_without_the_task_folder(tmp_path, serve):
 def test_command_line_download(tmp_path, spleen_archive, serve, monkeypatch, capsys):
     archive, md5 = spleen_archive
     monkeypatch.setitem(MSD_TASKS, "Task09_Spleen", (serve(archive.name), md5))
-    assert cli.main(["download", "spleen", "--root", str(tmp_path / "data")]) == 0
+    assert main(["download", "spleen", "--root", str(tmp_path / "data")]) == 0
     assert "Task09_Spleen: ready in" in capsys.readouterr().out
-    assert cli.main(["download", "kidney"]) == 1
+    assert main(["download", "kidney"]) == 1
     assert "unknown MSD task 'kidney'" in capsys.readouterr().err
 
 

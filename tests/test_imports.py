@@ -106,3 +106,20 @@ def test_the_import_graph_has_no_cycle():
 
     for module in graph:
         visit(module, ())
+
+
+def test_the_package_never_imports_the_command_lines_front_door():
+    """``labkit_cli`` (the parser, outside the package) imports ``labkit.cli`` to run a command;
+    nothing inside the package imports it back (but ``python -m labkit``, its other entry), so
+    the arrow between the two runs one way."""
+    back = []
+    for path in _modules():
+        if path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if "labkit_cli" in names:
+                back.append(str(path.relative_to(ROOT)))
+    assert not back, f"modules of labkit import labkit_cli: {back}"

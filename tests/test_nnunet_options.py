@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit import cli
 from labkit.ensemble import Averaged, mirror_sets
 from labkit.io import load_label
 from labkit.postprocessing import (
@@ -21,6 +20,7 @@ from labkit.postprocessing import (
 from labkit.splits import fold_split
 from labkit.studies import msd
 from labkit.studies.runs import claim_run
+from labkit_cli import main
 
 # --- mirroring and averaging ----------------------------------------------------------------
 
@@ -189,11 +189,9 @@ def test_folds_ensemble_tta_and_largest_component_on_every_study(
     synth_args, flips = STUDIES[study]
     use_tiny(monkeypatch, study)
     data, cv = tmp_path / "data", tmp_path / "cv"
-    assert cli.main(["synth", study, str(data), *synth_args]) == 0
+    assert main(["synth", study, str(data), *synth_args]) == 0
     train = ["train", study, "--data", str(data), "--out", str(cv), "--folds", "2"]
-    assert cli.main([*train, "--set", "largest_component=auto", *flips]) == 0, (
-        capsys.readouterr().err
-    )
+    assert main([*train, "--set", "largest_component=auto", *flips]) == 0, capsys.readouterr().err
     assert "2 folds written to" in capsys.readouterr().out
 
     splits = [json.loads((cv / f"fold_{i}" / "split.json").read_text()) for i in range(2)]
@@ -216,11 +214,11 @@ def test_folds_ensemble_tta_and_largest_component_on_every_study(
 
     out = tmp_path / "pred"
     predict = ["predict", str(cv), "--input", str(data), "--output", str(out), "--ensemble"]
-    assert cli.main(predict) == 0
+    assert main(predict) == 0
     written = sorted(out.iterdir())
     assert len(written) == len(pooled) + len(splits[0]["test"])
     tta = tmp_path / "tta"
-    assert cli.main([*predict[:-2], str(tta), "--ensemble", "--tta"]) == 0
+    assert main([*predict[:-2], str(tta), "--ensemble", "--tta"]) == 0
     assert sorted(p.name for p in tta.iterdir()) == [p.name for p in written]
 
 
@@ -228,32 +226,29 @@ def test_an_ensemble_of_two_identical_folds_predicts_as_one_fold(tmp_path, monke
     synth_args, _ = STUDIES["msd"]
     use_tiny(monkeypatch, "msd")
     data, cv = tmp_path / "data", tmp_path / "cv"
-    cli.main(["synth", "msd", str(data), *synth_args])
-    assert cli.main(["train", "msd", "--data", str(data), "--out", str(cv), "--folds", "2"]) == 0
+    main(["synth", "msd", str(data), *synth_args])
+    assert main(["train", "msd", "--data", str(data), "--out", str(cv), "--folds", "2"]) == 0
     shutil.copy(cv / "fold_0" / "model.keras", cv / "fold_1" / "model.keras")
     one, both = tmp_path / "one", tmp_path / "both"
+    assert main(["predict", str(cv / "fold_0"), "--input", str(data), "--output", str(one)]) == 0
     assert (
-        cli.main(["predict", str(cv / "fold_0"), "--input", str(data), "--output", str(one)]) == 0
-    )
-    assert (
-        cli.main(["predict", str(cv), "--input", str(data), "--output", str(both), "--ensemble"])
-        == 0
+        main(["predict", str(cv), "--input", str(data), "--output", str(both), "--ensemble"]) == 0
     )
     for path in sorted(one.iterdir()):
         np.testing.assert_array_equal(load_label(both / path.name).array, load_label(path).array)
     # the two kinds of run folder are not mixed up
     capsys.readouterr()
-    assert cli.main(["predict", str(cv), "--input", str(data), "--output", str(both)]) == 1
+    assert main(["predict", str(cv), "--input", str(data), "--output", str(both)]) == 1
     assert "is a cross-validation folder of 2 fold runs; predict with --ensemble" in (
         capsys.readouterr().err
     )
     single = ["predict", str(cv / "fold_0"), "--input", str(data), "--output", str(both)]
-    assert cli.main([*single, "--ensemble"]) == 1
+    assert main([*single, "--ensemble"]) == 1
     assert "is not a cross-validation folder" in capsys.readouterr().err
-    assert cli.main([*single, "--tta"]) == 1  # trained without flips
+    assert main([*single, "--tta"]) == 1  # trained without flips
     err = capsys.readouterr().err
     assert "augmentation flips no axis" in err and "--set flip_axes=[0]" in err
-    assert cli.main(["train", "msd", "--data", str(data), "--out", str(cv), "--folds", "1"]) == 1
+    assert main(["train", "msd", "--data", str(data), "--out", str(cv), "--folds", "1"]) == 1
     assert "--folds must be at least 2" in capsys.readouterr().err
 
 
@@ -262,7 +257,7 @@ def test_evaluate_scores_the_same_test_cases_again_with_tta(tmp_path, monkeypatc
     synth_args, _ = STUDIES["msd"]
     use_tiny(monkeypatch, "msd")
     data, run = tmp_path / "data", tmp_path / "run"
-    cli.main(["synth", "msd", str(data), *synth_args])
+    main(["synth", "msd", str(data), *synth_args])
     own = msd.train(data, run, "quick", overrides={"flip_axes": [0, 1]})
     again = msd.RECIPE.evaluate(run, data, tmp_path / "again")
     assert again["labels"] == own["labels"]  # no option: exactly the run's own scores

@@ -21,7 +21,6 @@ import torch
 from _tiny import use_tiny
 from monai.losses import GeneralizedDiceLoss as MonaiGDL
 
-import labkit_cli
 from labkit import cli, losses
 from labkit.datasets.brats import load_brats
 from labkit.errors import (
@@ -37,6 +36,7 @@ from labkit.io import load_label, save_nifti
 from labkit.lock import LOCK_FILE, FolderLockedError, hold
 from labkit.measures import binary_metrics
 from labkit.studies import phh
+from labkit_cli import main
 
 SHAPE = (24, 24, 8)
 
@@ -160,9 +160,9 @@ def test_n51_n52_an_all_empty_cohort_is_scorable_by_the_stated_policy(tmp_path, 
     pred = _maps(tmp_path / "pred", {"a": empty, "b": empty})
     ref = _maps(tmp_path / "ref", {"a": empty, "b": empty})
     args = ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(tmp_path / "m.csv")]
-    assert cli.main(args) == 1
+    assert main(args) == 1
     assert "every map in" in (err := capsys.readouterr().err) and "--labels 1" in err
-    assert cli.main([*args, "--labels", "1"]) == 0
+    assert main([*args, "--labels", "1"]) == 0
     said = capsys.readouterr().out
     assert "scored under the empty-mask policy" in said and "wrote 2 rows" in said
     assert "Dice 1.000 ± 0.000, HD95 0.00 mm; n=2, 2 with both masks empty" in said
@@ -171,7 +171,7 @@ def test_n51_n52_an_all_empty_cohort_is_scorable_by_the_stated_policy(tmp_path, 
 def test_n61_an_infinite_nsd_tolerance_is_refused(tmp_path, capsys):
     pred = _maps(tmp_path / "pred", {"a": np.ones((4, 4, 4))})
     args = ["evaluate", "--pred", str(pred), "--ref", str(pred), "--out", str(tmp_path / "m.csv")]
-    assert cli.main([*args, "--nsd-tolerance", "inf"]) == 1
+    assert main([*args, "--nsd-tolerance", "inf"]) == 1
     assert "above 0; got inf (it would make NSD 1 for any two" in capsys.readouterr().err
     with pytest.raises(ValueError, match="finite distance in mm above 0"):
         binary_metrics(np.ones((4, 4)), np.ones((4, 4)), nsd_tolerance_mm=math.inf)
@@ -186,7 +186,7 @@ def test_n67_a_summary_says_what_each_mean_covers(tmp_path, capsys):
     pred = _maps(tmp_path / "pred", {n: fp if n == "c0" else ref_map for n in names})
     ref = _maps(tmp_path / "ref", dict.fromkeys(names, ref_map))
     args = ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(tmp_path / "m.csv")]
-    assert cli.main(args) == 0
+    assert main(args) == 0
     said = capsys.readouterr().out
     assert (
         "HD95 0.00 mm over 5 of 6 cases (1 undefined: 1 with a prediction but an empty "
@@ -287,14 +287,14 @@ def test_n32_the_command_exits_130_with_one_line(monkeypatch, capsys, tmp_path):
 
     monkeypatch.setitem(cli.COMMANDS, "train", interrupted)
     argv = ["train", "phh", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
-    assert cli.main(argv) == 130
+    assert main(argv) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Run the same command again to resume from epoch 3" in err
 
 
 def test_n37_a_mistyped_backend_names_the_valid_ones(monkeypatch, capsys):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflw")
-    assert labkit_cli.main(["predict", "r", "--input", "i", "--output", "o"]) == 1
+    assert main(["predict", "r", "--input", "i", "--output", "o"]) == 1
     assert (
         "KERAS_BACKEND='tensorflw' is not a Keras backend; expected one of tensorflow, jax, torch"
         in capsys.readouterr().err
@@ -328,7 +328,7 @@ def test_n33_a_full_disk_names_the_path_and_the_option(monkeypatch, capsys, tmp_
 
     monkeypatch.setitem(cli.COMMANDS, "train", full)
     out = tmp_path / "run"
-    assert cli.main(["train", "phh", "--data", str(tmp_path), "--out", str(out)]) == 1
+    assert main(["train", "phh", "--data", str(tmp_path), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"no space left on the device while writing {out} (--out {out})" in err
 
@@ -338,11 +338,11 @@ def test_n46_an_output_below_a_file_is_named(tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()
     output = tmp_path / "afile" / "sub"
-    assert cli.main(["predict", "run", "--input", str(images), "--output", str(output)]) == 1
+    assert main(["predict", "run", "--input", str(images), "--output", str(output)]) == 1
     assert f"--output {output} cannot be written: {tmp_path / 'afile'} is a file, not a" in (
         capsys.readouterr().err
     )
-    assert cli.main(["train", "phh", "--data", str(images), "--out", str(tmp_path / "afile")]) == 1
+    assert main(["train", "phh", "--data", str(images), "--out", str(tmp_path / "afile")]) == 1
     assert f"--out {tmp_path / 'afile'} is a file; expected a run folder" in (
         capsys.readouterr().err
     )
@@ -351,15 +351,15 @@ def test_n46_an_output_below_a_file_is_named(tmp_path, capsys):
 def test_n62_n63_n65_evaluate_names_the_option_that_is_wrong(tmp_path, capsys):
     pred = _maps(tmp_path / "pred", {"a": np.ones((4, 4, 4))})
     base = ["evaluate", "--pred", str(pred), "--ref", str(pred)]
-    assert cli.main([*base, "--out", str(tmp_path / "m.csv"), "--labels", "0"]) == 1
+    assert main([*base, "--out", str(tmp_path / "m.csv"), "--labels", "0"]) == 1
     assert "0 is the background, which is never scored" in capsys.readouterr().err
-    assert cli.main([*base, "--out", str(tmp_path)]) == 1
+    assert main([*base, "--out", str(tmp_path)]) == 1
     assert f"--out {tmp_path} is a folder; expected the path of the CSV file" in (
         capsys.readouterr().err
     )
     missing = tmp_path / "nowhere"
     args = ["evaluate", "--pred", str(pred), "--ref", str(missing), "--out", str(tmp_path / "m")]
-    assert cli.main(args) == 1
+    assert main(args) == 1
     assert f"--ref {missing} is not a folder (it does not exist)" in capsys.readouterr().err
 
 
@@ -370,7 +370,7 @@ def test_n66_evaluate_reads_the_phh_and_brats_layouts(tmp_path, capsys):
     for case in ("phh000", "phh001"):
         (pred / f"{case}.nii.gz").write_bytes((data / "masks" / f"{case}.nii.gz").read_bytes())
     args = ["evaluate", "--pred", str(pred), "--ref", str(data), "--out", str(tmp_path / "m.csv")]
-    assert cli.main(args) == 0
+    assert main(args) == 0
     assert "csf: Dice 1.000 ± 0.000" in capsys.readouterr().out
     brats = tmp_path / "BraTS2021"
     seg = np.zeros((6, 6, 4))
@@ -379,7 +379,7 @@ def test_n66_evaluate_reads_the_phh_and_brats_layouts(tmp_path, capsys):
         _maps(brats / subject, {f"{subject}_seg": seg})
         _maps(tmp_path / "bpred", {subject: seg})
     args = ["evaluate", "--pred", str(tmp_path / "bpred"), "--ref", str(brats), "--out"]
-    assert cli.main([*args, str(tmp_path / "b.csv")]) == 0
+    assert main([*args, str(tmp_path / "b.csv")]) == 0
     said = capsys.readouterr().out
     assert "edema: Dice 1.000" in said and "enhancing: Dice 1.000" in said
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from labkit import cli
 from labkit.studies import recipe as skeleton
+from labkit_cli import main
 
 
 class _Stop(Exception):
@@ -27,7 +27,7 @@ def _no_training(*args, **kwargs):
 )
 def test_split_seed_keeps_the_test_cases(study, cases, tmp_path, monkeypatch):
     data = tmp_path / "data"
-    assert cli.main(["synth", study, str(data), "--cases", str(cases), "--seed", "0"]) == 0
+    assert main(["synth", study, str(data), "--cases", str(cases), "--seed", "0"]) == 0
     recipe = importlib.import_module(f"labkit.studies.{study}")
     monkeypatch.setattr(skeleton, "fit", _no_training)
 

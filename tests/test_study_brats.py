@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit import cli
 from labkit.datasets.brats import load_brats, load_brats_case
 from labkit.errors import LabelValueError
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label
 from labkit.studies import brats
 from labkit.transforms import undo
+from labkit_cli import main
 
 
 def _image():
@@ -108,7 +108,7 @@ def test_settings_errors():
 def twin(tmp_path_factory):
     """Four twin subjects in the BraTS folder layout, written once for this module."""
     data = tmp_path_factory.mktemp("brats") / "data"
-    assert cli.main(["synth", "brats", str(data), "--cases", "4", "--layout", "brats"]) == 0
+    assert main(["synth", "brats", str(data), "--cases", "4", "--layout", "brats"]) == 0
     return data
 
 
@@ -129,7 +129,7 @@ def test_a_small_cohort_holds_one_case_out(twin):
 def test_synth_train_predict_on_two_modalities(twin, tmp_path, tiny_profile):
     run, pred = tmp_path / "run", tmp_path / "pred"
     train = ["train", "brats", "--data", str(twin), "--out", str(run)]
-    assert cli.main([*train, "--set", 'modalities=["FLAIR", "T1Gd"]']) == 0
+    assert main([*train, "--set", 'modalities=["FLAIR", "T1Gd"]']) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["modalities"] == ["FLAIR", "T1Gd"] and config["convention"] == "brats2018"
     assert config["validation"] == "patches of the training cases"  # 4 cases: one held out
@@ -143,7 +143,7 @@ def test_synth_train_predict_on_two_modalities(twin, tmp_path, tiny_profile):
     test_id = json.loads((run / "split.json").read_text())["test"][0]
     one = tmp_path / "one"
     shutil.copytree(twin / test_id, one / test_id)
-    assert cli.main(["predict", str(run), "--input", str(one), "--output", str(pred)]) == 0
+    assert main(["predict", str(run), "--input", str(one), "--output", str(pred)]) == 0
     written = load_label(pred / f"{test_id}.nii.gz")
     image, _ = load_brats_case(load_brats(one).cases[0], "brats2018")
     assert written.shape == image.shape[:3]
@@ -155,4 +155,4 @@ def test_synth_train_predict_on_two_modalities(twin, tmp_path, tiny_profile):
 
     for path in (one / test_id).glob("*_t1ce.nii.gz"):
         path.unlink()
-    assert cli.main(["predict", str(run), "--input", str(one), "--output", str(pred)]) == 1
+    assert main(["predict", str(run), "--input", str(one), "--output", str(pred)]) == 1

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit import cli
 from labkit.datasets import Case, LoadedCase
 from labkit.errors import ShapeError
 from labkit.evaluation import dice, read_metrics_csv
@@ -16,13 +15,14 @@ from labkit.io import Volume, load_label, load_nifti, save_nifti
 from labkit.studies import ich
 from labkit.studies.common import single_channel_volumes
 from labkit.transforms import undo
+from labkit_cli import main
 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
     """Six twin patients in the INSTANCE layout, written once for this module."""
     data = tmp_path_factory.mktemp("ich") / "INSTANCE"
-    assert cli.main(["synth", "ich", str(data), "--cases", "6", "--seed", "3"]) == 0
+    assert main(["synth", "ich", str(data), "--cases", "6", "--seed", "3"]) == 0
     return data
 
 
@@ -160,7 +160,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile):
     data, run, pred = twin, tmp_path / "run", tmp_path / "pred"
     assert sorted(p.name for p in (data / "label").iterdir())[0] == "001.nii.gz"
 
-    assert cli.main(["train", "ich", "--data", str(data), "--out", str(run)]) == 0
+    assert main(["train", "ich", "--data", str(data), "--out", str(run)]) == 0
     split = json.loads((run / "split.json").read_text())
     assert [len(split[k]) for k in ("train", "val", "test")] == [4, 1, 1]
     config = json.loads((run / "config.json").read_text())
@@ -172,7 +172,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile):
     assert [r["case"] for r in held_out] == split["test"]
 
     # every CT of the INSTANCE folder, masks on the source grid
-    assert cli.main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
+    assert main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
     assert sorted(p.name for p in pred.iterdir()) == [f"{i:03d}.nii.gz" for i in range(1, 7)]
     image, mask = load_nifti(data / "data" / "001.nii.gz"), load_label(pred / "001.nii.gz")
     assert mask.shape == image.shape and np.allclose(mask.affine, image.affine)
@@ -180,7 +180,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile):
     # evaluate against the INSTANCE folder itself, with the lesion columns
     out_csv = tmp_path / "eval.csv"
     argv = ["evaluate", "--pred", str(pred), "--ref", str(data), "--out", str(out_csv)]
-    assert cli.main([*argv, "--lesions"]) == 0
+    assert main([*argv, "--lesions"]) == 0
     again = {r["case"]: r for r in read_metrics_csv(out_csv)}
     assert len(again) == 6 and {r["label"] for r in again.values()} == {"haemorrhage"}
     for r in held_out:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit import cli
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti
 from labkit.studies import phh
 from labkit.transforms import Crop, Resize, undo
+from labkit_cli import main
 
 
 @pytest.fixture
@@ -64,10 +64,10 @@ def test_preprocess_crops_resizes_and_undoes(rng):
 @pytest.mark.backends
 def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
     data, run, pred = tmp_path / "PHH", tmp_path / "run", tmp_path / "pred"
-    assert cli.main(["synth", "phh", str(data), "--cases", "6", "--seed", "3"]) == 0
+    assert main(["synth", "phh", str(data), "--cases", "6", "--seed", "3"]) == 0
     assert sorted(p.name for p in (data / "masks").iterdir())[0] == "phh000.nii.gz"
 
-    assert cli.main(["train", "phh", "--data", str(data), "--out", str(run)]) == 0
+    assert main(["train", "phh", "--data", str(data), "--out", str(run)]) == 0
     split = json.loads((run / "split.json").read_text())
     assert [len(split[k]) for k in ("train", "val", "test")] == [4, 1, 1]
     summary = json.loads((run / "summary.json").read_text())
@@ -77,7 +77,7 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
     assert [r["case"] for r in held_out] == split["test"]
 
     # a PHH folder: every patient of images/, masks on the source grid
-    assert cli.main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
+    assert main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
     assert sorted(p.name for p in pred.iterdir()) == [f"phh{i:03d}.nii.gz" for i in range(6)]
     image = load_nifti(data / "images" / "phh000.nii.gz")
     mask = load_label(pred / "phh000.nii.gz")
@@ -91,8 +91,7 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
         shutil.copy(data / "masks" / f"{case}.nii.gz", ref)
     out_csv = tmp_path / "eval.csv"
     assert (
-        cli.main(["evaluate", "--pred", str(test_pred), "--ref", str(ref), "--out", str(out_csv)])
-        == 0
+        main(["evaluate", "--pred", str(test_pred), "--ref", str(ref), "--out", str(out_csv)]) == 0
     )
     again = read_metrics_csv(out_csv)
     np.testing.assert_allclose([r["dice"] for r in again], [r["dice"] for r in held_out])
@@ -101,27 +100,25 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
     plain = tmp_path / "new"
     plain.mkdir()
     shutil.copy(data / "images" / "phh002.nii.gz", plain / "baby_A.nii.gz")
-    assert (
-        cli.main(["predict", str(run), "--input", str(plain), "--output", str(tmp_path / "o")]) == 0
-    )
+    assert main(["predict", str(run), "--input", str(plain), "--output", str(tmp_path / "o")]) == 0
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["baby_A.nii.gz"]
 
 
 def test_too_few_patients_for_the_split(tmp_path, tiny_profile, capsys):
     data = tmp_path / "PHH"
-    cli.main(["synth", "phh", str(data), "--cases", "3"])
-    assert cli.main(["train", "phh", "--data", str(data), "--out", str(tmp_path / "run")]) == 1
+    main(["synth", "phh", str(data), "--cases", "3"])
+    assert main(["train", "phh", "--data", str(data), "--out", str(tmp_path / "run")]) == 1
     assert "3 cases are too few for the split" in capsys.readouterr().err
 
 
 def test_synth_refuses_a_task_option(tmp_path, capsys):
-    assert cli.main(["synth", "phh", str(tmp_path / "x"), "--task", "liver"]) == 1
+    assert main(["synth", "phh", str(tmp_path / "x"), "--task", "liver"]) == 1
     assert "the phh study has one task" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
 
 def test_synth_refuses_a_layout_option(tmp_path, capsys):
-    assert cli.main(["synth", "phh", str(tmp_path / "x"), "--layout", "brats"]) == 1
+    assert main(["synth", "phh", str(tmp_path / "x"), "--layout", "brats"]) == 1
     err = capsys.readouterr().err
     assert "the phh study has one layout, but --layout brats was given" in err
     assert "such as brats" in err and not (tmp_path / "x").exists()

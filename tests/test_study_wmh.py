@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit import cli
 from labkit.datasets.wmh import SITES, load_wmh
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti
 from labkit.studies import wmh
 from labkit.transforms import undo
+from labkit_cli import main
 
 
 @pytest.fixture(scope="module")
 def twin(tmp_path_factory):
     """Three twin subjects per site in the challenge layout, written once for this module."""
     data = tmp_path_factory.mktemp("wmh") / "training"
-    assert cli.main(["synth", "wmh", str(data), "--cases", "3", "--seed", "5"]) == 0
+    assert main(["synth", "wmh", str(data), "--cases", "3", "--seed", "5"]) == 0
     return data
 
 
@@ -87,7 +87,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile, capsys):
     data, run, pred = twin, tmp_path / "run", tmp_path / "pred"
     assert sorted(p.name for p in data.iterdir() if p.is_dir()) == sorted(SITES)
 
-    assert cli.main(["train", "wmh", "--data", str(data), "--out", str(run)]) == 0
+    assert main(["train", "wmh", "--data", str(data), "--out", str(run)]) == 0
     split = json.loads((run / "split.json").read_text())
     assert [len(split[k]) for k in ("train", "val", "test")] == [3, 3, 3]
     assert {i.split("_")[0] for i in split["test"]} == set(SITES)  # every site is tested
@@ -99,7 +99,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile, capsys):
     held_out = read_metrics_csv(run / "metrics.csv")
     assert [r["case"] for r in held_out] == split["test"]
 
-    assert cli.main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
+    assert main(["predict", str(run), "--input", str(data), "--output", str(pred)]) == 0
     assert len(list(pred.iterdir())) == 9
     flair = load_nifti(data / "GE3T" / "100" / "pre" / "FLAIR.nii.gz")
     mask = load_label(pred / "GE3T_100.nii.gz")
@@ -113,7 +113,7 @@ def test_synth_train_predict_evaluate(tmp_path, twin, tiny_profile, capsys):
         shutil.copy(pred / f"{case}.nii.gz", test_pred)
     out_csv = tmp_path / "eval.csv"
     argv = ["evaluate", "--pred", str(test_pred), "--ref", str(data), "--out", str(out_csv)]
-    assert cli.main(argv) == 0
+    assert main(argv) == 0
     assert "AVD" in capsys.readouterr().out
     again = read_metrics_csv(out_csv)
     assert [r["case"] for r in again] == [r["case"] for r in held_out]

@@ -88,7 +88,6 @@ class Recipe:
 
     Class attributes:
         name: The study's command-line name.
-        description: One line for ``labkit --help``.
         profiles: Profile name to settings (frozen dataclasses).
         choices: Settings with a closed set of values, to the values.
         metrics: The columns of ``metrics.csv`` the summary averages.
@@ -98,7 +97,6 @@ class Recipe:
     """
 
     name: ClassVar[str]
-    description: ClassVar[str]
     profiles: ClassVar[Mapping[str, Any]]
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {}
     metrics: ClassVar[tuple[str, ...]] = ("dice", "hd95", "nsd")

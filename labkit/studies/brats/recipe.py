@@ -56,7 +56,6 @@ class BraTSRecipe(Recipe):
     (:class:`labkit.studies.recipe.Recipe`)."""
 
     name = "brats"
-    description = "brain-tumour sub-regions in multi-modal MRI (MSD Task01 / BraTS), 3D patches"
     profiles = PROFILES
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {
         "blend": BLENDS,

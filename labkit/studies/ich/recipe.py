@@ -70,7 +70,6 @@ class ICHRecipe(Recipe):
     (:class:`labkit.studies.recipe.Recipe`)."""
 
     name = "ich"
-    description = "intracerebral haemorrhage in head CT (INSTANCE), 2D U-Net, per-patient scores"
     profiles = PROFILES
     labels = LABELS
     modalities = ("CT",)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from labkit.datasets.base import LoadedCase, load_case
-from labkit.datasets.msd import TWIN_TASKS, MSDDataset, load_msd, write_msd_twin
+from labkit.datasets.msd import MSDDataset, load_msd, write_msd_twin
 from labkit.errors import ShapeError
 from labkit.evaluation import evaluate_labels, generalized_dice, read_metrics_csv
 from labkit.io import Volume, check_image, load_nifti
@@ -95,10 +95,6 @@ class MSDRecipe(Recipe):
     (:class:`labkit.studies.recipe.Recipe`)."""
 
     name = "msd"
-    description = (
-        "generic multiclass 2D U-Net with generalized Dice on any Decathlon task "
-        f"(twins: {', '.join(TWIN_TASKS)})"
-    )
     profiles = PROFILES
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {
         "schedule": ("constant", "cosine"),

@@ -43,7 +43,6 @@ class PHHRecipe(Recipe):
     """The PHH study's hooks of the recipe skeleton (:class:`labkit.studies.recipe.Recipe`)."""
 
     name = "phh"
-    description = "CSF in neonatal T2 MRI (post-hemorrhagic hydrocephalus), 2D U-Net, BCE"
     profiles = PROFILES
     labels = LABELS
     modalities = ("T2",)

@@ -113,7 +113,6 @@ class WMHRecipe(Recipe):
     """The WMH study's hooks of the recipe skeleton (:class:`labkit.studies.recipe.Recipe`)."""
 
     name = "wmh"
-    description = "white-matter hyperintensities in FLAIR (WMH challenge), 3D U-Net, 3x3x1"
     profiles = PROFILES
     labels = LABELS
     ignore_label = IGNORE_LABEL
