@@ -77,19 +77,20 @@ def _choose(recipe, cohort, model, settings, config, cases) -> dict:
 def measure(runs: list[Path], data: Path) -> dict:
     """Every configuration's per-label test Dice (mean over cases) and wall time."""
     from labkit.ensemble import Averaged
+    from labkit.runfolder import RunFolder
     from labkit.studies import msd
-    from labkit.studies.runs import load_run_model, read_config
 
     recipe = msd.RECIPE
-    splits = [json.loads((r / "split.json").read_text()) for r in runs]
+    folders = [RunFolder(r) for r in runs]
+    splits = [f.split() for f in folders]
     if any(s["test"] != splits[0]["test"] or s["val"] != splits[0]["val"] for s in splits):
         raise SystemExit("the runs do not share their split; train them with split_seed fixed.")
-    config = read_config(runs[0])
+    config = folders[0].config()
     config.pop("largest_component", None)
     settings = recipe.run_settings(runs[0])
-    axes = recipe.mirror_axes(settings)
+    axes = tuple(settings.flip_axes)
     cohort = recipe.load(data, settings)
-    models = [load_run_model(r) for r in runs]
+    models = [f.model() for f in folders]
     test, val = splits[0]["test"], splits[0]["val"]
 
     members: dict[str, list[tuple[str, object]]] = {
@@ -125,9 +126,7 @@ def measure(runs: list[Path], data: Path) -> dict:
         "test_cases": len(test),
         "validation_cases": len(val),
         "mirror_axes": list(axes),
-        "train_seconds": [
-            json.loads((r / "summary.json").read_text())["train_seconds"] for r in runs
-        ],
+        "train_seconds": [f.summary()["train_seconds"] for f in folders],
         "rows": rows,
     }
 

@@ -155,7 +155,9 @@ def compare(before: Path, after: Path, studies: list[str], chapters: list[str]) 
             run_b, run_a = before / f"run_{study}", after / f"run_{study}"
             if (run_b / "metrics.csv").read_bytes() != (run_a / "metrics.csv").read_bytes():
                 diffs.append("metrics.csv")
-            if _json_without(run_b / "config.json") != _json_without(run_a / "config.json"):
+            if _json_without(run_b / "config.json", "versions") != _json_without(
+                run_a / "config.json", "versions"
+            ):
                 diffs.append("config.json")
             summary = [_json_without(r / "summary.json", "train_seconds") for r in (run_b, run_a)]
             if summary[0] != summary[1]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import errno
 import inspect
-import json
 import os
 import sys
 from pathlib import Path
@@ -91,7 +90,7 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
 
     from labkit import studies
-    from labkit.studies.runs import FOLDS_FILE, read_config
+    from labkit.runfolder import RunFolder
 
     source = require_folder(args.input, "--input", "a dataset folder or a folder of .nii.gz images")
     target = check_output(Path(args.output), "--output", True, "a folder for the label maps")
@@ -100,8 +99,7 @@ def _predict(args: argparse.Namespace) -> int:
             f"--output {target} is the --input folder: the predictions would overwrite the "
             "images they were made from. Choose another --output folder."
         )
-    folds = Path(args.run) / FOLDS_FILE
-    config = json.loads(folds.read_text()) if folds.is_file() else read_config(Path(args.run))
+    config = RunFolder(args.run).config()
     written = studies.get(config["study"]).predict(
         Path(args.run), source, target, tta=args.tta, ensemble=args.ensemble
     )

@@ -17,13 +17,13 @@ A record is a JSON object with the fields of :data:`FIELDS`: what ran (``name``,
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from labkit.config import recorded_results
+from labkit.runfolder import RunFolder
 from labkit.tables import show_table
 
 __all__ = [
@@ -93,15 +93,13 @@ def build_record(
     Raises:
         FileNotFoundError: If ``run`` has no ``summary.json`` (an unfinished run).
     """
-    run = Path(run)
-    if not (run / "summary.json").is_file():
+    folder = RunFolder(run)
+    if not folder.finished:
         raise FileNotFoundError(
             f"{run} has no summary.json: the run has not finished. Train it to the end first."
         )
-    summary = json.loads((run / "summary.json").read_text())
-    config = json.loads((run / "config.json").read_text())
-    claimed = json.loads((run / "run.json").read_text())
-    with open(run / "metrics.csv", newline="") as f:
+    summary, config, claimed = folder.summary(), folder.config(), folder.claimed()
+    with open(folder.path / folder.METRICS, newline="") as f:  # as written, numbers as text
         cases = [dict(row) for row in csv.DictReader(f)]
     record = {
         "name": name,

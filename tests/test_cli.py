@@ -15,7 +15,7 @@ import labkit
 import labkit_cli
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti, reorient, save_nifti
-from labkit.studies.runs import load_run_model
+from labkit.runfolder import RunFolder
 from labkit_cli import main
 
 
@@ -102,7 +102,7 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile, capsys):
     settings = json.loads((run / "config.json").read_text())["settings"]
     assert (settings["batch_size"], settings["loss"]) == (8, "dice_ce")
     assert settings["precision"] == "mixed_bfloat16"
-    assert load_run_model(run).get_layer("enc0_conv1").compute_dtype == "bfloat16"
+    assert RunFolder(run).model().get_layer("enc0_conv1").compute_dtype == "bfloat16"
     for name in (
         "model.keras",
         "history.csv",

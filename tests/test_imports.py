@@ -20,7 +20,9 @@ ROOT = Path(labkit.__file__).parent
 FLOORS = {
     "entry": ("__main__", "cli"),
     "recipes": ("studies",),
-    "tools": ("experiments", "evaluate_folder", "full_runs", "viz", "charts", "tables"),
+    "tools": (
+        "experiments", "evaluate_folder", "full_runs", "runfolder", "viz", "charts", "tables",
+    ),
     "steps": (
         "augment", "batches", "callbacks", "checkpoints", "ct", "ensemble", "evaluation",
         "hardware", "inference", "intensity", "layers", "lesions", "losses", "measures",
@@ -29,7 +31,7 @@ FLOORS = {
     ),
     "data": ("datasets", "phantoms"),
     "base": (
-        "checks", "config", "errors", "files", "fingerprint", "io", "labels", "lock",
+        "checks", "config", "errors", "files", "fingerprint", "floors", "io", "labels", "lock",
         "progress", "records", "spatial", "volume",
     ),
 }  # fmt: skip

@@ -19,7 +19,6 @@ from labkit.postprocessing import (
 )
 from labkit.splits import fold_split
 from labkit.studies import msd
-from labkit.studies.runs import claim_run
 from labkit_cli import main
 
 # --- mirroring and averaging ----------------------------------------------------------------
@@ -162,21 +161,13 @@ def test_fold_split_validates_every_pooled_case_once_and_never_touches_the_test_
         fold_split(split, 0, 7)
 
 
-def test_a_run_folder_resumes_only_its_own_fold(tmp_path):
-    settings = msd.settings("quick")
-    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2), cases=())
-    claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(0, 2), cases=())
-    with pytest.raises(ValueError, match=r"fold: \[0, 2\] there, \[1, 2\] now"):
-        claim_run(tmp_path / "f", "msd", "quick", settings, 0, tmp_path, fold=(1, 2), cases=())
-
-
 # --- every study, through the command line ---------------------------------------------------
 
 #: Per study: ``synth`` arguments, and the flips that let ``--tta`` mirror.
 STUDIES = {
     "msd": (["--cases", "7", "--task", "spleen"], ["--set", "flip_axes=[0]"]),
     "phh": (["--cases", "6"], ["--set", "flip_axes=[1]"]),
-    "ich": (["--cases", "6"], ["--set", "flip=true"]),
+    "ich": (["--cases", "6"], ["--set", "flip_axes=[0]"]),
     "wmh": (["--cases", "3"], ["--set", "flip_axes=[0]"]),
     "brats": (["--cases", "5"], ["--set", "flip_axes=[0,1,2]"]),
 }

@@ -156,3 +156,10 @@ def test_synth_train_predict_on_two_modalities(twin, tmp_path, tiny_profile):
     for path in (one / test_id).glob("*_t1ce.nii.gz"):
         path.unlink()
     assert main(["predict", str(run), "--input", str(one), "--output", str(pred)]) == 1
+
+
+def test_a_patch_that_does_not_pool_depth_times_is_refused():
+    with pytest.raises(ValueError, match=r"patch must be three sizes divisible by 2\*\*depth = 8"):
+        brats.settings("quick", {"patch": [30, 32, 32]})
+    with pytest.raises(ValueError, match=r"divisible by 2\*\*depth = 16; got \(24, 32, 32\)"):
+        brats.settings("quick", {"depth": 4, "patch": [24, 32, 32]})

@@ -34,7 +34,7 @@ def tiny_profile(monkeypatch):
 def test_full_profile_keeps_the_study_settings():
     full = ich.PROFILES["full"]
     assert (full.size, full.loss, full.context, full.lesion_free) == (512, "bce", 0, 0.0)
-    assert full.normalisation == "fixed" and not full.flip
+    assert full.normalisation == "fixed" and full.flip_axes == ()
     assert full.min_component_ml == 0 and not full.opening  # no post-processing
     assert full.fractions == (0.7, 0.1, 0.2)
 

@@ -93,30 +93,6 @@ def test_run_settings_refuses_other_studies(tmp_path):
         msd.run_settings(tmp_path)
 
 
-def test_a_run_folder_resumes_only_the_run_that_claimed_it(tmp_path):
-    from labkit.studies.runs import claim_run
-
-    run, data = tmp_path / "run", tmp_path / "Task04_Hippocampus"
-    settings = msd.settings("quick")
-    assert claim_run(run, "msd", "quick", settings, 0, data, None, ()) == run
-    # the same run goes on
-    assert claim_run(run, "msd", "quick", settings, 0, data, None, ()) == run
-    with pytest.raises(ValueError, match=r"holds another run \(seed: 0 there, 1 now\)"):
-        claim_run(run, "msd", "quick", settings, 1, data, None, ())
-    other = msd.settings("quick", {"epochs": 4, "loss": "dice_ce"})
-    with pytest.raises(
-        ValueError, match=r"epochs: 12 there, 4 now; loss: 'generalized_dice' there, 'dice_ce' now"
-    ):
-        claim_run(run, "msd", "quick", other, 0, data, None, ())
-    with pytest.raises(ValueError, match=r"data: .*Task04_Hippocampus' there, .*Task09"):
-        claim_run(run, "msd", "quick", settings, 0, tmp_path / "Task09_Spleen", None, ())
-    legacy = tmp_path / "legacy"
-    legacy.mkdir()
-    (legacy / "state.json").write_text('{"epochs_done": 3}')
-    with pytest.raises(ValueError, match=r"did not record its settings \(no run\.json\)"):
-        claim_run(legacy, "msd", "quick", settings, 0, data, None, ())
-
-
 def test_zscore_and_neighbouring_slices_reach_the_model_and_predict(tmp_path, monkeypatch):
     from _tiny import use_tiny
 

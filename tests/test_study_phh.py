@@ -83,15 +83,15 @@ def test_synth_train_predict_evaluate(tmp_path, tiny_profile):
     mask = load_label(pred / "phh000.nii.gz")
     assert mask.shape == image.shape and np.allclose(mask.affine, image.affine)
 
-    # scoring the test patient's prediction again reproduces metrics.csv
-    ref, test_pred = tmp_path / "ref", tmp_path / "test_pred"
-    ref.mkdir(), test_pred.mkdir()
+    # scoring the test patient's prediction again, against the dataset folder itself (the
+    # example of `labkit evaluate --help`), reproduces metrics.csv
+    test_pred = tmp_path / "test_pred"
+    test_pred.mkdir()
     for case in split["test"]:
         shutil.copy(pred / f"{case}.nii.gz", test_pred)
-        shutil.copy(data / "masks" / f"{case}.nii.gz", ref)
     out_csv = tmp_path / "eval.csv"
     assert (
-        main(["evaluate", "--pred", str(test_pred), "--ref", str(ref), "--out", str(out_csv)]) == 0
+        main(["evaluate", "--pred", str(test_pred), "--ref", str(data), "--out", str(out_csv)]) == 0
     )
     again = read_metrics_csv(out_csv)
     np.testing.assert_allclose([r["dice"] for r in again], [r["dice"] for r in held_out])

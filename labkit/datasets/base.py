@@ -5,7 +5,7 @@ Writing synthetic cohorts (cached, drawn in parallel) is in :mod:`labkit.dataset
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,13 @@ from labkit.io import (
     load_nifti,
     nifti_files,
 )
+from labkit.progress import progress
 
 __all__ = [
     "Case",
     "Cohort",
     "LoadedCase",
+    "check_held_out",
     "declared_labels",
     "load_case",
     "paired_folders",
@@ -140,17 +142,24 @@ def paired_folders(
 
 @dataclass(frozen=True)
 class LoadedCase:
-    """A case read into memory.
+    """A case read into memory: what every dataset's loader returns.
 
     Attributes:
         case: The record it came from.
         image: Volume ``(x, y, z, c)`` float32, channels in ``case.modalities`` order.
         label: Integer label volume ``(x, y, z)`` on the same grid, or ``None``.
+
+    It unpacks as ``image, label``::
+
+        image, label = load_case(case)
     """
 
     case: Case
     image: Volume
     label: Volume | None
+
+    def __iter__(self) -> Iterator[Volume | None]:
+        return iter((self.image, self.label))
 
 
 def load_case(case: Case) -> LoadedCase:
@@ -202,3 +211,23 @@ def load_case(case: Case) -> LoadedCase:
             )
             check_declared_labels(values, case.meta["labels"], str(case.label), fix, counts)
     return LoadedCase(case=case, image=image, label=label)
+
+
+def check_held_out(
+    cases: Iterable[Case], ids: Sequence[str], load: Callable[[Case], Any] = load_case
+) -> None:
+    """Read every held-out case once before training starts.
+
+    Training reads only the training and validation cases; the test cases are read after it.
+    A broken test file (NaN voxels, a label the dataset does not declare, a grid that differs
+    from its label's) would then fail the run after minutes of training. Reading them first
+    costs a few seconds and fails at once, naming the file.
+
+    Args:
+        cases: The cohort's cases.
+        ids: The held-out case ids.
+        load: Reads one case and raises on bad input (default :func:`load_case`).
+    """
+    wanted = set(ids)
+    for case in progress([c for c in cases if c.case_id in wanted], "checking held-out cases"):
+        load(case)

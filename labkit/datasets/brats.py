@@ -41,12 +41,12 @@ from pathlib import Path
 import numpy as np
 
 import labkit
-from labkit.datasets.base import Case, Cohort, load_case
+from labkit.datasets.base import Case, Cohort, LoadedCase, load_case
 from labkit.datasets.modalities import pick_modalities
 from labkit.datasets.msd import load_msd, write_msd
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError, ShapeError
-from labkit.io import Volume, save_nifti
+from labkit.io import save_nifti
 from labkit.labels import CONVENTION_LABELS, check_convention, check_labels, convert_labels
 from labkit.phantoms.tumour import TWIN_SHAPE, brats_subject
 
@@ -183,7 +183,7 @@ def load_brats(
     )
 
 
-def load_brats_case(case: Case, convention: str) -> tuple[Volume, Volume | None]:
+def load_brats_case(case: Case, convention: str) -> LoadedCase:
     """Read one case: its image with the chosen modalities, and its checked label map.
 
     Args:
@@ -191,7 +191,8 @@ def load_brats_case(case: Case, convention: str) -> tuple[Volume, Volume | None]
         convention: The cohort's label convention.
 
     Returns:
-        ``(image (x, y, z, c) float32 in the cohort's modality order, labels (x, y, z) or None)``.
+        The case: image ``(x, y, z, c)`` float32 in the cohort's modality order, labels
+        ``(x, y, z)`` or ``None`` (it unpacks as ``image, label``).
 
     Raises:
         ShapeError: If the files' grids differ or an MSD image lacks a channel.
@@ -205,7 +206,7 @@ def load_brats_case(case: Case, convention: str) -> tuple[Volume, Volume | None]
         image = image.with_array(np.ascontiguousarray(image.array[..., index]))
     if loaded.label is not None:
         check_labels(loaded.label.array, convention, str(case.label))
-    return image, loaded.label
+    return LoadedCase(case, image, loaded.label)
 
 
 def brain_mask(image: np.ndarray) -> np.ndarray:

@@ -2,33 +2,33 @@
 
 A study recipe is a :class:`Recipe` subclass that fills in a few hooks, with the same names in
 every study, so that "how does the WMH study prepare its inputs?" is answered by opening
-``WMHRecipe.inputs``, and the same question of any other study by the method of the same name:
+``WMHRecipe.inputs``, and the same question of any other study by the method of the same name.
+Seven hooks are abstract (a study that leaves one out cannot be instantiated); the others have
+defaults that most studies keep. ``tests/test_toy_study.py`` is the smallest complete study, on
+2D blobs, and the place to start when adding one.
 
 ========================  ============================================================
 hook                      what the study says there
 ========================  ============================================================
-``settings``              its profiles, and the checks its settings need
-``load``                  how its dataset folder is read (a cohort with ``cases``)
+``load`` (required)       how its dataset folder is read (a cohort with ``cases``)
+``inputs`` (required)     the training and validation data, and facts for ``config.json``
+``model`` (required)      the compiled network
+``score`` (required)      the metric rows of one held-out case
+``images`` (required)     the images ``predict`` reads from a folder, one volume a case
+``segment`` (required)    one volume's label map with a trained model
+``synth`` (required)      its synthetic twin cohort, in the real layout
 ``adapt``                 settings that depend on the cohort (default: none)
-``split``                 which cases train, validate and test
-``read``                  how one case is read (the held-out check and the scoring)
-``inputs``                the training and validation data, and facts for ``config.json``
+``split``                 which cases train, validate and test (default: by ``fractions``)
+``read``                  how one case is read (default: :func:`load_case`)
 ``describe``              what ``predict`` needs to know (labels, modalities, orientation)
-``model``                 the compiled network
 ``tune``                  choices made on validation cases after training (default: none)
-``reference``             a case's image and reference label map (post-processing choice)
-``score``                 the metric rows of one held-out case
-``report``                what the summary adds to the per-label metrics
-``images``                the images ``predict`` reads from a folder, one volume a case
-``segment``               one volume's label map with a trained model
-``mirror_axes``           the input axes its augmentation flips (test-time mirroring)
+``report``                what the summary adds to the per-label metrics (default: none)
 ``combine``               the folds' ``config.json`` merged into the ensemble's
-``synth``                 its synthetic twin cohort, in the real layout
 ========================  ============================================================
 
 :meth:`Recipe.train` runs the steps: settings, seed, load, split, ``split.json``, inputs,
 ``config.json``, fit, best model, held-out predictions and scores, ``metrics.csv``, and
-``summary.json`` (see :mod:`labkit.studies.runs` for the run folder's files).
+``summary.json`` (:class:`labkit.runfolder.RunFolder` owns the run folder's files).
 :meth:`Recipe.predict` reads a run's settings and model, puts each image in the frame the run
 was trained in, segments it and writes the labels on the image's own grid.
 
@@ -47,7 +47,7 @@ Three moves of nnU-Net (Isensee et al. 2021) are options of every recipe:
 
 from __future__ import annotations
 
-import json
+import abc
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
@@ -57,33 +57,25 @@ from typing import Any, ClassVar
 import keras
 
 from labkit.callbacks import EpochLine
-from labkit.datasets.base import load_case
+from labkit.datasets.base import LoadedCase, check_held_out, load_case
 from labkit.ensemble import Averaged
-from labkit.evaluation import summarize, write_metrics_csv
+from labkit.evaluation import summarize
 from labkit.hardware import placement, precision
 from labkit.io import Volume
 from labkit.lock import hold
 from labkit.postprocessing import apply_choice, choose_largest_component
 from labkit.progress import progress
+from labkit.runfolder import RunFolder
 from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation, in_frame, save_in_source
 from labkit.studies.context import Inputs, RunContext
-from labkit.studies.runs import (
-    check_held_out,
-    claim_run,
-    load_run_model,
-    read_config,
-    read_folds,
-    write_folds,
-    write_json,
-)
 from labkit.studies.settings import profile_settings, split_seed
 from labkit.training import fit, seed_everything
 
 __all__ = ["Recipe"]
 
 
-class Recipe:
+class Recipe(abc.ABC):
     """A study recipe: the skeleton's steps, and hooks a study fills in.
 
     Class attributes:
@@ -108,12 +100,13 @@ class Recipe:
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
         """The settings of a profile with some replaced (see
-        :func:`labkit.studies.settings.profile_settings`); a study adds its own checks."""
+        :func:`labkit.studies.settings.profile_settings`); checks that concern one study's
+        fields live in its settings dataclass's ``__post_init__``."""
         return profile_settings(self.name, self.profiles, profile, overrides, self.choices)
 
+    @abc.abstractmethod
     def load(self, data: Path, settings: Any) -> Any:
         """Read the dataset folder: a cohort with ``cases`` (each with a ``case_id``)."""
-        raise NotImplementedError
 
     def adapt(self, settings: Any, cohort: Any) -> Any:
         """Settings that depend on the cohort (e.g. hold out one case of a tiny one)."""
@@ -125,13 +118,14 @@ class Recipe:
         shares = dict(zip(("train", "val", "test"), settings.fractions, strict=True))
         return split_ids(cohort.case_ids, shares, seed)
 
-    def read(self, cohort: Any, case: Any) -> Any:
-        """One case as loaded (refusing bad files, naming them)."""
+    def read(self, cohort: Any, case: Any) -> LoadedCase:
+        """One case as loaded (refusing bad files, naming them), its image as :meth:`segment`
+        takes it and its label map in the values :meth:`segment` writes."""
         return load_case(case)
 
+    @abc.abstractmethod
     def inputs(self, run: RunContext) -> Inputs:
         """Preprocess the training and validation cases into the data ``fit`` reads."""
-        raise NotImplementedError
 
     def describe(self, run: RunContext) -> dict[str, Any]:
         """``config.json`` entries that ``predict`` needs: ``labels``, ``modalities``,
@@ -143,26 +137,19 @@ class Recipe:
             "orientation": case_orientation(run.cohort.cases[0]),
         }
 
+    @abc.abstractmethod
     def model(self, run: RunContext) -> keras.Model:
         """The compiled network (``run.config`` holds what the inputs hook found)."""
-        raise NotImplementedError
 
     def tune(self, run: RunContext, model: keras.Model) -> dict[str, Any]:
         """Choices made on the validation cases after training, added to ``config.json``
         (e.g. a threshold); none by default."""
         return {}
 
-    def reference(self, run: RunContext, case_id: str) -> tuple[Volume, Any]:
-        """One case's image, as :meth:`segment` takes it, and its reference label map
-        ``(x, y, z)`` in the label values :meth:`segment` writes (default: the image and label
-        of :meth:`read`)."""
-        loaded = self.read(run.cohort, run.case(case_id))
-        return loaded.image, loaded.label.array
-
+    @abc.abstractmethod
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         """Predict one held-out case (with :meth:`label_map`) and return its metric rows (one
         per label)."""
-        raise NotImplementedError
 
     def report(
         self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
@@ -170,32 +157,26 @@ class Recipe:
         """Summary entries beyond the per-label means (per site, the study's own measure)."""
         return {}
 
+    @abc.abstractmethod
     def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
         """``(case id, volume as loaded)`` for every image ``predict`` finds in ``input_dir``
         (a folder in the study's layout, or plain ``.nii.gz`` files), refusing a volume the run
         cannot read (e.g. the wrong number of channels)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def segment(
         self, model: keras.Model, volume: Volume, settings: Any, config: Mapping[str, Any]
     ) -> Any:
         """Label map ``(x, y, z)`` uint8 of one volume, already in the run's frame."""
-        raise NotImplementedError
-
-    def mirror_axes(self, settings: Any) -> tuple[int, ...]:
-        """The spatial axes of the network's input (0 the first after the batch axis) that the
-        training augmentation flips, the only ones test-time augmentation may mirror (default:
-        the settings' ``flip_axes``)."""
-        return tuple(int(a) for a in getattr(settings, "flip_axes", ()))
 
     def combine(self, configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The ensemble's ``config.json`` from its folds' (default: the first fold's, less its
         ``fold``; a study whose ``tune`` chose a value per fold says how to merge them)."""
         return {k: v for k, v in configs[0].items() if k not in ("fold", "largest_component")}
 
+    @abc.abstractmethod
     def synth(self, out: Path, cases: int, seed: int = 0) -> Path:
         """Write a synthetic twin cohort in the study's real layout."""
-        raise NotImplementedError
 
     # --- the skeleton --------------------------------------------------------------------
 
@@ -215,7 +196,8 @@ class Recipe:
         Args:
             run: A run folder, or with ``ensemble`` a folder of ``labkit train --folds K``.
             tta: Average each model over every mirrored copy of its input, flipped back
-                (:class:`labkit.ensemble.Averaged`), over the axes :meth:`mirror_axes` allows.
+                (:class:`labkit.ensemble.Averaged`), over the axes its training flipped
+                (the settings' ``flip_axes``).
             ensemble: Average the probabilities of every fold's model.
 
         Returns:
@@ -227,30 +209,22 @@ class Recipe:
                 augmentation flips nothing, or if ``ensemble`` is asked of a single run (or a
                 cross-validation folder is given without it).
         """
-        run = Path(run)
-        folds = read_folds(run, ensemble)
-        if folds is None:
-            config = read_config(run)
-            settings = self._settings_of(run, config)
-            models = [load_run_model(run)]
-        else:
-            config = json.loads((run / "config.json").read_text())
-            settings = self._settings_of(run, config)
-            models = [load_run_model(run / name) for name in folds["runs"]]
-        axes = self.mirror_axes(settings) if tta else ()
+        folder = RunFolder(run)
+        folds = folder.folds(ensemble)
+        config = folder.config()
+        settings = self._settings_of(run, config)
+        models = [f.model() for f in folds] if folds else [folder.model()]
+        axes = tuple(int(a) for a in settings.flip_axes) if tta else ()
         if tta and not axes:
             raise ValueError(
                 f"{run}: the {self.name} run's augmentation flips no axis, so test-time "
                 "augmentation by mirroring would show the network images unlike any it was "
-                f"trained on. {self.mirror_advice()}"
+                "trained on. Train with --set flip_axes=[0] (random flips of the first axis) "
+                "to use --tta."
             )
         if len(models) == 1 and not axes:
             return models[0], settings, config
         return Averaged(models, axes), settings, config
-
-    def mirror_advice(self) -> str:
-        """How to train a run of this study that test-time augmentation may mirror."""
-        return "Train with --set flip_axes=[0] (random flips of the first axis) to use --tta."
 
     def predict(
         self,
@@ -288,7 +262,7 @@ class Recipe:
         Raises:
             ValueError: If the run belongs to another study.
         """
-        return self._settings_of(run, read_config(run))
+        return self._settings_of(run, RunFolder(run).config())
 
     def _settings_of(self, run: Path, config: Mapping[str, Any]) -> Any:
         if config.get("study") != self.name:
@@ -304,10 +278,11 @@ class Recipe:
         Raises:
             FileNotFoundError, ValueError: As :meth:`run_settings`.
         """
+        folder = RunFolder(run)
         settings = self.run_settings(run)
-        model = load_run_model(Path(run))
+        model = folder.model()
         by_id = {c.case_id: c for c in self.load(Path(data), settings).cases}
-        test = json.loads((Path(run) / "split.json").read_text())["test"]
+        test = folder.split()["test"]
         return model, settings, [by_id[i] for i in test]
 
     def train(
@@ -340,18 +315,19 @@ class Recipe:
         Raises:
             FolderLockedError: If another training holds ``out`` (:func:`labkit.lock.hold`).
             ValueError: If ``out`` holds another run, or this run on data that changed
-                (:func:`labkit.studies.runs.claim_run`).
+                (:meth:`labkit.runfolder.RunFolder.claim`).
         """
         settings = self.settings(profile, overrides)
         out = Path(out)
+        folder = RunFolder(out)
         with hold(out):
             start = time.perf_counter()
             seed_everything(seed)
             cohort = self.load(Path(data), settings)
             settings = self.adapt(settings, cohort)
-            claim_run(out, self.name, profile, settings, seed, data, fold, cohort.cases)
+            folder.claim(self.name, profile, settings, seed, data, fold, cohort.cases)
             split = self._split(cohort, settings, seed, fold)
-            write_json(out / "split.json", split)
+            folder.write_split(split)
             check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
             run = RunContext(out, profile, settings, seed, cohort, split)
             inputs = self.inputs(run)
@@ -359,7 +335,6 @@ class Recipe:
             run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
             if fold is not None:
                 run.config["fold"] = list(fold)
-            write_json(out / "config.json", run.config)
             with (
                 precision(settings.precision),
                 placement(settings.devices, settings.batch_size) as strategy,
@@ -376,15 +351,13 @@ class Recipe:
                 )
             train_seconds = round(time.perf_counter() - start, 1)
             model = result.best_model()
-            if tuned := self.tune(run, model):
-                run.config.update(tuned)
-                write_json(out / "config.json", run.config)
+            run.config.update(self.tune(run, model))
             if settings.largest_component == "auto":
                 # a tiny cohort may validate on its training cases
                 trained = set(run.split["train"])
                 val = [c for c in run.split["val"] if c not in trained]
                 run.config["largest_component"] = self._choose_components(run, [(model, val)])
-                write_json(out / "config.json", run.config)
+            folder.write_config(run.config)
             return self._held_out(run, model, {"train_seconds": train_seconds})
 
     def _split(
@@ -395,12 +368,14 @@ class Recipe:
             return split
         return fold_split(split, *fold, seed=split_seed(settings, seed))
 
-    def _held_out(self, run: RunContext, model: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
-        """Score the test cases into ``metrics.csv`` and write ``summary.json``."""
+    def _held_out(
+        self, run: RunContext, model: Any, extra: Mapping[str, Any], since: float | None = None
+    ) -> dict[str, Any]:
+        """Score the test cases into ``metrics.csv`` and write ``summary.json`` (with
+        ``predict_seconds`` since the ``time.perf_counter()`` value ``since``, if given)."""
         rows: list[dict[str, Any]] = []
         for case_id in progress(run.split["test"], "evaluating"):
             rows += self.score(run, model, case_id)
-        write_metrics_csv(rows, run.out / "metrics.csv")
         summary = {
             "study": self.name,
             "profile": run.profile,
@@ -408,7 +383,9 @@ class Recipe:
             **self.report(run, model, rows),
             **extra,
         }
-        write_json(run.out / "summary.json", summary)
+        if since is not None:
+            summary["predict_seconds"] = round(time.perf_counter() - since, 1)
+        RunFolder(run.out).write_results(rows, summary)
         return summary
 
     def _choose_components(
@@ -420,9 +397,9 @@ class Recipe:
         preds, refs, ids = [], [], []
         for model, cases in models:
             for case_id in progress(list(cases), "choosing the post-processing"):
-                volume, reference = self.reference(run, case_id)
-                preds.append(self.segment(model, volume, run.settings, run.config))
-                refs.append(reference)
+                loaded = self.read(run.cohort, run.case(case_id))
+                preds.append(self.segment(model, loaded.image, run.settings, run.config))
+                refs.append(loaded.label.array)
                 ids.append(case_id)
         labels = [int(k) for k in run.config.get("labels", {}) if int(k) != 0]
         return choose_largest_component(preds, refs, labels, ids, self.ignore_label)
@@ -466,6 +443,7 @@ class Recipe:
                 f"cases); got {folds}. Train without --folds for a single run."
             )
         out = Path(out)
+        folder = RunFolder(out)
         with hold(out):
             names = [f"fold_{i}" for i in range(folds)]
             fold_summaries = [
@@ -473,9 +451,10 @@ class Recipe:
                 for i, name in enumerate(names)
             ]
             settings = self.run_settings(out / names[0])
-            splits = [json.loads((out / n / "split.json").read_text()) for n in names]
-            configs = [read_config(out / n) for n in names]
-            models = [load_run_model(out / n) for n in names]
+            runs = [RunFolder(out / n) for n in names]
+            splits = [r.split() for r in runs]
+            configs = [r.config() for r in runs]
+            models = [r.model() for r in runs]
             cohort = self.load(Path(data), settings)
             pooled = sorted(i for sp in splits for i in sp["val"])
             split = {"train": pooled, "val": [], "test": splits[0]["test"]}
@@ -484,15 +463,14 @@ class Recipe:
             if settings.largest_component == "auto":
                 pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]
                 run.config["largest_component"] = self._choose_components(run, pairs)
-            write_json(out / "config.json", run.config)
-            write_json(
-                out / "split.json",
+            folder.write_config(run.config)
+            folder.write_split(
                 {
                     "test": split["test"],
                     "folds": [{"train": sp["train"], "val": sp["val"]} for sp in splits],
-                },
+                }
             )
-            write_folds(out, self.name, profile, seed, names)
+            folder.write_folds(self.name, profile, seed, names)
             per_fold = [
                 {"run": n, "labels": s["labels"]}
                 for n, s in zip(names, fold_summaries, strict=True)
@@ -523,14 +501,10 @@ class Recipe:
             )
         model, settings, config = self.predictor(run, tta, ensemble)
         cohort = self.load(Path(data), settings)
-        split = json.loads((Path(run) / "split.json").read_text())
+        split = RunFolder(run).split()
         if "folds" in split:  # a cross-validation: every fold's validation cases trained others
             split = {"train": sorted(i for f in split["folds"] for i in f["val"]), **split}
         split = {"train": [], "val": [], **split}
         ctx = RunContext(out, config["profile"], settings, config["seed"], cohort, split, config)
         out.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        summary = self._held_out(ctx, model, {"tta": tta, "ensemble": ensemble})
-        summary["predict_seconds"] = round(time.perf_counter() - start, 1)
-        write_json(out / "summary.json", summary)
-        return summary
+        return self._held_out(ctx, model, {"tta": tta, "ensemble": ensemble}, time.perf_counter())

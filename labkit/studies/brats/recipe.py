@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 
+from labkit.datasets.base import LoadedCase
 from labkit.datasets.brats import (
     BraTSCohort,
     load_brats,
@@ -63,16 +64,6 @@ class BraTSRecipe(Recipe):
     }
     metrics = STUDY_METRICS
 
-    def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> BraTSSettings:
-        """The settings of a profile; the patch must pool ``depth`` times."""
-        settings = super().settings(profile, overrides)
-        step = 2**settings.depth
-        if len(settings.patch) != 3 or any(p % step for p in settings.patch):
-            raise ValueError(
-                f"patch must be three sizes divisible by 2**depth = {step}; got {settings.patch}."
-            )
-        return settings
-
     def load(self, data: Path, settings: BraTSSettings) -> BraTSCohort:
         return load_brats(data, settings.modalities or None, settings.convention or None)
 
@@ -88,7 +79,7 @@ class BraTSRecipe(Recipe):
     ) -> dict[str, list[str]]:
         return split_cohort(cohort, settings, seed)
 
-    def read(self, cohort: BraTSCohort, case: Any) -> Any:
+    def read(self, cohort: BraTSCohort, case: Any) -> LoadedCase:
         return load_brats_case(case, cohort.convention)
 
     def inputs(self, run: RunContext) -> Inputs:
@@ -127,10 +118,6 @@ class BraTSRecipe(Recipe):
     def model(self, run: RunContext) -> keras.Model:
         n_classes = len(class_values(run.cohort.convention))
         return build_model(run.settings, len(run.cohort.modalities), n_classes)
-
-    def reference(self, run: RunContext, case_id: str) -> tuple[Volume, np.ndarray]:
-        image, labels = self.read(run.cohort, run.case(case_id))
-        return image, labels.array
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         """Predict one test case, keep its label map in the run's ``predictions/``, and score

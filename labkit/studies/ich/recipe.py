@@ -86,14 +86,15 @@ class ICHRecipe(Recipe):
         rng = np.random.default_rng(seed)
         x_train, y_train = prepare(run.cases("train"), settings, "training slices", rng)
         x_val, y_val = prepare(run.cases("val"), settings, "validation slices", rng)
-        flips = (0,) if settings.flip else ()  # axis 0 of a slice is x: left-right
         facts = {
             "train_slices": len(x_train),
             "train_lesion_slices": int(y_train.reshape(len(y_train), -1).any(axis=1).sum()),
             "val_slices": len(x_val),
         }
         return Inputs(
-            slice_dataset(x_train, y_train, settings.batch_size, True, flip_axes=flips, seed=seed),
+            slice_dataset(
+                x_train, y_train, settings.batch_size, True, settings.flip_axes, seed=seed
+            ),
             slice_dataset(x_val, y_val, settings.batch_size),
             facts,
         )
@@ -124,13 +125,6 @@ class ICHRecipe(Recipe):
     ) -> np.ndarray:
         image = volume.array.reshape(*volume.shape[:3], 1)
         return predict_volume(model, image, volume.spacing, settings)
-
-    def mirror_axes(self, settings: ICHSettings) -> tuple[int, ...]:
-        """Left-right (axis 0 of a slice) when ``flip`` is set."""
-        return (0,) if settings.flip else ()
-
-    def mirror_advice(self) -> str:
-        return "Train with --set flip=true (random left-right flips) to use --tta."
 
     def synth(self, out: Path, cases: int = 24, seed: int = 0) -> Path:
         """Write a synthetic haemorrhage cohort (INSTANCE ``data/`` + ``label/``) into ``out``."""

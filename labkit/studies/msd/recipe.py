@@ -12,10 +12,11 @@ import numpy as np
 from labkit.datasets.base import LoadedCase, load_case
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd_twin
 from labkit.errors import ShapeError
-from labkit.evaluation import evaluate_labels, generalized_dice, read_metrics_csv
+from labkit.evaluation import evaluate_labels, generalized_dice
 from labkit.io import Volume, check_image, load_nifti
 from labkit.pipeline import slice_dataset
 from labkit.progress import progress
+from labkit.runfolder import RunFolder
 from labkit.slices import stack_slices
 from labkit.splits import split_ids
 from labkit.studies import register
@@ -29,7 +30,6 @@ from labkit.studies.msd.steps import (
     prepare,
 )
 from labkit.studies.recipe import Recipe
-from labkit.studies.runs import read_config
 from labkit.studies.settings.msd import PROFILES, MSDSettings
 
 __all__ = [
@@ -57,7 +57,7 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
         prediction on the case's own grid.
     """
     model, settings, cases = RECIPE.held_out(run, data)
-    config = read_config(run)
+    config = RunFolder(run).config()
     out = {}
     for case in progress(cases, "predicting"):
         loaded = load_case(case)
@@ -79,7 +79,7 @@ def case_table(run: Path, data: Path) -> tuple[list[dict[str, Any]], dict[str, A
         ``(loaded case, label map)``, for figures.
     """
     preds = held_out_predictions(run, data)
-    metrics_rows = read_metrics_csv(Path(run) / "metrics.csv")
+    metrics_rows = RunFolder(run).metrics()
     rows = []
     for case_id, (case, pred) in preds.items():
         row = {"case": case_id, "generalized Dice": generalized_dice(pred, case.label.array)}

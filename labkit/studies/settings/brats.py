@@ -75,6 +75,13 @@ class BraTSSettings(RunSettings):
     convention: str = ""
     split_seed: int = -1
 
+    def __post_init__(self) -> None:
+        step = 2**self.depth
+        if len(self.patch) != 3 or any(p % step for p in self.patch):
+            raise ValueError(
+                f"patch must be three sizes divisible by 2**depth = {step}; got {self.patch}."
+            )
+
 
 PROFILES = {
     "quick": BraTSSettings(

@@ -36,7 +36,8 @@ class ICHSettings(RunSettings):
         lesion_free: Lesion-free brain slices added to training, as a share of the lesion slices
             (0: the study, which kept none).
         context: Neighbouring slices per side as extra channels (0: the study's 2D input).
-        flip: Random left-right flips of training slices.
+        flip_axes: Axes of a training slice flipped at random (``(0,)``: left-right, axis 0 of
+            an axial slice; the study flipped none).
         min_component_ml: At prediction, drop connected components smaller than this (0: off).
         opening: At prediction, a slice-wise binary opening (3x3 cross) before the components.
         nsd_tolerance_mm: Tolerance of the normalised surface Dice.
@@ -60,7 +61,7 @@ class ICHSettings(RunSettings):
     min_lesion_mm2: float = 40.0
     lesion_free: float = 0.0
     context: int = 0
-    flip: bool = False
+    flip_axes: tuple[int, ...] = ()
     min_component_ml: float = 0.0
     opening: bool = False
     nsd_tolerance_mm: float = 2.0
@@ -82,7 +83,7 @@ ALL_TOGETHER: dict[str, Any] = {
     "lesion_free": 1.0,
     "normalisation": "patient",
     "context": 1,
-    "flip": True,
+    "flip_axes": (0,),
     "min_component_ml": 0.1,
     "opening": True,
 }

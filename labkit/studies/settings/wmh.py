@@ -71,6 +71,12 @@ class WMHSettings(RunSettings):
     tune_threshold: bool = False
     split_seed: int = -1
 
+    def __post_init__(self) -> None:
+        if len(self.kernel) != 3 or any(k < 1 or k % 2 == 0 for k in self.kernel):
+            raise ValueError(
+                f"kernel must be three odd sizes such as (3, 3, 1); got {self.kernel}."
+            )
+
 
 PROFILES = {
     # Adam at 1e-3 (was 3e-3) and batch Dice (was per-volume soft Dice): with either old

@@ -120,15 +120,6 @@ class WMHRecipe(Recipe):
     choices: ClassVar[Mapping[str, Sequence[Any]]] = {"input": INPUTS}
     metrics = CHALLENGE_METRICS
 
-    def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> WMHSettings:
-        """The settings of a profile; the kernel must be three odd sizes."""
-        settings = super().settings(profile, overrides)
-        if len(settings.kernel) != 3 or any(k < 1 or k % 2 == 0 for k in settings.kernel):
-            raise ValueError(
-                f"kernel must be three odd sizes such as (3, 3, 1); got {settings.kernel}."
-            )
-        return settings
-
     def load(self, data: Path, settings: WMHSettings) -> Cohort:
         return load_wmh(data)
 
