@@ -8,12 +8,16 @@ test cases (``split_seed`` 0, or the chapter's named test case), and reports eve
 and sample sd, the lowest, and the floor's margin below it. Each run is a fresh Python process,
 because TensorFlow's thread counts are fixed when it starts.
 
-The floors here are the chapters' own; keep them in step.
+The floors themselves live in ``labkit/records/floors.json`` (:mod:`labkit.floors`), which the
+chapters read. ``--write`` records the spread measured here beside each floor there (refusing a
+floor less than ``labkit.floors.MARGIN`` below the lowest value); ``--from FILE`` does the same
+from a result this script wrote before, without training.
 
 Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
 
     python benchmarks/floor_spread.py phh ich liver hippocampus brats_twin brats_real unet \\
-        [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json]
+        [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json] [--write]
+    python benchmarks/floor_spread.py --from benchmarks/results/floor_spread.json --write
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 from _results import real_dataset, report
 
 from labkit.experiments import mean_and_sd
+from labkit.floors import FLOORS_FILE, MARGIN, floors
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,6 @@ class Floor:
 
     where: str
     measure: str
-    floor: float | dict[str, float]  # one for every value, or one per value
     data: Callable[[], Path]
     run: Callable[[Path, int, Path], dict[str, float]]
 
@@ -172,37 +176,63 @@ def _unet(data: Path, seed: int, out: Path) -> dict[str, float]:
 
 
 FLOORS = {
-    "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", 0.80, _phh_data, _phh),
-    "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", 0.55, _ich_data, _ich),
-    "liver": Floor("book/msd.md", "liver Dice, liver twin", 0.90, _liver_data, _liver),
+    "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", _phh_data, _phh),
+    "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", _ich_data, _ich),
+    "liver": Floor("book/msd.md", "liver Dice, liver twin", _liver_data, _liver),
     "hippocampus": Floor(
         "book/msd.md",
         "held-out Dice per label, real hippocampus, four epochs",
-        0.78,
         _real("Task04_Hippocampus"),
         _hippocampus,
     ),
     "brats_twin": Floor(
-        "book/brats.md", "whole-tumour Dice, 12-case twin", 0.88, _brats_twin_data, _brats_twin
+        "book/brats.md", "whole-tumour Dice, 12-case twin", _brats_twin_data, _brats_twin
     ),
     "brats_real": Floor(
-        "book/brats.md",
-        "whole-tumour Dice, BraTS2013_pat0001",
-        0.68,
-        _real("BraTS2013"),
-        _brats_real,
+        "book/brats.md", "whole-tumour Dice, BraTS2013_pat0001", _real("BraTS2013"), _brats_real
     ),
-    "unet": Floor(
-        "book/unet.md",
-        "the lowest of each loss's run",
-        {
-            "lowest liver Dice of the three losses": 0.80,
-            "lowest accuracy of the three losses": 0.85,
-        },
-        _unet_data,
-        _unet,
-    ),
+    "unet": Floor("book/unet.md", "the lowest of each loss's run", _unet_data, _unet),
 }
+
+#: The floors file this script writes (``--write``) and the chapters read.
+FLOORS_PATH = Path(__file__).resolve().parents[1] / "labkit" / "records" / FLOORS_FILE
+
+
+def write_floors(result: dict, path: Path = FLOORS_PATH) -> dict:
+    """Record the spread of ``result`` (what :func:`main` returns) beside each floor in
+    ``path``, keeping the floors; refuse a floor that is not at least ``MARGIN`` below the
+    lowest value measured (lower it in the file first, saying why in the commit)."""
+    record = json.loads(path.read_text()) if path.is_file() else {"floors": {}}
+    record["margin"] = MARGIN
+    for key, spread in result["summary"].items():
+        name = key.split(":")[0]
+        entry = record["floors"].get(key, {})
+        if "floor" not in entry:
+            raise SystemExit(f"{key} has no floor in {path}: add one there, then --write again.")
+        if entry["floor"] > spread["lowest"] - MARGIN:
+            raise SystemExit(
+                f"{key}: the floor {entry['floor']} is less than {MARGIN} below the lowest value "
+                f"measured, {spread['lowest']}; lower the floor in {path} or fix the recipe."
+            )
+        runs = [r for r in result["runs"] if r["floor"] == name]
+        entry.update(
+            where=spread["where"],
+            measure=spread["measure"],
+            mean=spread["mean_sd"][0],
+            sd=spread["mean_sd"][1],
+            lowest=spread["lowest"],
+            runs=len(runs),
+            seeds=sorted({r["seed"] for r in runs}),
+            threads=sorted({r["threads"] for r in runs}),
+            date=spread.get("date", result["date"]),
+            machine=spread.get("machine", result["machine"]),
+            command=f"python benchmarks/floor_spread.py {name}",
+        )
+        record["floors"][key] = dict(sorted(entry.items()))
+    record["floors"] = dict(sorted(record["floors"].items()))
+    path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {len(result['summary'])} floors' spread to {path}")
+    return record
 
 
 def _one(name: str, seed: int, threads: int) -> None:
@@ -237,12 +267,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="trainings run at once")
     parser.add_argument("--out", help="also write the results to this JSON file")
+    parser.add_argument("--write", action="store_true", help=f"record the spread in {FLOORS_FILE}")
+    parser.add_argument("--from", dest="source", help="a result written before, instead of runs")
     parser.add_argument("--one", choices=sorted(FLOORS), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         _one(args.one, args.seed, args.threads[0])
         return {}
+    if args.source:
+        result = json.loads(Path(args.source).read_text())
+        if args.write:
+            write_floors(result)
+        return result
     if not args.floors or set(args.floors) - set(FLOORS):
         parser.error(f"name one or more floors of {', '.join(FLOORS)}; got {args.floors}")
     for name in args.floors:  # written once here, not by parallel children
@@ -251,19 +288,20 @@ def main(argv: list[str] | None = None) -> dict:
     with ThreadPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(lambda job: _spawn(*job), jobs))
     summary = {}
+    bounds = floors()
     for name in args.floors:
         floor = FLOORS[name]
         mine = [r for r in rows if r["floor"] == name]
         for key in (k for k in mine[0] if k not in ("floor", "seed", "threads")):
             values = [r[key] for r in mine]
-            bound = floor.floor[key] if isinstance(floor.floor, dict) else floor.floor
+            bound = bounds.get(f"{name}: {key}", {}).get("floor")
             summary[f"{name}: {key}"] = {
                 "where": floor.where,
                 "measure": floor.measure,
                 "mean_sd": mean_and_sd(values),
                 "lowest": min(values),
                 "floor": bound,
-                "margin": round(min(values) - bound, 4),
+                "margin": None if bound is None else round(min(values) - bound, 4),
             }
     import labkit
 
@@ -276,7 +314,10 @@ def main(argv: list[str] | None = None) -> dict:
         "runs": rows,
         "summary": summary,
     }
-    return report(result, args.out)
+    report(result, args.out)
+    if args.write:
+        write_floors(result)
+    return result
 
 
 if __name__ == "__main__":

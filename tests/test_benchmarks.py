@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import floor_spread
 import gpu_profiles
 import same_behaviour
 
+from labkit.floors import floors
 from labkit.studies import wmh
 
 
@@ -32,15 +32,35 @@ def test_gpu_profiles_reads_every_studys_full_profile() -> None:
 
 
 @pytest.mark.parametrize("name", list(floor_spread.FLOORS))
-def test_floor_spread_floors_are_the_chapters_own(name: str) -> None:
-    floor = floor_spread.FLOORS[name]
-    text = (Path(__file__).resolve().parents[1] / floor.where).read_text()
-    bounds = floor.floor.values() if isinstance(floor.floor, dict) else [floor.floor]
-    for bound in bounds:
-        assert re.search(rf"assert .*>=? {bound:.2f}\b", text), (
-            f"{floor.where} asserts no floor of {bound:.2f}; update benchmarks/floor_spread.py's "
-            f"{name} entry to the chapter's floor"
-        )
+def test_every_floored_training_has_its_floors_in_the_one_file_and_its_chapter_reads_them(
+    name: str,
+) -> None:
+    mine = {k: v for k, v in floors().items() if k.split(":")[0] == name}
+    assert mine, f"benchmarks/floor_spread.py measures {name}, but floors.json has no floor of it"
+    where = floor_spread.FLOORS[name].where
+    text = (Path(__file__).resolve().parents[1] / where).read_text()
+    assert "check_floor(" in text and f"{name}: " in text, f"{where} does not check its floor"
+    assert "floor_spread.json, 20" not in text, f"{where} copies a measured spread into a cell"
+    for key, entry in mine.items():
+        assert entry["where"] == where, key
+
+
+def test_write_floors_keeps_each_floor_and_refuses_one_too_close(tmp_path) -> None:
+    path = tmp_path / "floors.json"
+    path.write_text(json.dumps({"floors": {"phh: Dice": {"floor": 0.80}}}))
+    runs = [{"floor": "phh", "seed": s, "threads": t, "Dice": 0.85} for s in (0, 1) for t in (1, 2)]
+    spread = {"where": "book/phh.md", "measure": "m", "mean_sd": [0.85, 0.0], "lowest": 0.85}
+    result = {"date": "2026-12-07", "machine": "m", "runs": runs, "summary": {"phh: Dice": spread}}
+    entry = floor_spread.write_floors(result, path)["floors"]["phh: Dice"]
+    assert (entry["floor"], entry["lowest"], entry["runs"], entry["threads"]) == (
+        0.8,
+        0.85,
+        4,
+        [1, 2],
+    )
+    spread["lowest"] = 0.82  # 0.02 above the floor: less than the margin
+    with pytest.raises(SystemExit, match=r"less than 0.03 below the lowest value measured, 0.82"):
+        floor_spread.write_floors(result, path)
 
 
 def _side(folder: Path, dice: str, seconds: float, pred: bytes, chapter: list[str]) -> Path:
