@@ -57,13 +57,13 @@ examples:
   labkit synth phh data/phh                      # 10 neonatal heads, images/ + masks/
   labkit synth msd data/Task03_Liver --task liver --cases 20
   labkit synth wmh data/wmh --cases 8            # 8 subjects per site, 3 sites
-  labkit synth brats data/brats --layout brats   # BraTS subject folders""",
+  labkit synth brats data/brats --layout brats --cases 8   # BraTS subject folders""",
     "train": """\
 examples:
   labkit train phh --data data/phh --out runs/phh
   labkit train msd --data ../shared/data/Task04_Hippocampus --out runs/hip --set epochs=4
   labkit train wmh --data data/wmh --out runs/wmh --set input=patches
-  labkit train msd --data data/Task03_Liver --out runs/cv --folds 5
+  labkit train msd --data data/Task03_Liver --out runs/cv --folds 5 --set flip_axes=[0]
 
 A run interrupted (Colab disconnects) continues when the same command is run again.""",
     "predict": """\

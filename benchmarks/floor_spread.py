@@ -15,7 +15,7 @@ from a result this script wrote before, without training.
 
 Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
 
-    python benchmarks/floor_spread.py phh ich liver hippocampus brats_twin brats_real unet \\
+    python benchmarks/floor_spread.py phh ich liver wmh hippocampus brats_twin brats_real unet \\
         [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json] [--write]
     python benchmarks/floor_spread.py --from benchmarks/results/floor_spread.json --write
 """
@@ -110,6 +110,21 @@ def _hippocampus(data: Path, seed: int, out: Path) -> dict[str, float]:
     return {f"{k} Dice": _mean_by_label(out, k) for k in ("Anterior", "Posterior")}
 
 
+def _wmh_data() -> Path:
+    from labkit.config import cache_dir
+    from labkit.datasets.wmh import write_wmh_twin
+
+    return write_wmh_twin(cache_dir("wmh_twin"), n_per_site=8, seed=0).root
+
+
+def _wmh(data: Path, seed: int, out: Path) -> dict[str, float]:
+    """The WMH chapter's patch run (its split: seed 0's)."""
+    from labkit.studies import wmh
+
+    wmh.train(data, out, "quick", seed=seed, overrides={**wmh.PATCHES, "split_seed": 0})
+    return {"Dice": _mean_by_label(out)}
+
+
 def _brats_twin_data() -> Path:
     from labkit.config import cache_dir
     from labkit.datasets.brats import write_brats_twin
@@ -146,7 +161,7 @@ def _unet_data() -> Path:
 
 
 #: The U-Net chapter's floors, in the cell after its three trainings (one per loss).
-UNET_FLOORED = 'assert row["liver Dice"] >'
+UNET_FLOORED = "check_floor("
 
 
 def _unet(data: Path, seed: int, out: Path) -> dict[str, float]:
@@ -179,6 +194,9 @@ FLOORS = {
     "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", _phh_data, _phh),
     "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", _ich_data, _ich),
     "liver": Floor("book/msd.md", "liver Dice, liver twin", _liver_data, _liver),
+    "wmh": Floor(
+        "book/wmh.md", "held-out mean Dice, patch pipeline, 8-per-site twin", _wmh_data, _wmh
+    ),
     "hippocampus": Floor(
         "book/msd.md",
         "held-out Dice per label, real hippocampus, four epochs",

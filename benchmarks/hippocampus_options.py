@@ -87,7 +87,7 @@ def measure(runs: list[Path], data: Path) -> dict:
         raise SystemExit("the runs do not share their split; train them with split_seed fixed.")
     config = folders[0].config()
     config.pop("largest_component", None)
-    settings = recipe.run_settings(runs[0])
+    settings = recipe.run_settings(runs[0], config)
     axes = tuple(settings.flip_axes)
     cohort = recipe.load(data, settings)
     models = [f.model() for f in folders]

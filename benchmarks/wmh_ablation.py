@@ -28,9 +28,7 @@ from pathlib import Path
 from _results import report, seed_arguments
 
 from labkit.experiments import differences, mean_and_sd, paired_difference, pooled
-
-#: Patches at resolution, as the chapter trains them.
-PATCHES = {"input": "patches", "patches_per_volume": 1, "tune_threshold": True, "epochs": 16}
+from labkit.studies.settings.wmh import PATCHES  # patches at resolution, as the chapter trains
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 
 import _backend  # noqa: F401  (first: on JAX and PyTorch it makes TensorFlow unimportable)
 
@@ -65,3 +68,20 @@ def nifti_pair(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
         save_nifti(tmp_path / "img.nii.gz", image, affine),
         save_nifti(tmp_path / "lab.nii.gz", label, affine),
     )
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no request log on stderr
+        pass
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Serve ``tmp_path`` over HTTP on a free local port; yields a function name -> URL."""
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield lambda name: f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    server.shutdown()
+    server.server_close()

@@ -1,33 +1,13 @@
 """The MSD downloader, against archives served from a local HTTP server (no network here)."""
 
-import functools
 import hashlib
-import http.server
 import tarfile
-import threading
 
 import pytest
 
 from labkit.datasets import load_msd, write_msd_twin
 from labkit.datasets.download import MSD_TASKS, DownloadError, download_msd, msd_task_name
 from labkit_cli import main
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no request log on stderr
-        pass
-
-
-@pytest.fixture
-def serve(tmp_path):
-    """Serve ``tmp_path`` over HTTP on a free local port; yields a function name -> URL."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield lambda name: f"http://127.0.0.1:{server.server_address[1]}/{name}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from labkit.postprocessing import (
 )
 from labkit.splits import fold_split
 from labkit.studies import msd
+from labkit.studies.trained import TrainedRun
 from labkit_cli import main
 
 # --- mirroring and averaging ----------------------------------------------------------------
@@ -250,13 +251,13 @@ def test_evaluate_scores_the_same_test_cases_again_with_tta(tmp_path, monkeypatc
     data, run = tmp_path / "data", tmp_path / "run"
     main(["synth", "msd", str(data), *synth_args])
     own = msd.train(data, run, "quick", overrides={"flip_axes": [0, 1]})
-    again = msd.RECIPE.evaluate(run, data, tmp_path / "again")
+    again = TrainedRun.open(msd.RECIPE, run).evaluate(data, tmp_path / "again")
     assert again["labels"] == own["labels"]  # no option: exactly the run's own scores
-    tta = msd.RECIPE.evaluate(run, data, tmp_path / "tta", tta=True)
+    tta = TrainedRun.open(msd.RECIPE, run, tta=True).evaluate(data, tmp_path / "tta")
     assert tta["tta"] and tta["labels"][0]["n"] == own["labels"][0]["n"]
     assert (tmp_path / "tta" / "metrics.csv").is_file()
     with pytest.raises(ValueError, match="would overwrite the run's own results"):
-        msd.RECIPE.evaluate(run, data, run)
+        TrainedRun.open(msd.RECIPE, run).evaluate(data, run)
 
 
 # --- the flips that test-time mirroring relies on --------------------------------------------

@@ -26,6 +26,7 @@ from labkit.studies.common import single_channel_volumes
 from labkit.studies.context import Inputs
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings import RunSettings
+from labkit.studies.trained import TrainedRun
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,5 +108,5 @@ def test_the_toy_study_trains_learns_predicts_and_evaluates(tmp_path):
     assert summary["labels"][0]["label"] == "blob"
     written = toy.predict(tmp_path / "run", data, tmp_path / "pred")
     assert len(written) == 12
-    again = toy.evaluate(tmp_path / "run", data, tmp_path / "again")
+    again = TrainedRun.open(toy, tmp_path / "run").evaluate(data, tmp_path / "again")
     assert again["labels"][0]["dice_mean"] == pytest.approx(summary["labels"][0]["dice_mean"])

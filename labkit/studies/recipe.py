@@ -26,23 +26,20 @@ hook                      what the study says there
 ``combine``               the folds' ``config.json`` merged into the ensemble's
 ========================  ============================================================
 
-:meth:`Recipe.train` runs the steps: settings, seed, load, split, ``split.json``, inputs,
-``config.json``, fit, best model, held-out predictions and scores, ``metrics.csv``, and
-``summary.json`` (:class:`labkit.runfolder.RunFolder` owns the run folder's files).
-:meth:`Recipe.predict` reads a run's settings and model, puts each image in the frame the run
-was trained in, segments it and writes the labels on the image's own grid.
+:meth:`Recipe.train` runs the steps: settings, seed, load, split, ``split.json``, inputs, fit,
+best model, the choices made on validation cases, ``config.json``, held-out predictions and
+scores, ``metrics.csv`` and ``summary.json`` (:class:`labkit.runfolder.RunFolder` owns the run
+folder's files). Using a finished run is another object's work,
+:class:`labkit.studies.trained.TrainedRun` (as nnU-Net separates its predictor from its
+trainer): it reads the run's settings and model, puts each image in the frame the run was
+trained in, segments it and writes the labels on the image's own grid (:meth:`Recipe.predict`
+is its shortcut), or scores the run's test cases again.
 
-Three moves of nnU-Net (Isensee et al. 2021) are options of every recipe:
-
-- ``largest_component="auto"`` (a setting): after training, each label keeps only its largest
-  connected component if that raises its mean Dice on the validation cases
-  (:mod:`labkit.postprocessing`); the choice is recorded in ``config.json`` and applied by
-  :meth:`Recipe.label_map`, which scoring and ``predict`` both use.
-- :meth:`Recipe.train_folds`: patient-level k-fold cross-validation on the training cases (the
-  test cases stay out of every fold), one run folder a fold, then the folds' ensemble scored on
-  the test cases.
-- ``tta`` and ``ensemble`` in :meth:`Recipe.predict` and :meth:`Recipe.evaluate`: mirrored
-  inputs and the folds' models averaged (:class:`labkit.ensemble.Averaged`).
+Three moves of nnU-Net (Isensee et al. 2021) are options of every recipe: the
+``largest_component="auto"`` setting (:mod:`labkit.postprocessing`, chosen on validation cases
+by :mod:`labkit.studies.heldout`), k-fold cross-validation (:mod:`labkit.studies.crossval`),
+and ``tta``/``ensemble`` when predicting (:class:`labkit.ensemble.Averaged`). ``CONTRIBUTING.md``
+says how to add a study.
 """
 
 from __future__ import annotations
@@ -58,18 +55,18 @@ import keras
 
 from labkit.callbacks import EpochLine
 from labkit.datasets.base import LoadedCase, check_held_out, load_case
-from labkit.ensemble import Averaged
-from labkit.evaluation import summarize
 from labkit.hardware import placement, precision
 from labkit.io import Volume
 from labkit.lock import hold
-from labkit.postprocessing import apply_choice, choose_largest_component
-from labkit.progress import progress
+from labkit.postprocessing import apply_choice
 from labkit.runfolder import RunFolder
 from labkit.splits import fold_split, split_ids
-from labkit.studies.common import case_orientation, in_frame, save_in_source
+from labkit.studies.common import case_orientation
 from labkit.studies.context import Inputs, RunContext
+from labkit.studies.crossval import train_folds as cross_validate
+from labkit.studies.heldout import choose_components, write_held_out
 from labkit.studies.settings import profile_settings, split_seed
+from labkit.studies.trained import TrainedRun
 from labkit.training import fit, seed_everything
 
 __all__ = ["Recipe"]
@@ -95,8 +92,6 @@ class Recipe(abc.ABC):
     labels: ClassVar[Mapping[int, str]] = {}
     modalities: ClassVar[tuple[str, ...]] = ()
     ignore_label: ClassVar[int | None] = None
-
-    # --- hooks ---------------------------------------------------------------------------
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
         """The settings of a profile with some replaced (see
@@ -178,7 +173,7 @@ class Recipe(abc.ABC):
     def synth(self, out: Path, cases: int, seed: int = 0) -> Path:
         """Write a synthetic twin cohort in the study's real layout."""
 
-    # --- the skeleton --------------------------------------------------------------------
+    # --- the skeleton: what every study shares ------------------------------------------
 
     def label_map(
         self, model: Any, volume: Volume, settings: Any, config: Mapping[str, Any]
@@ -187,44 +182,20 @@ class Recipe(abc.ABC):
         (``config["largest_component"]``, :func:`labkit.postprocessing.apply_choice`)."""
         return apply_choice(self.segment(model, volume, settings, config), config)
 
-    def predictor(
-        self, run: Path, tta: bool = False, ensemble: bool = False
-    ) -> tuple[Any, Any, dict[str, Any]]:
-        """What predicting with a finished run needs: the model (or the folds' averaged
-        models, mirrored with ``tta``), the settings and the configuration.
-
-        Args:
-            run: A run folder, or with ``ensemble`` a folder of ``labkit train --folds K``.
-            tta: Average each model over every mirrored copy of its input, flipped back
-                (:class:`labkit.ensemble.Averaged`), over the axes its training flipped
-                (the settings' ``flip_axes``).
-            ensemble: Average the probabilities of every fold's model.
-
-        Returns:
-            ``(model, settings, config)``.
+    def run_settings(self, run: Path, config: Mapping[str, Any] | None = None) -> Any:
+        """The settings a finished run was trained with, overrides included (from its
+        ``config.json``, or from ``config`` when given).
 
         Raises:
-            FileNotFoundError: If ``run`` is not a finished run (or cross-validation folder).
-            ValueError: If ``run`` belongs to another study, if ``tta`` is asked of a run whose
-                augmentation flips nothing, or if ``ensemble`` is asked of a single run (or a
-                cross-validation folder is given without it).
+            FileNotFoundError: If ``run`` is not a finished run.
+            ValueError: If the run belongs to another study.
         """
-        folder = RunFolder(run)
-        folds = folder.folds(ensemble)
-        config = folder.config()
-        settings = self._settings_of(run, config)
-        models = [f.model() for f in folds] if folds else [folder.model()]
-        axes = tuple(int(a) for a in settings.flip_axes) if tta else ()
-        if tta and not axes:
+        config = RunFolder(run).config() if config is None else config
+        if config.get("study") != self.name:
             raise ValueError(
-                f"{run}: the {self.name} run's augmentation flips no axis, so test-time "
-                "augmentation by mirroring would show the network images unlike any it was "
-                "trained on. Train with --set flip_axes=[0] (random flips of the first axis) "
-                "to use --tta."
+                f"{run} is a run of the {config.get('study')!r} study, not of {self.name!r}."
             )
-        if len(models) == 1 and not axes:
-            return models[0], settings, config
-        return Averaged(models, axes), settings, config
+        return self.settings(config["profile"], dict(config["settings"]))
 
     def predict(
         self,
@@ -234,56 +205,10 @@ class Recipe(abc.ABC):
         tta: bool = False,
         ensemble: bool = False,
     ) -> list[Path]:
-        """Segment every image of ``input_dir`` with a finished run; write ``<case id>.nii.gz``
-        label maps on each image's own grid, affine and header.
-
-        Each image is first put in the orientation the run was trained in
-        (:func:`labkit.studies.common.in_frame`) and its labels put back after.
-
-        Args:
-            run: Run folder, or cross-validation folder with ``ensemble``.
-            input_dir: A folder in the study's layout, or of plain ``.nii.gz`` images.
-            output_dir: Folder for the label maps.
-            tta: Mirror the inputs (see :meth:`predictor`).
-            ensemble: Average the folds' models (see :meth:`predictor`).
-        """
-        model, settings, config = self.predictor(run, tta, ensemble)
-        written = []
-        for case_id, volume in self.images(Path(input_dir), config):
-            framed = in_frame(volume, config.get("orientation"))
-            labels = self.label_map(model, framed, settings, config)
-            path = Path(output_dir) / f"{case_id}.nii.gz"
-            written.append(save_in_source(labels, framed, volume, path))
-        return written
-
-    def run_settings(self, run: Path) -> Any:
-        """The settings a finished run was trained with, overrides included.
-
-        Raises:
-            ValueError: If the run belongs to another study.
-        """
-        return self._settings_of(run, RunFolder(run).config())
-
-    def _settings_of(self, run: Path, config: Mapping[str, Any]) -> Any:
-        if config.get("study") != self.name:
-            raise ValueError(
-                f"{run} is a run of the {config.get('study')!r} study, not of {self.name!r}."
-            )
-        return self.settings(config["profile"], dict(config["settings"]))
-
-    def held_out(self, run: Path, data: Path) -> tuple[keras.Model, Any, list[Any]]:
-        """A finished run's model, its settings and its test cases (``split.json`` order), read
-        again from ``data``, the folder it was trained on: what predicting them again needs.
-
-        Raises:
-            FileNotFoundError, ValueError: As :meth:`run_settings`.
-        """
-        folder = RunFolder(run)
-        settings = self.run_settings(run)
-        model = folder.model()
-        by_id = {c.case_id: c for c in self.load(Path(data), settings).cases}
-        test = folder.split()["test"]
-        return model, settings, [by_id[i] for i in test]
+        """Segment every image of ``input_dir`` with a finished run and write the label maps
+        on each image's own grid (:meth:`labkit.studies.trained.TrainedRun.predict`; ``tta``
+        and ``ensemble`` as :meth:`~labkit.studies.trained.TrainedRun.open`)."""
+        return TrainedRun.open(self, run, tta, ensemble).predict(input_dir, output_dir)
 
     def train(
         self,
@@ -303,14 +228,12 @@ class Recipe(abc.ABC):
             seed: Seed of the split (unless ``split_seed`` is set), the weights, the shuffling
                 and the augmentation.
             overrides: Settings to change (``{"epochs": 4}``).
-            fold: ``(i, k)``: train fold ``i`` of a ``k``-fold cross-validation of the split's
-                training and validation cases (:func:`labkit.splits.fold_split`); the test
-                cases are the split's, the same in every fold. See :meth:`train_folds`.
+            fold: ``(i, k)``: fold ``i`` of a ``k``-fold cross-validation of the split's
+                training and validation cases (:meth:`train_folds`).
 
         Returns:
-            The summary written to ``summary.json``: ``labels`` (per label, the means of
-            :attr:`metrics` over the held-out cases), what :meth:`report` adds, and
-            ``train_seconds``.
+            ``summary.json``: per label the means of :attr:`metrics` over the held-out cases,
+            what :meth:`report` adds, and ``train_seconds``.
 
         Raises:
             FolderLockedError: If another training holds ``out`` (:func:`labkit.lock.hold`).
@@ -326,7 +249,9 @@ class Recipe(abc.ABC):
             cohort = self.load(Path(data), settings)
             settings = self.adapt(settings, cohort)
             folder.claim(self.name, profile, settings, seed, data, fold, cohort.cases)
-            split = self._split(cohort, settings, seed, fold)
+            split = self.split(cohort, settings, split_seed(settings, seed))
+            if fold is not None:
+                split = fold_split(split, *fold, seed=split_seed(settings, seed))
             folder.write_split(split)
             check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
             run = RunContext(out, profile, settings, seed, cohort, split)
@@ -356,53 +281,9 @@ class Recipe(abc.ABC):
                 # a tiny cohort may validate on its training cases
                 trained = set(run.split["train"])
                 val = [c for c in run.split["val"] if c not in trained]
-                run.config["largest_component"] = self._choose_components(run, [(model, val)])
+                run.config["largest_component"] = choose_components(self, run, [(model, val)])
             folder.write_config(run.config)
-            return self._held_out(run, model, {"train_seconds": train_seconds})
-
-    def _split(
-        self, cohort: Any, settings: Any, seed: int, fold: tuple[int, int] | None
-    ) -> dict[str, list[str]]:
-        split = self.split(cohort, settings, split_seed(settings, seed))
-        if fold is None:
-            return split
-        return fold_split(split, *fold, seed=split_seed(settings, seed))
-
-    def _held_out(
-        self, run: RunContext, model: Any, extra: Mapping[str, Any], since: float | None = None
-    ) -> dict[str, Any]:
-        """Score the test cases into ``metrics.csv`` and write ``summary.json`` (with
-        ``predict_seconds`` since the ``time.perf_counter()`` value ``since``, if given)."""
-        rows: list[dict[str, Any]] = []
-        for case_id in progress(run.split["test"], "evaluating"):
-            rows += self.score(run, model, case_id)
-        summary = {
-            "study": self.name,
-            "profile": run.profile,
-            "labels": summarize(rows, metrics=self.metrics),
-            **self.report(run, model, rows),
-            **extra,
-        }
-        if since is not None:
-            summary["predict_seconds"] = round(time.perf_counter() - since, 1)
-        RunFolder(run.out).write_results(rows, summary)
-        return summary
-
-    def _choose_components(
-        self, run: RunContext, models: Sequence[tuple[Any, Sequence[str]]]
-    ) -> dict[str, Any]:
-        """The largest-component choice made on validation cases, each predicted by the model
-        it belongs to (``(model, its validation case ids)`` pairs: one for a run, one per fold
-        for a cross-validation), without any post-processing."""
-        preds, refs, ids = [], [], []
-        for model, cases in models:
-            for case_id in progress(list(cases), "choosing the post-processing"):
-                loaded = self.read(run.cohort, run.case(case_id))
-                preds.append(self.segment(model, loaded.image, run.settings, run.config))
-                refs.append(loaded.label.array)
-                ids.append(case_id)
-        labels = [int(k) for k in run.config.get("labels", {}) if int(k) != 0]
-        return choose_largest_component(preds, refs, labels, ids, self.ignore_label)
+            return write_held_out(self, run, model, {"train_seconds": train_seconds})
 
     def train_folds(
         self,
@@ -413,98 +294,6 @@ class Recipe(abc.ABC):
         seed: int = 0,
         overrides: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """K-fold cross-validation: one run a fold, then the folds' ensemble on the test cases.
-
-        The split's test cases are set aside as :meth:`train` sets them aside; the training and
-        validation cases are pooled and cut by patient into ``folds`` folds
-        (:func:`labkit.splits.fold_split`). Run ``i`` (``out/fold_i``) validates on fold ``i``
-        and trains on the others, so every pooled case is a validation case exactly once and
-        no test case is ever seen. The ensemble (every fold's model, probabilities averaged)
-        then predicts the test cases; with ``largest_component="auto"`` its post-processing is
-        chosen on the pooled validation cases, each predicted by its own fold's model (the
-        out-of-fold predictions nnU-Net chooses on).
-
-        ``out`` then holds ``folds.json`` (the fold folders), ``config.json`` (what
-        :meth:`predict` with ``ensemble=True`` needs, :meth:`combine`), ``split.json`` (the
-        test cases and every fold's), ``metrics.csv`` and ``summary.json`` (the ensemble's
-        held-out results, with each fold's own beside them).
-
-        Args:
-            data, profile, seed, overrides: As :meth:`train`.
-            out: Folder of the cross-validation (created).
-            folds: Number of folds, at least 2.
-
-        Returns:
-            The ensemble's summary.
-        """
-        if folds < 2:
-            raise ValueError(
-                f"--folds must be at least 2 (each fold validates on 1/k of the training "
-                f"cases); got {folds}. Train without --folds for a single run."
-            )
-        out = Path(out)
-        folder = RunFolder(out)
-        with hold(out):
-            names = [f"fold_{i}" for i in range(folds)]
-            fold_summaries = [
-                self.train(data, out / name, profile, seed, overrides, fold=(i, folds))
-                for i, name in enumerate(names)
-            ]
-            settings = self.run_settings(out / names[0])
-            runs = [RunFolder(out / n) for n in names]
-            splits = [r.split() for r in runs]
-            configs = [r.config() for r in runs]
-            models = [r.model() for r in runs]
-            cohort = self.load(Path(data), settings)
-            pooled = sorted(i for sp in splits for i in sp["val"])
-            split = {"train": pooled, "val": [], "test": splits[0]["test"]}
-            run = RunContext(out, profile, settings, seed, cohort, split)
-            run.config = {**self.combine(configs), "folds": folds}
-            if settings.largest_component == "auto":
-                pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]
-                run.config["largest_component"] = self._choose_components(run, pairs)
-            folder.write_config(run.config)
-            folder.write_split(
-                {
-                    "test": split["test"],
-                    "folds": [{"train": sp["train"], "val": sp["val"]} for sp in splits],
-                }
-            )
-            folder.write_folds(self.name, profile, seed, names)
-            per_fold = [
-                {"run": n, "labels": s["labels"]}
-                for n, s in zip(names, fold_summaries, strict=True)
-            ]
-            return self._held_out(run, Averaged(models), {"folds": per_fold})
-
-    def evaluate(
-        self, run: Path, data: Path, out: Path, tta: bool = False, ensemble: bool = False
-    ) -> dict[str, Any]:
-        """Score a finished run's test cases again, with test-time augmentation or as an
-        ensemble, into a new folder (``metrics.csv``, ``summary.json``): the same cases and
-        metrics as the run's own, so the two summaries compare move for move.
-
-        Args:
-            run: Run folder, or cross-validation folder with ``ensemble``.
-            data: The dataset folder it was trained on.
-            out: Folder for the results (created; not the run folder).
-            tta, ensemble: As :meth:`predictor`.
-
-        Returns:
-            The summary, with ``tta``, ``ensemble`` and ``predict_seconds`` (the wall time of
-            predicting and scoring the test cases).
-        """
-        out = Path(out)
-        if out.resolve() == Path(run).resolve():
-            raise ValueError(
-                f"evaluate would overwrite the run's own results in {run}; give another folder."
-            )
-        model, settings, config = self.predictor(run, tta, ensemble)
-        cohort = self.load(Path(data), settings)
-        split = RunFolder(run).split()
-        if "folds" in split:  # a cross-validation: every fold's validation cases trained others
-            split = {"train": sorted(i for f in split["folds"] for i in f["val"]), **split}
-        split = {"train": [], "val": [], **split}
-        ctx = RunContext(out, config["profile"], settings, config["seed"], cohort, split, config)
-        out.mkdir(parents=True, exist_ok=True)
-        return self._held_out(ctx, model, {"tta": tta, "ensemble": ensemble}, time.perf_counter())
+        """K-fold cross-validation by patient, then the folds' ensemble scored on the test
+        cases (:func:`labkit.studies.crossval.train_folds`)."""
+        return cross_validate(self, data, out, folds, profile, seed, overrides)

@@ -27,6 +27,7 @@ from labkit.studies.ich.steps import (
 )
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.ich import PROFILES, ICHSettings
+from labkit.studies.trained import TrainedRun
 
 __all__ = [
     "RECIPE",
@@ -54,12 +55,12 @@ def held_out_predictions(
         mask (x, y, z))`` on the case's own grid; thresholding the probability at 0.5 gives what
         ``train`` scored when the run's settings had no post-processing.
     """
-    model, settings, cases = RECIPE.held_out(run, data)
+    trained = TrainedRun.open(RECIPE, run)
     out = {}
-    for case in cases:
+    for case in trained.test_cases(data):
         loaded = load_case(case)
         probs, brain = predict_probabilities(
-            model, loaded.image.array, loaded.image.spacing, settings
+            trained.model, loaded.image.array, loaded.image.spacing, trained.settings
         )
         out[case.case_id] = (loaded, probs, brain)
     return out

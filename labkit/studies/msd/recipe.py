@@ -31,6 +31,7 @@ from labkit.studies.msd.steps import (
 )
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.msd import PROFILES, MSDSettings
+from labkit.studies.trained import TrainedRun
 
 __all__ = [
     "RECIPE",
@@ -56,12 +57,11 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
         Case id (in ``split.json`` order) to ``(loaded case, label map (x, y, z) uint8)``, the
         prediction on the case's own grid.
     """
-    model, settings, cases = RECIPE.held_out(run, data)
-    config = RunFolder(run).config()
+    trained = TrainedRun.open(RECIPE, run)
     out = {}
-    for case in progress(cases, "predicting"):
+    for case in progress(trained.test_cases(data), "predicting"):
         loaded = load_case(case)
-        out[case.case_id] = (loaded, RECIPE.label_map(model, loaded.image, settings, config))
+        out[case.case_id] = (loaded, trained.label_map(loaded.image))
     return out
 
 

@@ -8,6 +8,7 @@ model. The recipe (:mod:`labkit.studies.wmh`) checks a run's changes to them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from labkit.studies.settings import RunSettings
 
@@ -77,6 +78,16 @@ class WMHSettings(RunSettings):
                 f"kernel must be three odd sizes such as (3, 3, 1); got {self.kernel}."
             )
 
+
+#: The chapter's patch pipeline, the change the study itself pointed to: one random patch of
+#: the profile's shape a volume each epoch instead of the resized volume, a threshold tuned on
+#: the validation subjects, and the epochs that many patches need (the chapter's floored run).
+PATCHES: dict[str, Any] = {
+    "input": "patches",
+    "patches_per_volume": 1,
+    "tune_threshold": True,
+    "epochs": 16,
+}
 
 PROFILES = {
     # Adam at 1e-3 (was 3e-3) and batch Dice (was per-volume soft Dice): with either old

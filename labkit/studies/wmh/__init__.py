@@ -28,6 +28,7 @@ into leave-one-site-out (train on the other sites, test on every subject of that
 from __future__ import annotations
 
 from labkit.studies.settings.wmh import (
+    PATCHES,
     PROFILES,
     WMHSettings,
 )
@@ -69,6 +70,7 @@ from labkit.studies.wmh.steps import (
 __all__ = [
     "CHALLENGE_METRICS",
     "INPUTS",
+    "PATCHES",
     "PROFILES",
     "RECIPE",
     "THRESHOLDS",
