@@ -25,16 +25,19 @@ from labkit.runfolder import RunFolder
 from labkit.studies.common import single_channel_volumes
 from labkit.studies.context import Inputs
 from labkit.studies.recipe import Recipe
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 from labkit.studies.trained import TrainedRun
 
 
 @dataclass(frozen=True, kw_only=True)
-class BlobSettings(RunSettings):
+class BlobSettings(TrainSettings):  # epochs, batch size, learning rate, U-Net size, loss, flips
     epochs: int = 8
     batch_size: int = 4
-    fractions: tuple[float, float, float] = (0.5, 0.25, 0.25)
-    split_seed: int = -1  # -1: the run's seed draws the split
+    learning_rate: float = 3e-3
+    filters: int = 8
+    depth: int = 2
+    loss: str = "sparse_categorical_crossentropy"
+    fractions: tuple[float, float, float] = (0.5, 0.25, 0.25)  # train, validation, test
 
 
 class BlobRecipe(Recipe):
@@ -70,8 +73,9 @@ class BlobRecipe(Recipe):
         return Inputs(train, slice_dataset(xv, yv, size), {"train_slices": len(x)})
 
     def model(self, run):
-        model = unet((32, 32, 1), num_classes=2, depth=2, filters=8, batch_norm_momentum=0.8)
-        model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+        s = run.settings
+        model = unet((32, 32, 1), 2, depth=s.depth, filters=s.filters, batch_norm_momentum=0.8)
+        model.compile(keras.optimizers.Adam(s.learning_rate), s.loss)
         return model
 
     def segment(self, model, volume, settings, config):

@@ -19,6 +19,7 @@ __all__ = [
     "LARGEST_COMPONENT",
     "HardwareSettings",
     "RunSettings",
+    "TrainSettings",
     "profile_settings",
     "split_seed",
 ]
@@ -54,6 +55,34 @@ class RunSettings(HardwareSettings):
     """
 
     largest_component: str = "off"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings(RunSettings):
+    """The settings every study's training has (the skeleton reads them); a study's dataclass
+    derives this one and adds its own fields.
+
+    Attributes:
+        epochs: Training epochs.
+        batch_size: Samples (slices, volumes or patches, as the study trains) per batch.
+        learning_rate: Adam's learning rate.
+        filters: Filters of the U-Net's first level (doubling at each level down).
+        depth: Poolings of the U-Net.
+        loss: A :func:`labkit.losses.get` name (each study sets its default).
+        flip_axes: Axes of the network's input flipped at random in training (0 the first after
+            the batch axis), the only ones test-time augmentation may mirror (empty: no flips).
+        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
+            test the same cases.
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    filters: int
+    depth: int
+    loss: str
+    flip_axes: tuple[int, ...] = ()
+    split_seed: int = -1
 
 
 P = TypeVar("P")

@@ -9,29 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 
 __all__ = ["PROFILES", "BraTSSettings"]
 
 
-@dataclass(frozen=True)
-class BraTSSettings(RunSettings):
+@dataclass(frozen=True, kw_only=True)
+class BraTSSettings(TrainSettings):
     """Settings of one profile of the BraTS recipe.
 
     Attributes:
         patch: Training patch ``(px, py, pz)`` in voxels of ``spacing``; also the sliding window.
-        epochs: Training epochs.
-        batch_size: Patches per batch (the study: 8).
-        learning_rate: Adam's learning rate.
-        filters: Filters of the U-Net's first level (doubling at each level down).
-        depth: Poolings of the U-Net (2x2x2 each).
         spacing: Voxel size in mm the volumes are resampled to.
         patches_per_epoch: New patches drawn every epoch, spread evenly over the training
             volumes (at least one each), so that an epoch is as long for four patients as for
             forty; validation draws half as many, once.
         foreground: Share of patches centred on a tumour voxel (the rest anywhere).
-        flip_axes: Axes of the network's input flipped at random in training (0 the first
-            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         loss: A :func:`labkit.losses.get` name; ``"dice"`` is the study's soft Dice, over the
             batch and every class, background included (the study's loss covered its three
             tumour classes; left out, the background gets no direct gradient, and a quick run
@@ -50,20 +43,13 @@ class BraTSSettings(RunSettings):
         convention: The label convention of the data (a key of
             :data:`labkit.labels.CONVENTION_LABELS`); empty: the layout's own (MSD
             Task01 for an MSD folder, BraTS 2013 for a folder whose path names it, else 2018).
-        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
-            test the same cases.
     """
 
     patch: tuple[int, int, int]
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    filters: int
     depth: int = 3
     spacing: tuple[float, float, float] = (2.0, 2.0, 2.0)
     patches_per_epoch: int = 80
     foreground: float = 0.5
-    flip_axes: tuple[int, ...] = ()
     loss: str = "dice"
     modalities: tuple[str, ...] = ()
     overlap: float = 0.5
@@ -73,7 +59,6 @@ class BraTSSettings(RunSettings):
     test_cases: tuple[str, ...] = ()
     batch_norm_momentum: float = 0.9
     convention: str = ""
-    split_seed: int = -1
 
     def __post_init__(self) -> None:
         step = 2**self.depth

@@ -10,22 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 
 __all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "ICHSettings"]
 
 
-@dataclass(frozen=True)
-class ICHSettings(RunSettings):
+@dataclass(frozen=True, kw_only=True)
+class ICHSettings(TrainSettings):
     """Settings of one profile of the haemorrhage recipe.
 
     Attributes:
         size: In-plane edge the brain's bounding box is resized to (the study: the CT's 512).
-        epochs: Training epochs.
-        batch_size: Slices per batch.
-        learning_rate: Adam's learning rate.
-        filters: Filters of the U-Net's first level.
-        depth: Number of poolings of the U-Net.
         batch_norm_momentum: Momentum of the batch-normalisation statistics.
         loss: A :func:`labkit.losses.get` name (the study: ``"bce"``).
         window: ``(low, high)`` HU of the fixed window (skull removed first).
@@ -36,23 +31,14 @@ class ICHSettings(RunSettings):
         lesion_free: Lesion-free brain slices added to training, as a share of the lesion slices
             (0: the study, which kept none).
         context: Neighbouring slices per side as extra channels (0: the study's 2D input).
-        flip_axes: Axes of a training slice flipped at random (``(0,)``: left-right, axis 0 of
-            an axial slice; the study flipped none).
         min_component_ml: At prediction, drop connected components smaller than this (0: off).
         opening: At prediction, a slice-wise binary opening (3x3 cross) before the components.
         nsd_tolerance_mm: Tolerance of the normalised surface Dice.
         fractions: Patient shares of train, validation and test (the study: 80% / 20%, with a
             validation set out of the training patients).
-        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
-            test the same patients.
     """
 
     size: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    filters: int
-    depth: int
     batch_norm_momentum: float = 0.99
     loss: str = "bce"
     window: tuple[float, float] = (0.0, 100.0)
@@ -61,12 +47,10 @@ class ICHSettings(RunSettings):
     min_lesion_mm2: float = 40.0
     lesion_free: float = 0.0
     context: int = 0
-    flip_axes: tuple[int, ...] = ()
     min_component_ml: float = 0.0
     opening: bool = False
     nsd_tolerance_mm: float = 2.0
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    split_seed: int = -1
 
 
 #: The study's proposed fixes that need a training of their own, as settings (the chapter and

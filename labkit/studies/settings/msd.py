@@ -9,30 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 
 __all__ = ["PROFILES", "MSDSettings"]
 
 
-@dataclass(frozen=True)
-class MSDSettings(RunSettings):
+@dataclass(frozen=True, kw_only=True)
+class MSDSettings(TrainSettings):
     """Settings of one profile of the Decathlon recipe."""
 
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    filters: int
-    depth: int
     loss: str = "generalized_dice"
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     max_size: int = 256  # slices larger than this are downsampled by 2 (the study's 512 -> 256)
-    # slice axes flipped at random (0: left-right of an RAS slice); test-time augmentation
-    # mirrors over them
-    flip_axes: tuple[int, ...] = ()
     schedule: str = "constant"  # or "cosine": the learning rate decays to 0 over the run
     batch_norm_momentum: float = 0.99  # 0.9 for runs of a few hundred steps (see models.unet)
-    split_seed: int = -1  # seed of the split (-1: the run's seed), to test the same cases
     normalisation: str = "minmax"  # per channel: "minmax" to [0, 1] (the study's) or "zscore"
     context: int = 0  # neighbouring slices per side given as extra channels ("2.5D"; 0: none)
 

@@ -9,52 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 
 __all__ = ["PROFILES", "PHHSettings"]
 
 
-@dataclass(frozen=True)
-class PHHSettings(RunSettings):
+@dataclass(frozen=True, kw_only=True)
+class PHHSettings(TrainSettings):
     """Settings of one profile of the PHH recipe.
 
     Attributes:
         size: Edge of the cube every cropped head is resized to (the study: 256).
-        epochs: Training epochs.
-        batch_size: Slices per batch.
-        learning_rate: Adam's learning rate.
-        filters: Filters of the U-Net's first level (doubling at each level down).
-        depth: Number of poolings of the U-Net.
         batch_norm_momentum: Momentum of the U-Net's batch-normalisation statistics.
         loss: A :func:`labkit.losses.get` name (the study: ``"bce"``).
         context: Neighbouring slices per side given as extra channels (0: the study's 2D input).
         noise_std: Largest standard deviation of the Gaussian noise augmentation.
         rotate_degrees: Largest in-plane rotation of the augmentation.
         augment_prob: Probability of each augmentation per slice.
-        flip_axes: Axes of the network's input flipped at random in training (0 the first
-            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         head_margin: Voxels kept around the head when cropping.
         fractions: Patient shares of train, validation and test (the study: 7/1/2 of 10).
-        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
-            test the same patients.
     """
 
     size: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    filters: int
-    depth: int
     batch_norm_momentum: float = 0.99
     loss: str = "bce"
     context: int = 0
     noise_std: float = 0.05
     rotate_degrees: float = 15.0
     augment_prob: float = 0.5
-    flip_axes: tuple[int, ...] = ()
     head_margin: int = 2
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
-    split_seed: int = -1
 
 
 PROFILES = {

@@ -10,30 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from labkit.studies.settings import RunSettings
+from labkit.studies.settings import TrainSettings
 
 __all__ = ["PROFILES", "WMHSettings"]
 
 
-@dataclass(frozen=True)
-class WMHSettings(RunSettings):
+@dataclass(frozen=True, kw_only=True)
+class WMHSettings(TrainSettings):
     """Settings of one profile of the WMH recipe.
 
     Attributes:
         shape: Input grid every FLAIR is resized to (the study: 128x128x16).
-        epochs: Training epochs.
-        batch_size: Volumes per batch.
-        learning_rate: Adam's learning rate.
-        filters: Filters of the U-Net's first level (doubling at each level down).
-        depth: Poolings of the U-Net (2x2x2 each).
         kernel: Convolution kernel (the study: 3x3x1, in-plane only).
         loss: A :func:`labkit.losses.get` name.
         copies: Augmented copies of each training volume (the study: 3, 60 -> 240 volumes).
         rotate_degrees: Largest in-plane rotation of the augmentation.
         scale: Largest in-plane scaling of the augmentation (a fraction).
         shift_voxels: Largest in-plane shift of the augmentation, in input voxels.
-        flip_axes: Axes of the network's input flipped at random in training (0 the first
-            spatial axis, x); test-time augmentation mirrors over them (empty: no flips).
         fractions: Subject shares of train, validation and test, within every site.
         test_site: Leave this site out: test on all its subjects, train on the others.
         threshold: Probability above which a voxel is WMH.
@@ -45,15 +38,9 @@ class WMHSettings(RunSettings):
         foreground: Share of the patches centred on a WMH voxel.
         tune_threshold: Choose ``threshold`` after training: the candidate of
             :data:`THRESHOLDS` with the best mean Dice on the validation subjects.
-        split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
-            test the same subjects.
     """
 
     shape: tuple[int, int, int]
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    filters: int
     depth: int = 3
     kernel: tuple[int, int, int] = (3, 3, 1)
     loss: str = "batch_dice"
@@ -61,7 +48,6 @@ class WMHSettings(RunSettings):
     rotate_degrees: float = 10.0
     scale: float = 0.1
     shift_voxels: float = 4.0
-    flip_axes: tuple[int, ...] = ()
     fractions: tuple[float, float, float] = (0.6, 0.1, 0.3)
     test_site: str = ""
     threshold: float = 0.5
@@ -70,7 +56,6 @@ class WMHSettings(RunSettings):
     patches_per_volume: int = 4
     foreground: float = 0.5
     tune_threshold: bool = False
-    split_seed: int = -1
 
     def __post_init__(self) -> None:
         if len(self.kernel) != 3 or any(k < 1 or k % 2 == 0 for k in self.kernel):
