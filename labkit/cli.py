@@ -66,6 +66,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from labkit import config, studies
+    from labkit.studies.crossval import train_folds
 
     overrides = dict(args.set or [])
     check_output(Path(args.out), "--out", True, "a run folder (new, or this run's)")
@@ -77,7 +78,7 @@ def _train(args: argparse.Namespace) -> int:
         summary = recipe.train(data, out, profile, args.seed, overrides=overrides)
         print(f"run written to {out}; held-out results:")
     else:
-        summary = recipe.train_folds(data, out, args.folds, profile, args.seed, overrides)
+        summary = train_folds(recipe, data, out, args.folds, profile, args.seed, overrides)
         for fold in summary["folds"]:
             dice = ", ".join(f"{r['label']} {r['dice_mean']:.3f}" for r in fold["labels"])
             print(f"  {fold['run']}: held-out Dice {dice}")

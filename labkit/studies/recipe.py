@@ -63,7 +63,6 @@ from labkit.runfolder import RunFolder
 from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation
 from labkit.studies.context import Inputs, RunContext
-from labkit.studies.crossval import train_folds as cross_validate
 from labkit.studies.heldout import choose_components, write_held_out
 from labkit.studies.settings import profile_settings, split_seed
 from labkit.studies.trained import TrainedRun
@@ -229,7 +228,7 @@ class Recipe(abc.ABC):
                 and the augmentation.
             overrides: Settings to change (``{"epochs": 4}``).
             fold: ``(i, k)``: fold ``i`` of a ``k``-fold cross-validation of the split's
-                training and validation cases (:meth:`train_folds`).
+                training and validation cases (:func:`labkit.studies.crossval.train_folds`).
 
         Returns:
             ``summary.json``: per label the means of :attr:`metrics` over the held-out cases,
@@ -284,16 +283,3 @@ class Recipe(abc.ABC):
                 run.config["largest_component"] = choose_components(self, run, [(model, val)])
             folder.write_config(run.config)
             return write_held_out(self, run, model, {"train_seconds": train_seconds})
-
-    def train_folds(
-        self,
-        data: Path,
-        out: Path,
-        folds: int,
-        profile: str = "quick",
-        seed: int = 0,
-        overrides: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """K-fold cross-validation by patient, then the folds' ensemble scored on the test
-        cases (:func:`labkit.studies.crossval.train_folds`)."""
-        return cross_validate(self, data, out, folds, profile, seed, overrides)
