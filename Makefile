@@ -26,7 +26,7 @@ lint: setup
 	$(BIN)/ruff check labkit labkit_cli.py tests tools book benchmarks
 	$(BIN)/ruff format --check labkit labkit_cli.py tests tools benchmarks
 
-# Two workers (pytest-xdist): CI's two cores, 13 rather than 19 minutes (benchmarks/README.md).
+# Two workers (pytest-xdist), one per core of CI's machine (timings: benchmarks/README.md).
 unit: setup
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --durations=10 tests
 

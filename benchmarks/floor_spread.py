@@ -221,7 +221,6 @@ def write_floors(result: dict, path: Path = FLOORS_PATH) -> dict:
     ``path``, keeping the floors; refuse a floor that is not at least ``MARGIN`` below the
     lowest value measured (lower it in the file first, saying why in the commit)."""
     record = json.loads(path.read_text()) if path.is_file() else {"floors": {}}
-    record["margin"] = MARGIN
     for key, spread in result["summary"].items():
         name = key.split(":")[0]
         entry = record["floors"].get(key, {})

@@ -127,7 +127,7 @@ class RunFolder:
             ValueError: If the folder holds another run (each difference named), this run on
                 data that changed (the cases named), or a run that never claimed it.
         """
-        wanted = _clean(
+        wanted = _clean(  # as run.json reads back: tuples as lists, NaN as null
             {
                 "study": study,
                 "profile": profile,
@@ -138,7 +138,6 @@ class RunFolder:
                 "cases": fingerprint_cases(cases),
             }
         )
-        wanted = json.loads(json.dumps(wanted))  # tuples as lists, as run.json reads back
         if (self.path / self.RUN).is_file():
             held = self._read(self.RUN)
             diffs = [

@@ -8,6 +8,7 @@ import keras
 import pytest
 from _tiny import use_tiny
 
+from labkit.errors import LabkitError
 from labkit.runfolder import RunFolder
 from labkit.studies import msd
 
@@ -52,7 +53,7 @@ def test_config_records_the_versions_and_is_read_only_once_finished(tmp_path):
     assert set(config["versions"]) == {"labkit", "keras", "backend", "python"}
     assert run.summary() == {"n": 1} and run.finished
     assert run.metrics()[0]["dice"] == 0.5
-    with pytest.raises(Exception, match=r"model\.keras could not be loaded .*0 bytes"):
+    with pytest.raises(LabkitError, match=r"model\.keras could not be loaded .*0 bytes"):
         run.model()
 
 

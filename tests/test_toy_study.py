@@ -107,7 +107,8 @@ def test_the_toy_study_trains_learns_predicts_and_evaluates(tmp_path):
     run = RunFolder(tmp_path / "run")
     assert run.finished and run.config()["train_slices"] == 6 and len(run.split()["test"]) == 3
     losses = [row["loss"] for row in read_history(run.path)]
-    # it learned: seeds 0-4 end at 0.33-0.46 of the first epoch's loss (1 or 2 threads alike)
+    # it learned: seeds 0-4 ended at 0.33-0.46 of the first epoch's loss (seed 0 the same on one
+    # core or two)
     assert len(losses) == 8 and losses[-1] < 0.6 * losses[0], losses
     assert summary["labels"][0]["label"] == "blob"
     written = toy.predict(tmp_path / "run", data, tmp_path / "pred")
