@@ -9,20 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from labkit.datasets.brats import default_convention
-from labkit.datasets.ich import LABELS as INSTANCE_LABELS
-from labkit.datasets.ich import load_instance
-from labkit.datasets.msd import load_msd
-from labkit.datasets.phh import LABELS as PHH_LABELS
-from labkit.datasets.phh import load_phh
-from labkit.datasets.wmh import IGNORE_LABEL as WMH_IGNORE
-from labkit.datasets.wmh import LABELS as WMH_LABELS
-from labkit.datasets.wmh import load_wmh
+from labkit.datasets import find_layout
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import check_output, require_folder
 from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
-from labkit.labels import CONVENTION_LABELS
 from labkit.progress import progress
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
@@ -51,12 +42,10 @@ def reference_files(ref: Path) -> References:
     """Reference label files by case id, with label names and scoring rules when the folder
     says them.
 
-    ``ref`` is an MSD task folder (labels from ``labelsTr`` and names from ``dataset.json``), an
-    INSTANCE folder (labels from ``label/``), a PHH folder (``masks/``), a WMH challenge folder
-    (``<site>/<subject>/wmh.nii.gz``; label 2 is left out and lesions are scored, as the
-    challenge does), a folder of BraTS subject folders (``<id>/<id>_seg.nii.gz``, in the label
-    convention :func:`labkit.datasets.brats.default_convention` gives it), or a plain folder of
-    ``<case id>.nii.gz`` label maps.
+    ``ref`` is a folder in one of the studies' layouts (:data:`labkit.datasets.DATASET_LAYOUTS`:
+    an MSD task, INSTANCE, PHH, BraTS subject folders, the WMH challenge), whose declaration
+    gives the label names and the scoring rules (the WMH challenge leaves label 2 out and scores
+    lesions), or a plain folder of ``<case id>.nii.gz`` label maps.
 
     Raises:
         FileNotFoundError: If ``ref`` is not a folder.
@@ -64,30 +53,18 @@ def reference_files(ref: Path) -> References:
     ref = require_folder(
         ref, "--ref", "the reference label maps (a dataset folder, or <case id>.nii.gz files)"
     )
-    if (ref / "dataset.json").is_file():
-        ds = load_msd(ref)
-        names = {value: name for value, name in ds.labels.items() if value != 0}
-        return References({c.case_id: c.label for c in ds.cases}, names)
-    if (ref / "data").is_dir() and (ref / "label").is_dir():
-        cases = load_instance(ref).cases
-        return References({c.case_id: c.label for c in cases}, dict(INSTANCE_LABELS))
-    if (ref / "images").is_dir() and (ref / "masks").is_dir():
-        cases = load_phh(ref).cases
-        return References({c.case_id: c.label for c in cases}, dict(PHH_LABELS))
-    segs = sorted(p for p in ref.glob("*/*_seg.nii*") if p.name.startswith(p.parent.name + "_"))
-    if segs:
-        names = CONVENTION_LABELS[default_convention(ref, "brats")]
-        return References({p.parent.name: p for p in segs}, dict(names))
-    if any(ref.glob("**/pre/FLAIR.nii.gz")):
-        cases = [c for c in load_wmh(ref).cases if c.label is not None]
-        return References(
-            {c.case_id: c.label for c in cases},
-            dict(WMH_LABELS),
-            ignore=(WMH_IGNORE,),
-            lesions=True,
-            sites={c.case_id: c.meta["site"] for c in cases},
-        )
-    return References(nifti_files(ref))
+    layout = find_layout(ref)
+    if layout is None:
+        return References(nifti_files(ref))
+    cohort = layout.read_references(ref)
+    cases = [c for c in cohort.cases if c.label is not None]
+    return References(
+        {c.case_id: c.label for c in cases},
+        layout.names(cohort),
+        ignore=layout.ignore,
+        lesions=layout.lesions,
+        sites={c.case_id: c.meta["site"] for c in cases if "site" in c.meta},
+    )
 
 
 def _labels_to_score(

@@ -41,7 +41,9 @@ def test_loader_reads_sites_and_subjects_in_numeric_order(tmp_path):
 
 
 def test_loader_errors_name_the_problem(tmp_path):
-    with pytest.raises(DatasetLayoutError, match=r"no subject folders in .*<site>/<subject>/pre"):
+    with pytest.raises(
+        DatasetLayoutError, match=r"no subject folders in .*\{site\}/\{subject\}/pre"
+    ):
         load_wmh(tmp_path)
     _subject(tmp_path, "Utrecht", "0", t1=False)
     assert load_wmh(tmp_path).case_ids == ["Utrecht_0"]

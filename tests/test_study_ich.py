@@ -9,6 +9,7 @@ import pytest
 from _tiny import use_tiny
 
 from labkit.datasets import Case, LoadedCase
+from labkit.datasets.ich import LAYOUT as INSTANCE
 from labkit.errors import ShapeError
 from labkit.evaluation import dice, read_metrics_csv
 from labkit.io import Volume, load_label, load_nifti, save_nifti
@@ -205,13 +206,16 @@ def test_held_out_predictions_reproduce_the_scores(tmp_path, twin, tiny_profile)
 def test_single_channel_volumes_reads_a_layout_or_a_plain_folder(tmp_path):
     ct = np.arange(48, dtype=np.float32).reshape(4, 4, 3)  # an image must have contrast
     save_nifti(tmp_path / "data" / "a.nii.gz", ct, np.eye(4))
-    found = list(single_channel_volumes(tmp_path, "data", "CT", "an INSTANCE folder"))
+    found = list(single_channel_volumes(tmp_path, INSTANCE, "CT"))
     assert [(c, v.shape) for c, v in found] == [("a", (4, 4, 3))]
-    with pytest.raises(FileNotFoundError, match=r"expected an INSTANCE folder or a folder of CT"):
-        list(single_channel_volumes(tmp_path / "none", "data", "CT", "an INSTANCE folder"))
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"expected an INSTANCE folder \(data/\{case\}\.nii\.gz and label/.*or a folder of CT",
+    ):
+        list(single_channel_volumes(tmp_path / "none", INSTANCE, "CT"))
     save_nifti(tmp_path / "two" / "b.nii.gz", np.stack([ct, ct], -1), np.eye(4))
     with pytest.raises(ShapeError, match=r"b\.nii\.gz has 2 channels .* one CT volume"):
-        list(single_channel_volumes(tmp_path / "two", "data", "CT", "an INSTANCE folder"))
+        list(single_channel_volumes(tmp_path / "two", INSTANCE, "CT"))
 
 
 def test_patient_table_and_verdict_by_hand():

@@ -16,6 +16,7 @@ import pytest
 
 from labkit.checkpoints import read_history
 from labkit.datasets.base import paired_folders
+from labkit.datasets.layout import Layout
 from labkit.evaluation import evaluate_labels
 from labkit.inference import predict_slices
 from labkit.io import save_nifti
@@ -40,10 +41,25 @@ class BlobSettings(TrainSettings):  # epochs, batch size, learning rate, U-Net s
     fractions: tuple[float, float, float] = (0.5, 0.25, 0.25)  # train, validation, test
 
 
+def _load(root):
+    return paired_folders(root, LAYOUT, "MR", "Put images in images/ and masks in masks/.")
+
+
+#: Where the dataset keeps its files, declared once (the loader, synth and predict read it).
+LAYOUT = Layout(
+    "a blobs folder",
+    "images/{case}.nii.gz",
+    "masks/{case}.nii.gz",
+    ("images/*", "masks/*"),
+    _load,
+    labels={1: "blob"},
+)
+
+
 class BlobRecipe(Recipe):
     name = "blobs"
     profiles: ClassVar = {"quick": BlobSettings()}
-    labels: ClassVar = {1: "blob"}
+    labels: ClassVar = LAYOUT.labels
     modalities = ("MR",)
 
     def synth(self, out, cases=12, seed=0):
@@ -52,14 +68,13 @@ class BlobRecipe(Recipe):
             centre, radius = rng.uniform(10, 22, 2), rng.uniform(4, 8)
             disc = ((grid[0] - centre[0]) ** 2 + (grid[1] - centre[1]) ** 2) < radius**2
             image = disc + rng.normal(0, 0.3, disc.shape)
-            save_nifti(
-                out / "images" / f"b{i:02d}.nii.gz", image[..., None].astype("f4"), np.eye(4)
-            )
-            save_nifti(out / "masks" / f"b{i:02d}.nii.gz", disc[..., None].astype("u1"), np.eye(4))
+            case, affine = f"b{i:02d}", np.eye(4)
+            save_nifti(LAYOUT.image_file(out, case=case), image[..., None].astype("f4"), affine)
+            save_nifti(LAYOUT.label_file(out, case=case), disc[..., None].astype("u1"), affine)
         return out
 
     def load(self, data, settings):
-        return paired_folders(data, "images", "masks", "MR", "images/ + masks/", self.labels)
+        return LAYOUT.load(data)
 
     def _slices(self, cases):
         loaded = [self.read(None, case) for case in cases]
@@ -89,7 +104,7 @@ class BlobRecipe(Recipe):
         )
 
     def images(self, input_dir, config):
-        return single_channel_volumes(input_dir, "images", "MR", "images/ + masks/")
+        return single_channel_volumes(input_dir, LAYOUT, "MR")
 
 
 def test_a_study_that_leaves_out_a_required_hook_cannot_be_made():

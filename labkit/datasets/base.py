@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.datasets.layout import Layout
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import (
     Volume,
@@ -89,24 +90,17 @@ def declared_labels(names: Mapping[int, str], where: str) -> dict[str, Any]:
     return {"labels": tuple(sorted(names)), "labels_fix": f"Expected {scheme} in {where}."}
 
 
-def paired_folders(
-    root: str | Path,
-    image_dir: str,
-    label_dir: str,
-    modality: str,
-    hint: str,
-    labels: Mapping[int, str],
-) -> Cohort:
+def paired_folders(root: str | Path, layout: Layout, modality: str, hint: str) -> Cohort:
     """Read a layout of two sub-folders, images and label maps paired by file name.
 
     Args:
         root: The dataset folder.
-        image_dir: Sub-folder of the images, one ``<case id>.nii.gz`` per patient.
-        label_dir: Sub-folder of the label maps, under the same file names.
+        layout: Its declaration (:class:`~labkit.datasets.layout.Layout`), whose ``image`` and
+            ``label`` are ``<sub-folder>/{case}.nii.gz``, and whose ``labels`` are the values
+            (0, background, left out) a map may hold: a map holding any other value is refused
+            when read (:func:`load_case`).
         modality: Name of the single image modality (``"T2"``, ``"CT"``).
         hint: What to put where, for the error messages.
-        labels: The layout's label values (0, background, left out) to their names; a map
-            holding any other value is refused when read (:func:`load_case`).
 
     Returns:
         The cohort, sorted by case id. Grids are checked when a case is loaded
@@ -116,6 +110,7 @@ def paired_folders(
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     root = Path(root)
+    image_dir, label_dir = layout.image_dir, layout.label_dir
     images, masks = nifti_files(root / image_dir), nifti_files(root / label_dir)
     if not images or not masks:
         raise DatasetLayoutError(
@@ -130,7 +125,7 @@ def paired_folders(
             f"an image {lonely_masks[:10]}. Expected the same patient id (file name) in "
             f"{image_dir}/ and {label_dir}/."
         )
-    meta = declared_labels(labels, f"{label_dir}/")
+    meta = declared_labels(layout.labels, f"{label_dir}/")
     cases = tuple(
         Case(
             case_id=pid, images=(images[pid],), label=masks[pid], modalities=(modality,), meta=meta

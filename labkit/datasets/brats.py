@@ -42,7 +42,9 @@ import numpy as np
 
 import labkit
 from labkit.datasets.base import Case, Cohort, LoadedCase, load_case
+from labkit.datasets.layout import Layout
 from labkit.datasets.modalities import pick_modalities
+from labkit.datasets.msd import LAYOUT as MSD_LAYOUT
 from labkit.datasets.msd import load_msd, write_msd
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError, ShapeError
@@ -51,8 +53,9 @@ from labkit.labels import CONVENTION_LABELS, check_convention, check_labels, con
 from labkit.phantoms.tumour import TWIN_SHAPE, brats_subject
 
 __all__ = [
-    "LAYOUTS",
+    "LAYOUT",
     "MODALITIES",
+    "TWIN_LAYOUTS",
     "TWIN_SHAPE",
     "BraTSCohort",
     "brain_mask",
@@ -60,14 +63,16 @@ __all__ = [
     "default_convention",
     "load_brats",
     "load_brats_case",
+    "load_brats_labels",
     "write_brats_twin",
 ]
 
 #: Modality names in labkit's channel order (MSD Task01's order).
 MODALITIES = ("FLAIR", "T1", "T1Gd", "T2")
 
-#: The two on-disk layouts.
-LAYOUTS = ("msd", "brats")
+#: The two on-disk layouts a brain-tumour folder may have: an MSD Task01 folder
+#: (:data:`labkit.datasets.msd.LAYOUT`) or BraTS subject folders (:data:`LAYOUT`).
+TWIN_LAYOUTS = ("msd", "brats")
 
 #: File-name suffixes of BraTS folders, and MSD Task01 channel names, to labkit's names.
 _SUFFIXES = {"flair": "FLAIR", "t1": "T1", "t1ce": "T1Gd", "t1gd": "T1Gd", "t2": "T2"}
@@ -142,7 +147,7 @@ def load_brats(
             or (none asked for) some cases have a modality that others lack.
     """
     root = Path(root)
-    if (root / "dataset.json").is_file():
+    if MSD_LAYOUT.matches(root):
         layout = "msd"
         msd = load_msd(root)
         names = tuple(_MSD_NAMES.get(m.lower(), m) for m in msd.modalities)
@@ -166,9 +171,9 @@ def load_brats(
                 subjects[folder.name] = (images, label)
         if not subjects:
             raise DatasetLayoutError(
-                f"no brain-tumour cases in {root}: expected an MSD Task01 folder (dataset.json, "
-                "imagesTr/, labelsTr/) or BraTS subject folders <id>/<id>_flair.nii.gz, _t1, "
-                "_t1ce, _t2 and _seg.nii.gz (BraTS 2018-2021 naming)."
+                f"no brain-tumour cases in {root}: expected {MSD_LAYOUT.describe()} or "
+                f"{LAYOUT.describe()}, {{modality}} one of flair, t1, t1ce and t2 (BraTS "
+                "2018-2021 naming)."
             )
         available = {cid: tuple(images) for cid, (images, _) in subjects.items()}
         chosen = pick_modalities(available, modalities, root, MODALITIES)
@@ -181,6 +186,39 @@ def load_brats(
     return BraTSCohort(
         root=root, cases=cases, layout=layout, convention=convention, modalities=chosen
     )
+
+
+def load_brats_labels(root: str | Path) -> BraTSCohort:
+    """The label maps of BraTS subject folders alone, images or not (``labkit evaluate --ref``).
+
+    Returns:
+        The cohort: one case per ``<id>/<id>_seg.nii.gz``, sorted, with no images, in the
+        convention :func:`default_convention` gives the folder.
+
+    Raises:
+        DatasetLayoutError: If no subject folder holds a label map.
+    """
+    root = Path(root)
+    segs = sorted(p for p in root.glob("*/*_seg.nii*") if p.name.startswith(p.parent.name + "_"))
+    if not segs:
+        raise DatasetLayoutError(
+            f"no label maps in {root}: expected BraTS subject folders with {LAYOUT.label} files."
+        )
+    cases = tuple(Case(p.parent.name, (), p, ()) for p in segs)
+    convention = default_convention(root, "brats")
+    return BraTSCohort(root=root, cases=cases, layout="brats", convention=convention, modalities=())
+
+
+#: Where BraTS subject folders keep their files (``{modality}``: flair, t1, t1ce or t2); an
+#: MSD Task01 folder has :data:`labkit.datasets.msd.LAYOUT`.
+LAYOUT = Layout(
+    name="BraTS subject folders",
+    image="{case}/{case}_{modality}.nii.gz",
+    label="{case}/{case}_seg.nii.gz",
+    markers=("*/*_seg.nii*",),
+    load=load_brats,
+    references=load_brats_labels,
+)
 
 
 def load_brats_case(case: Case, convention: str) -> LoadedCase:
@@ -233,8 +271,8 @@ def write_brats_twin(
     Returns:
         The cohort, read back with :func:`load_brats`.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}.")
+    if layout not in TWIN_LAYOUTS:
+        raise ValueError(f"layout must be one of {TWIN_LAYOUTS}; got {layout!r}.")
     if n_cases < 1:
         raise ValueError(f"n_cases must be at least 1; got {n_cases}.")
 
@@ -259,9 +297,10 @@ def write_brats_twin(
         for i, images, labels, affine in subjects():
             cid = f"BraTS2021_{i:05d}"
             for modality, image in images.items():
-                save_nifti(folder / cid / f"{cid}_{_WRITE_SUFFIX[modality]}.nii.gz", image, affine)
+                suffix = _WRITE_SUFFIX[modality]
+                save_nifti(LAYOUT.image_file(folder, case=cid, modality=suffix), image, affine)
             seg = convert_labels(labels, "brats2013", "brats2018")
-            save_nifti(folder / cid / f"{cid}_seg.nii.gz", seg, affine)
+            save_nifti(LAYOUT.label_file(folder, case=cid), seg, affine)
         (folder / "README.txt").write_text(_DESCRIPTION + " Labels: 1 NCR/NET, 2 ED, 4 ET.\n")
 
     spec = {

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import labkit
 from labkit.datasets.base import Cohort, paired_folders
+from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
 from labkit.phantoms.haemorrhage import HAEMORRHAGE_KINDS, ich_head, thick_slices
@@ -57,7 +58,18 @@ def load_instance(root: str | Path) -> Cohort:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     hint = "Put each CT volume in data/ and its haemorrhage mask, under the same name, in label/."
-    return paired_folders(root, "data", "label", "CT", hint, LABELS)
+    return paired_folders(root, LAYOUT, "CT", hint)
+
+
+#: Where an INSTANCE folder keeps its files (read by the loader, the twin, predict and evaluate).
+LAYOUT = Layout(
+    name="an INSTANCE folder",
+    image="data/{case}.nii.gz",
+    label="label/{case}.nii.gz",
+    markers=("data/*.nii*", "label/*.nii*"),
+    load=load_instance,
+    labels=LABELS,
+)
 
 
 def write_ich_twin(root: str | Path, n_cases: int = 24, seed: int = 0) -> Cohort:
@@ -79,8 +91,8 @@ def write_ich_twin(root: str | Path, n_cases: int = 24, seed: int = 0) -> Cohort
         kinds = {}
         for i, (ct, mask, affine, kind) in enumerate(draw_cases(ich_head, n_cases, seed)):
             pid = f"{i + 1:03d}"
-            save_nifti(folder / "data" / f"{pid}.nii.gz", ct, affine)
-            save_nifti(folder / "label" / f"{pid}.nii.gz", mask, affine)
+            save_nifti(LAYOUT.image_file(folder, case=pid), ct, affine)
+            save_nifti(LAYOUT.label_file(folder, case=pid), mask, affine)
             kinds[pid] = kind
         (folder / "kinds.json").write_text(json.dumps(kinds, indent=1))
 

@@ -27,12 +27,13 @@ import numpy as np
 
 import labkit
 from labkit.datasets.base import Case
+from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import nifti_stem, save_nifti
 from labkit.phantoms import abdominal_ct, hippocampus_mri
 
-__all__ = ["TWIN_TASKS", "MSDDataset", "load_msd", "write_msd", "write_msd_twin"]
+__all__ = ["LAYOUT", "TWIN_TASKS", "MSDDataset", "load_msd", "write_msd", "write_msd_twin"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,17 @@ def load_msd(root: str | Path) -> MSDDataset:
     )
 
 
+#: Where a Decathlon task keeps its files: ``dataset.json`` lists them (and names the labels);
+#: this is where :func:`write_msd` puts a training case.
+LAYOUT = Layout(
+    name="an MSD task folder",
+    image="imagesTr/{case}.nii.gz",
+    label="labelsTr/{case}.nii.gz",
+    markers=("dataset.json",),
+    load=load_msd,
+)
+
+
 def write_msd(
     root: str | Path,
     name: str,
@@ -185,14 +197,17 @@ def write_msd(
     modalities = list(modalities)
     training, test = [], []
     for case_id, image, label, affine in cases:
-        folder = "imagesTr" if label is not None else "imagesTs"
-        save_nifti(root / folder / f"{case_id}.nii.gz", image, affine)
-        if label is None:
+        if label is None:  # a test case: an image only, listed apart
+            save_nifti(root / "imagesTs" / f"{case_id}.nii.gz", image, affine)
             test.append(f"./imagesTs/{case_id}.nii.gz")
             continue
-        save_nifti(root / "labelsTr" / f"{case_id}.nii.gz", np.asarray(label, np.uint8), affine)
+        save_nifti(LAYOUT.image_file(root, case=case_id), image, affine)
+        save_nifti(LAYOUT.label_file(root, case=case_id), np.asarray(label, np.uint8), affine)
         training.append(
-            {"image": f"./imagesTr/{case_id}.nii.gz", "label": f"./labelsTr/{case_id}.nii.gz"}
+            {
+                "image": f"./{LAYOUT.image.format(case=case_id)}",
+                "label": f"./{LAYOUT.label.format(case=case_id)}",
+            }
         )
     meta = {
         "name": name,

@@ -24,11 +24,12 @@ import numpy as np
 
 import labkit
 from labkit.datasets.base import Cohort, paired_folders
+from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
 from labkit.phantoms.neonatal import phh_head
 
-__all__ = ["LABELS", "PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
+__all__ = ["LABELS", "LAYOUT", "PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
 
 #: The label values of a PHH mask (0 is background).
 LABELS = {1: "csf"}
@@ -53,7 +54,18 @@ def load_phh(root: str | Path) -> Cohort:
         DatasetLayoutError: If a sub-folder is missing or empty, or files are unpaired.
     """
     hint = "Put each T2 volume in images/ and its CSF mask, under the same file name, in masks/."
-    return paired_folders(root, "images", "masks", "T2", hint, LABELS)
+    return paired_folders(root, LAYOUT, "T2", hint)
+
+
+#: Where a PHH folder keeps its files (read by the loader, the twin, predict and evaluate).
+LAYOUT = Layout(
+    name="a PHH folder",
+    image="images/{case}.nii.gz",
+    label="masks/{case}.nii.gz",
+    markers=("images/*.nii*", "masks/*.nii*"),
+    load=load_phh,
+    labels=LABELS,
+)
 
 
 def write_phh_twin(root: str | Path, n_cases: int = 10, seed: int = 0) -> PHHCohort:
@@ -76,8 +88,8 @@ def write_phh_twin(root: str | Path, n_cases: int = 10, seed: int = 0) -> PHHCoh
 
     def write(folder: Path) -> None:
         for pid, t2, mask, affine in patients():
-            save_nifti(folder / "images" / f"{pid}.nii.gz", t2, affine)
-            save_nifti(folder / "masks" / f"{pid}.nii.gz", mask, affine)
+            save_nifti(LAYOUT.image_file(folder, case=pid), t2, affine)
+            save_nifti(LAYOUT.label_file(folder, case=pid), mask, affine)
 
     spec = {"generator": "phh", "n_cases": n_cases, "seed": seed, "version": labkit.__version__}
     cached_cohort(root, spec, write)

@@ -34,6 +34,7 @@ import numpy as np
 
 import labkit
 from labkit.datasets.base import Case, Cohort, declared_labels
+from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
@@ -42,6 +43,7 @@ from labkit.phantoms.hyperintensities import SITES, SiteProtocol, wmh_subject
 __all__ = [
     "IGNORE_LABEL",
     "LABELS",
+    "LAYOUT",
     "SITES",
     "SiteProtocol",
     "load_wmh",
@@ -58,10 +60,8 @@ LABELS = {1: "wmh"}
 IGNORE_LABEL = 2
 
 
-_FLAIR = "pre/FLAIR.nii.gz"
-
-
-_FILES = {"FLAIR": _FLAIR, "T1": "pre/T1.nii.gz"}
+#: The images a subject's pre/ folder holds, in the challenge's file names.
+_MODALITIES = ("FLAIR", "T1")
 
 
 #: T1 signal of the lesion classes (WMH and gliosis are grey-matter dark, the cavity CSF-dark).
@@ -83,31 +83,31 @@ def load_wmh(root: str | Path, modalities: Sequence[str] = ("FLAIR",)) -> Cohort
             modality is unknown.
     """
     root = Path(root)
-    unknown = [m for m in modalities if m not in _FILES]
+    unknown = [m for m in modalities if m not in _MODALITIES]
     if unknown or not modalities:
         raise DatasetLayoutError(
-            f"unknown WMH modalities {list(unknown)}; expected some of {list(_FILES)} "
+            f"unknown WMH modalities {list(unknown)}; expected some of {list(_MODALITIES)} "
             "(the challenge's pre/ folder holds FLAIR.nii.gz and T1.nii.gz)."
         )
-    flairs = sorted(root.glob(f"**/{_FLAIR}"))
+    flairs = sorted(root.glob(LAYOUT.markers[0]))
     if not flairs:
         raise DatasetLayoutError(
-            f"no subject folders in {root}: expected <site>/<subject>/{_FLAIR} and "
-            "<site>/<subject>/wmh.nii.gz, as in the WMH Segmentation Challenge's training set. "
-            "Point at the folder that holds the site folders."
+            f"no subject folders in {root}: expected {LAYOUT.describe()}, as in the WMH "
+            "Segmentation Challenge's training set. Point at the folder that holds the site "
+            "folders."
         )
     cases = []
     for flair in flairs:
-        subject_dir = flair.parent.parent
-        parts = subject_dir.relative_to(root).parts
+        parts = flair.parent.parent.relative_to(root).parts
+        where = {"site": "/".join(parts[:-1]) or ".", "subject": parts[-1]}
         site = "/".join(parts[:-1]) or root.name
-        images = tuple(subject_dir / _FILES[m] for m in modalities)
+        images = tuple(LAYOUT.image_file(root, **where, modality=m) for m in modalities)
         if missing := [str(p) for p in images if not p.is_file()]:
             raise DatasetLayoutError(
-                f"subject {subject_dir} lacks {missing}; expected {list(modalities)} in its "
-                "pre/ folder. Load it with modalities=('FLAIR',) or add the missing images."
+                f"subject {flair.parent.parent} lacks {missing}; expected {list(modalities)} in "
+                "its pre/ folder. Load it with modalities=('FLAIR',) or add the missing images."
             )
-        label = subject_dir / "wmh.nii.gz"
+        label = LAYOUT.label_file(root, **where)
         cases.append(
             Case(
                 case_id=f"{site.replace('/', '_')}_{parts[-1]}",
@@ -123,6 +123,21 @@ def load_wmh(root: str | Path, modalities: Sequence[str] = ("FLAIR",)) -> Cohort
         )
     cases.sort(key=lambda c: (c.meta["site"], _natural(c.meta["subject"])))
     return Cohort(root=root, cases=tuple(cases))
+
+
+#: Where the challenge keeps a subject's files (``{site}`` may be nested, as the later releases'
+#: ``Amsterdam/GE3T``; ``{modality}``: FLAIR or T1). Label 2 is left out of every metric and
+#: lesions are scored, as the challenge does.
+LAYOUT = Layout(
+    name="a WMH challenge folder",
+    image="{site}/{subject}/pre/{modality}.nii.gz",
+    label="{site}/{subject}/wmh.nii.gz",
+    markers=("**/pre/FLAIR.nii.gz",),
+    load=load_wmh,
+    labels=LABELS,
+    ignore=(IGNORE_LABEL,),
+    lesions=True,
+)
 
 
 def _natural(name: str) -> tuple[int, str]:
@@ -154,18 +169,18 @@ def write_wmh_twin(
     if not 1 <= n_per_site <= 50:
         raise ValueError(f"n_per_site must be between 1 and 50; got {n_per_site}.")
 
-    def subjects() -> Iterator[tuple[Path, tuple[np.ndarray, ...]]]:
+    def subjects() -> Iterator[tuple[dict[str, str], tuple[np.ndarray, ...]]]:
         for site in sites:
             k = list(SITES).index(site)
             draw = functools.partial(wmh_subject, site=site)
             for i, subject in enumerate(draw_cases(draw, n_per_site, (seed, k))):
-                yield Path(site) / str(50 * k + i), subject
+                yield {"site": site, "subject": str(50 * k + i)}, subject
 
     def write(folder: Path) -> None:
-        for path, (flair, t1, labels, affine) in subjects():
-            save_nifti(folder / path / _FLAIR, flair, affine)
-            save_nifti(folder / path / _FILES["T1"], t1, affine)
-            save_nifti(folder / path / "wmh.nii.gz", labels, affine)
+        for where, (flair, t1, labels, affine) in subjects():
+            save_nifti(LAYOUT.image_file(folder, **where, modality="FLAIR"), flair, affine)
+            save_nifti(LAYOUT.image_file(folder, **where, modality="T1"), t1, affine)
+            save_nifti(LAYOUT.label_file(folder, **where), labels, affine)
 
     spec = {
         "generator": "wmh",

@@ -15,6 +15,7 @@ import numpy as np
 from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.base import Case
+from labkit.datasets.layout import Layout
 from labkit.errors import ShapeError
 from labkit.inference import save_prediction
 from labkit.io import Volume, check_image, load_nifti, nifti_files, orientation, reorient
@@ -82,16 +83,15 @@ def save_in_source(labels: np.ndarray, framed: Volume, source: Volume, path: Pat
 
 
 def single_channel_volumes(
-    input_dir: Path, subfolder: str, modality: str, layout: str
+    input_dir: Path, layout: Layout, modality: str
 ) -> Iterator[tuple[str, Volume]]:
     """The images to predict for a one-modality study, read one at a time with a progress bar.
 
     Args:
-        input_dir: A dataset folder (its ``subfolder`` holds the images) or a plain folder of
-            ``.nii.gz`` volumes, one per case.
-        subfolder: The images' sub-folder in the study's layout (``"images"``, ``"data"``).
+        input_dir: A dataset folder in ``layout`` (its images' sub-folder is read, labels or
+            not) or a plain folder of ``.nii.gz`` volumes, one per case.
+        layout: The study's dataset layout (e.g. :data:`labkit.datasets.phh.LAYOUT`).
         modality: The modality's name, for the messages (``"T2"``, ``"CT"``).
-        layout: The study's layout in words, for the messages.
 
     Yields:
         ``(case id, volume as loaded)``, the volume ``(x, y, z)`` or ``(x, y, z, 1)``.
@@ -101,12 +101,13 @@ def single_channel_volumes(
         ShapeError: If an image has more than one channel.
     """
     folder = Path(input_dir)
-    folder = folder / subfolder if (folder / subfolder).is_dir() else folder
+    sub = folder / layout.image_dir
+    folder = sub if layout.image_dir and sub.is_dir() else folder
     files = nifti_files(folder)
     if not files:
         raise FileNotFoundError(
-            f"no .nii.gz images in {folder}; expected {layout} or a folder of {modality} "
-            "volumes, one per patient."
+            f"no .nii.gz images in {folder}; expected {layout.describe()} or a folder of "
+            f"{modality} volumes, one per patient."
         )
     for case_id, path in progress(list(files.items()), "predicting"):
         volume = check_image(load_nifti(path))

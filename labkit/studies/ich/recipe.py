@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from labkit.datasets.base import Cohort, LoadedCase, load_case
-from labkit.datasets.ich import LABELS, load_instance, write_ich_twin
+from labkit.datasets.ich import LABELS, LAYOUT, load_instance, write_ich_twin
 from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
@@ -118,8 +118,7 @@ class ICHRecipe(Recipe):
 
     def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
         """The CTs (in HU) of an INSTANCE folder (``data/``) or of a plain folder."""
-        layout = "an INSTANCE folder (data/ + label/)"
-        return single_channel_volumes(input_dir, "data", "CT", layout)
+        return single_channel_volumes(input_dir, LAYOUT, "CT")
 
     def segment(
         self, model: keras.Model, volume: Volume, settings: ICHSettings, config: Mapping[str, Any]

@@ -11,7 +11,7 @@ import numpy as np
 
 from labkit import losses, metrics
 from labkit.datasets.base import Case, load_case
-from labkit.datasets.msd import load_msd
+from labkit.datasets.msd import LAYOUT, load_msd
 from labkit.errors import DatasetLayoutError
 from labkit.inference import predict_slices
 from labkit.intensity import zscore
@@ -176,13 +176,13 @@ def image_cases(folder: Path, modalities: Sequence[str]) -> list[Case]:
     """The images to predict in ``folder``: an MSD task folder (every image it lists) or a plain
     folder of ``.nii.gz`` files, one per case (3D, or 4D with one channel per modality)."""
     folder = Path(folder)
-    if (folder / "dataset.json").is_file():
+    if LAYOUT.matches(folder):
         ds = load_msd(folder)
         return [Case(c.case_id, c.images, None, c.modalities) for c in (*ds.cases, *ds.test_cases)]
     files = nifti_files(folder)
     if not files:
         raise DatasetLayoutError(
-            f"no images in {folder}: expected an MSD task folder (with dataset.json) or .nii.gz "
-            "files, one per case."
+            f"no images in {folder}: expected {LAYOUT.describe()}, listed in its dataset.json, "
+            "or .nii.gz files, one per case."
         )
     return [Case(case_id, (f,), None, tuple(modalities)) for case_id, f in files.items()]

@@ -11,7 +11,7 @@ import numpy as np
 
 from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import Cohort
-from labkit.datasets.phh import load_phh, write_phh_twin
+from labkit.datasets.phh import LAYOUT, load_phh, write_phh_twin
 from labkit.evaluation import evaluate_labels
 from labkit.inference import as_predictor
 from labkit.io import Volume
@@ -98,8 +98,7 @@ class PHHRecipe(Recipe):
 
     def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
         """The T2 volumes of a PHH folder (``images/``) or of a plain folder, one per patient."""
-        layout = "a PHH folder (images/ + masks/)"
-        return single_channel_volumes(input_dir, "images", "T2", layout)
+        return single_channel_volumes(input_dir, LAYOUT, "T2")
 
     def segment(
         self, model: keras.Model, volume: Volume, settings: PHHSettings, config: Mapping[str, Any]

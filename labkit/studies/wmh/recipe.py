@@ -11,7 +11,7 @@ import numpy as np
 
 from labkit import experiments
 from labkit.datasets.base import Cohort, load_case
-from labkit.datasets.wmh import IGNORE_LABEL, LABELS, load_wmh, write_wmh_twin
+from labkit.datasets.wmh import IGNORE_LABEL, LABELS, LAYOUT, load_wmh, write_wmh_twin
 from labkit.evaluation import summarize
 from labkit.io import Volume, check_image, load_nifti, nifti_files
 from labkit.progress import progress
@@ -96,15 +96,15 @@ def repeat_runs(
 
 def _flairs(input_dir: Path) -> Iterator[tuple[str, Path]]:
     folder = Path(input_dir)
-    if any(folder.glob("**/pre/FLAIR.nii.gz")):
+    if LAYOUT.matches(folder):
         for case in load_wmh(folder).cases:
             yield case.case_id, case.images[0]
         return
     files = nifti_files(folder)
     if not files:
         raise FileNotFoundError(
-            f"no FLAIR images in {folder}; expected the challenge layout "
-            "(<site>/<subject>/pre/FLAIR.nii.gz) or a folder of FLAIR .nii.gz files."
+            f"no FLAIR images in {folder}; expected {LAYOUT.describe()} or a folder of FLAIR "
+            ".nii.gz files."
         )
     yield from files.items()
 
