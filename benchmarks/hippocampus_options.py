@@ -53,7 +53,7 @@ def _segmented(recipe, cohort, model, settings, config, cases):
 
 def _scores(recipe, cohort, model, settings, config, cases, choice) -> dict[str, list[float]]:
     """Per-label Dice of ``cases``, each predicted by ``model``, with ``choice`` applied."""
-    from labkit.evaluation import dice
+    from labkit.measures import dice
     from labkit.postprocessing import apply_choice
 
     labels = {int(k): v for k, v in config["labels"].items() if int(k) != 0}

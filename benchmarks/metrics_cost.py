@@ -5,7 +5,7 @@ brain tumour's whole extent) and a small lesion (about 4 mL). The prediction is 
 deformed and shifted. Each side computes the Dice, the 95th-percentile Hausdorff distance and
 the normalised surface Dice at 1 mm:
 
-- ``labkit``: :func:`labkit.evaluation.binary_metrics` (which also computes IoU, sensitivity,
+- ``labkit``: :func:`labkit.measures.binary_metrics` (which also computes IoU, sensitivity,
   specificity, HD, ASSD and volumes, all from one pair of distance transforms inside the
   masks' bounding box);
 - ``MONAI``: ``compute_dice``, ``compute_hausdorff_distance(percentile=95)`` and
@@ -52,7 +52,7 @@ def case(radius: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def build(name: str, ref: np.ndarray, pred: np.ndarray) -> object:
     """A candidate's metric computation for one case, returning ``{dice, hd95, nsd}``."""
     if name == "labkit":
-        from labkit.evaluation import binary_metrics
+        from labkit.measures import binary_metrics
 
         def run() -> dict:
             m = binary_metrics(pred, ref, (1.0, 1.0, 1.0), nsd_tolerance_mm=1.0)

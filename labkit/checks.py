@@ -155,14 +155,14 @@ def check_same_grid(image: Volume, label: Volume, atol: float = 1e-3) -> None:
         raise ShapeError(
             f"image {image.name} has spatial shape {image.shape[:3]} but label {label.name} has "
             f"{label.shape[:3]}; expected the same grid. Resample the label onto the image grid "
-            "(labkit.io.resample_to_shape(label, image.shape[:3], kind='label')) or check that the "
-            "files belong to the same case."
+            "(labkit.spatial.resample_to_shape(label, image.shape[:3], kind='label')) or check "
+            "that the files belong to the same case."
         )
     if not np.allclose(image.affine, label.affine, atol=atol):
         raise ShapeError(
             f"image {image.name} and label {label.name} have the same shape {image.shape[:3]} "
             f"but different affines:\n{np.round(image.affine, 3)}\n"
             f"vs\n{np.round(label.affine, 3)}\nexpected identical grids. The label was probably "
-            "saved in another orientation or spacing: reorient both with labkit.io.reorient, or "
-            "re-export the label on the image grid."
+            "saved in another orientation or spacing: reorient both with "
+            "labkit.spatial.reorient, or re-export the label on the image grid."
         )

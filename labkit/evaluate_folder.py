@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks import check_declared_labels, check_same_grid
 from labkit.datasets import find_layout
 from labkit.errors import DatasetLayoutError, LabelValueError
 from labkit.evaluation import evaluate_labels, summarize, write_metrics_csv
 from labkit.files import check_output, require_folder
-from labkit.io import Volume, check_declared_labels, check_same_grid, load_label, nifti_files
+from labkit.io import load_label, nifti_files
 from labkit.progress import progress
+from labkit.volume import Volume
 
 __all__ = ["References", "evaluate_folders", "reference_files"]
 
@@ -140,7 +142,7 @@ def evaluate_folders(
             case is scored on every one of them, so a false positive on a case whose reference
             lacks a label scores Dice 0 there (see :mod:`labkit.evaluation` for empty masks).
         lesions: Add lesion-wise columns (components, false-positive components, lesion recall,
-            precision and F1; see :func:`labkit.evaluation.lesion_metrics`); always on for a WMH
+            precision and F1; see :func:`labkit.lesions.lesion_metrics`); always on for a WMH
             folder, whose challenge scores lesions.
         nsd_tolerance_mm: Tolerance of the normalised surface Dice (``nsd``), in mm; below the
             voxel size, only surface voxels that coincide count.

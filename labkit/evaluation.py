@@ -4,7 +4,8 @@
 measures of :mod:`labkit.measures` (overlap, surface distances in mm, volume differences, and
 lesion-wise counts), one row per case and label; :func:`summarize` averages the rows per label and
 counts the empty cases so that no mean silently hides them; :func:`write_metrics_csv` and
-:func:`read_metrics_csv` keep them on disk. The measures themselves are re-exported here.
+:func:`read_metrics_csv` keep them on disk. The measures themselves live in
+:mod:`labkit.measures` (and lesion counts in :mod:`labkit.lesions`).
 """
 
 from __future__ import annotations
@@ -19,31 +20,16 @@ import numpy as np
 from labkit.files import atomic_path
 from labkit.lesions import lesion_metrics
 from labkit.measures import (
-    EMPTY_POLICY,
     METRIC_COLUMNS,
-    SurfaceDistances,
     binary_metrics,
     check_pair,
-    confusion,
-    dice,
-    generalized_dice,
-    surface_distances,
 )
 
 __all__ = [
-    "EMPTY_POLICY",
-    "METRIC_COLUMNS",
-    "SurfaceDistances",
-    "binary_metrics",
-    "confusion",
-    "dice",
     "evaluate_labels",
-    "generalized_dice",
-    "lesion_metrics",
     "read_metrics_csv",
     "summarize",
     "summary_line",
-    "surface_distances",
     "write_metrics_csv",
 ]
 

@@ -177,7 +177,7 @@ def differences(
 def mean_and_sd(values: Sequence[float]) -> list[float]:
     """``[mean, sample standard deviation]`` of some values, rounded to 4 decimals.
 
-    The numbers behind :func:`labkit.tables.mean_sd`, which formats them for reading.
+    The numbers behind :func:`labkit.tables.format_mean_sd`, which formats them for reading.
     """
     array = np.asarray(values, dtype=float)
     if array.size < 2:

@@ -23,8 +23,9 @@ import keras
 import numpy as np
 
 from labkit.errors import ImageValueError, ShapeError
-from labkit.io import Volume, save_nifti
+from labkit.io import save_nifti
 from labkit.transforms import Crop, Pad, Resize, pad_to_multiple, undo
+from labkit.volume import Volume
 
 __all__ = [
     "Predictor",

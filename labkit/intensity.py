@@ -1,10 +1,13 @@
-"""Intensity normalisation: z-scores for MRI, window-and-scale for CT, per-slice min-max."""
+"""Intensity normalisation: z-scores for MRI (within the brain mask of a skull-stripped image),
+window-and-scale for CT, per-slice min-max."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["minmax_slices", "window_scale", "zscore"]
+from labkit.errors import ShapeError
+
+__all__ = ["brain_mask", "minmax_slices", "window_scale", "zscore"]
 
 
 def zscore(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
@@ -69,3 +72,12 @@ def minmax_slices(image: np.ndarray, axis: int = 2) -> np.ndarray:
     lo = image.min(axis=others, keepdims=True)
     span = image.max(axis=others, keepdims=True) - lo
     return np.where(span > 1e-8, (image - lo) / np.maximum(span, 1e-8), 0.0).astype(np.float32)
+
+
+def brain_mask(image: np.ndarray) -> np.ndarray:
+    """The brain of a skull-stripped image ``(x, y, z, c)``: voxels where any channel differs
+    from its value in the corner voxel (the constant background: 0 in raw BraTS, a negative
+    value in z-scored redistributions)."""
+    if image.ndim != 4:
+        raise ShapeError(f"brain_mask expects (x, y, z, c); got shape {image.shape}.")
+    return np.any(image != image[0, 0, 0], axis=-1)

@@ -1,6 +1,5 @@
-"""Reading and writing NIfTI volumes (and, re-exported here, what a volume is and how it is
-checked, reoriented and resampled: :mod:`labkit.volume`, :mod:`labkit.checks`,
-:mod:`labkit.spatial`).
+"""Reading and writing NIfTI volumes. What a volume is, and how it is checked, reoriented and
+resampled, live in :mod:`labkit.volume`, :mod:`labkit.checks` and :mod:`labkit.spatial`.
 
 A :class:`Volume` keeps a voxel array together with the affine that places it in the scanner's
 world (millimetres) and the header it was read with. Every function that changes the voxel grid
@@ -19,32 +18,21 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from labkit.checks import as_label_map, check_declared_labels, check_image, check_same_grid
+from labkit.checks import as_label_map
 from labkit.errors import (
     DatasetLayoutError,
     NiftiReadError,
     ShapeError,
 )
 from labkit.files import atomic_path
-from labkit.spatial import reorient, resample_to_shape, resample_to_spacing
-from labkit.volume import Volume, orientation, voxel_spacing
+from labkit.volume import Volume, voxel_spacing
 
 __all__ = [
-    "Volume",
-    "as_label_map",
-    "check_declared_labels",
-    "check_image",
-    "check_same_grid",
     "load_label",
     "load_nifti",
     "nifti_files",
     "nifti_stem",
-    "orientation",
-    "reorient",
-    "resample_to_shape",
-    "resample_to_spacing",
     "save_nifti",
-    "voxel_spacing",
 ]
 
 

@@ -1,7 +1,7 @@
 """Input pipelines: 2D slices or 3D patches cut from volumes, batched, shuffled, prefetched.
 
 Volumes differ in shape; slices are padded (or centre-cropped) to one shape so they batch
-(:mod:`labkit.slices`, whose functions this module names too). The
+(:mod:`labkit.slices`). The
 U-Nets are fully convolutional, so a model trained on one slice shape predicts any shape that is a
 multiple of ``2**depth`` (see :func:`labkit.inference.predict_slices`). 3D patches are drawn anew
 every epoch, a set share of them centred on foreground so that small lesions are seen often
@@ -21,19 +21,15 @@ import numpy as np
 
 from labkit.batches import EpochBatches, array_batches, flip_arrays, use_tf_data
 from labkit.errors import ShapeError
-from labkit.slices import fit_to_shape, neighbour_channels, stack_slices
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = [
-    "fit_to_shape",
     "fixed_patch_dataset",
-    "neighbour_channels",
     "patch_dataset",
     "sample_patches",
     "slice_dataset",
-    "stack_slices",
 ]
 
 

@@ -13,9 +13,9 @@ __all__ = [
     "ablation_table",
     "by_configuration",
     "by_variant",
+    "format_mean_sd",
+    "format_mean_sd_by",
     "markdown_table",
-    "mean_sd",
-    "mean_sd_by",
     "paired_verdict",
     "show_table",
     "unseen_site_table",
@@ -28,7 +28,7 @@ def _number(x: float, digits: int) -> str:
     return f"{x:.{digits}g}"
 
 
-def mean_sd(values: Sequence[float], digits: int = 3) -> str:
+def format_mean_sd(values: Sequence[float], digits: int = 3) -> str:
     """Format values as ``"mean ± sd (n=N)"`` with ``digits`` significant digits.
 
     Numbers of ``digits`` or more integer digits are written in full with thousands separators.
@@ -53,7 +53,7 @@ def mean_sd(values: Sequence[float], digits: int = 3) -> str:
     return text
 
 
-def mean_sd_by(
+def format_mean_sd_by(
     rows: Sequence[Mapping[str, Any]],
     metrics: Sequence[str],
     key: str = "label",
@@ -61,7 +61,7 @@ def mean_sd_by(
     digits: int = 3,
 ) -> list[dict[str, Any]]:
     """One table row per group of metric rows (per label, per site), each metric as
-    :func:`mean_sd` over the group's rows.
+    :func:`format_mean_sd` over the group's rows.
 
     Args:
         rows: Metric rows, e.g. ``metrics.csv`` read by
@@ -76,7 +76,10 @@ def mean_sd_by(
     """
     groups = list(dict.fromkeys(r[key] for r in rows)) if groups is None else list(groups)
     return [
-        {key: g, **{m: mean_sd([r[m] for r in rows if r[key] == g], digits) for m in metrics}}
+        {
+            key: g,
+            **{m: format_mean_sd([r[m] for r in rows if r[key] == g], digits) for m in metrics},
+        }
         for g in groups
     ]
 
@@ -178,7 +181,7 @@ def ablation_table(records: Sequence[Mapping[str, Any]], baseline: str = "faithf
         rows.append(
             {
                 "variant": name,
-                "Dice, subject-runs": mean_sd(pooled(records, name, "dice")),
+                "Dice, subject-runs": format_mean_sd(pooled(records, name, "dice")),
                 "mean Dice per seed": ", ".join(f"{v:.3f}" for v in per_seed),
                 f"against {baseline}, paired": (
                     ""
@@ -199,10 +202,10 @@ def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithf
         rows.append(
             {
                 "left-out site": name.removeprefix("unseen "),
-                "Dice, all its subjects": mean_sd(pooled(records, name, "dice")),
+                "Dice, all its subjects": format_mean_sd(pooled(records, name, "dice")),
                 "subject-runs also in the mixed test": len(unseen),
-                "there, trained on all sites": mean_sd(seen),
-                "there, site unseen": mean_sd(unseen),
+                "there, trained on all sites": format_mean_sd(seen),
+                "there, site unseen": format_mean_sd(unseen),
                 "paired": paired_verdict(unseen, seen),
             }
         )
@@ -211,7 +214,7 @@ def unseen_site_table(records: Sequence[Mapping[str, Any]], mixed: str = "faithf
 
 def by_variant(records: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> list[dict]:
     """One row per variant of recorded runs (``benchmarks/hippocampus_frontier.py``): each
-    label's held-out mean Dice as :func:`mean_sd` over the variant's seeds, and its mean
+    label's held-out mean Dice as :func:`format_mean_sd` over the variant's seeds, and its mean
     training minutes.
 
     Args:
@@ -228,7 +231,7 @@ def by_variant(records: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> l
         row: dict[str, Any] = {"variant": variant, "seeds": len(mine)}
         for label in labels:
             values = [r["labels"][label]["dice_mean"] for r in mine]
-            row[f"{label} Dice"] = mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
+            row[f"{label} Dice"] = format_mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
         row["training minutes"] = f"{np.mean([r['train_seconds'] for r in mine]) / 60:.1f}"
         rows.append(row)
     return rows
@@ -236,7 +239,7 @@ def by_variant(records: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> l
 
 def by_configuration(rows: Sequence[Mapping[str, Any]], baseline: str = "single") -> list[dict]:
     """One row per prediction configuration (``benchmarks/hippocampus_options.py``): each
-    label's test Dice as :func:`mean_sd` over the configuration's members, its gain over
+    label's test Dice as :func:`format_mean_sd` over the configuration's members, its gain over
     ``baseline`` (mean of the members' means; the baseline's mean for an ensemble), and the
     minutes it costs on top of training.
 
@@ -254,7 +257,7 @@ def by_configuration(rows: Sequence[Mapping[str, Any]], baseline: str = "single"
         row: dict[str, Any] = {"configuration": name, "members": len(mine)}
         for k in labels:
             values = [r["dice"][k] for r in mine]
-            text = mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
+            text = format_mean_sd(values) if len(values) > 1 else f"{values[0]:.3f}"
             row[f"{k} Dice"] = f"{text}, {np.mean(values) - base[k]:+.3f}"
         row["minutes"] = f"{np.mean([r['seconds'] for r in mine]) / 60:.1f}"
         out.append(row)

@@ -43,7 +43,6 @@ from labkit.checkpoints import (
     BEST,
     HISTORY,
     Checkpoints,
-    last_checkpoint,
     read_history,
     replay,
     resume,
@@ -54,10 +53,7 @@ from labkit.saving import load_model
 
 __all__ = [
     "FitResult",
-    "TrainingCollapsedError",
     "fit",
-    "last_checkpoint",
-    "read_history",
     "seed_everything",
 ]
 

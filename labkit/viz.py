@@ -1,8 +1,7 @@
 """Figures for volumes: three-plane views, label overlays and slice montages.
 
-The charts of training and results (:func:`learning_curves`, :func:`feature_maps`,
-:func:`case_bars`) live in :mod:`labkit.charts`; they are named here too, so that a chapter draws
-every figure through ``viz``.
+The charts of training and results (learning curves, feature maps, per-case bars) live in
+:mod:`labkit.charts`; animations through a volume in :mod:`labkit.animation`.
 
 Views follow the radiological convention used by clinical viewers: the volume is first reoriented
 to RAS+, then axial and coronal views put the patient's right on the left of the screen, anterior
@@ -13,33 +12,22 @@ Pixel aspect ratios come from the voxel spacing, so anisotropic volumes look lik
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.animation import FuncAnimation
 from matplotlib.colors import ListedColormap
 
-from labkit.charts import LABEL_COLOURS, case_bars, feature_maps, learning_curves
-from labkit.io import Volume, check_same_grid, reorient
+from labkit.charts import LABEL_COLOURS
+from labkit.spatial import reorient
+from labkit.volume import Volume
 
-__all__ = [
-    "LABEL_COLOURS",
-    "case_bars",
-    "contours",
-    "feature_maps",
-    "learning_curves",
-    "montage",
-    "plane",
-    "show_planes",
-    "slice_animation",
-    "slice_viewer",
-]
+__all__ = ["axis_of", "contours", "montage", "plane", "show_planes"]
 
 _AXES = {"sagittal": 0, "coronal": 1, "axial": 2}
 
 
-def _axis(view: str) -> int:
+def axis_of(view: str) -> int:
+    """The array axis a view walks along (0 sagittal, 1 coronal, 2 axial, after RAS+)."""
     if view not in _AXES:
         raise ValueError(f"view must be one of {sorted(_AXES)}; got {view!r}.")
     return _AXES[view]
@@ -56,7 +44,7 @@ def plane(volume: Volume, view: str, index: int | None = None) -> tuple[np.ndarr
     Returns:
         ``(slice2d, aspect)``: the slice oriented for ``imshow`` and its pixel aspect ratio.
     """
-    axis = _axis(view)
+    axis = axis_of(view)
     ras = reorient(volume, "RAS")
     index = ras.shape[axis] // 2 if index is None else int(index)
     cut = np.take(ras.array, index, axis=axis)
@@ -214,106 +202,3 @@ def contours(
     ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.7)
     ax.axis("off")
     return ax
-
-
-def slice_animation(
-    image: Volume,
-    labels: dict[str, Volume],
-    view: str = "axial",
-    display: tuple[float, float] | None = None,
-    step: int = 1,
-    interval_ms: int = 150,
-) -> FuncAnimation:
-    """Animate label maps through a volume, one panel per label map, one frame per slice.
-
-    Save the result as a GIF with ``anim.save("x.gif", writer="pillow")`` or embed it in a
-    notebook with ``IPython.display.HTML(anim.to_jshtml())``.
-
-    Args:
-        image: Image volume ``(x, y, z)``.
-        labels: Panel title to label volume ``(x, y, z)`` on the image's grid (e.g. reference
-            and prediction); values 1, 2, ... are drawn in :data:`LABEL_COLOURS`.
-        view: ``"axial"``, ``"coronal"`` or ``"sagittal"``: the axis the frames walk along.
-        display: ``(low, high)`` intensity range shown (default: the 1st and 99th percentiles).
-        step: Show every ``step``-th slice.
-        interval_ms: Delay between frames.
-
-    Returns:
-        The animation, one frame per shown slice; its figure is closed so that a notebook does
-        not also show a still copy.
-
-    Raises:
-        ShapeError: If a label volume is not on the image's grid (shape and affine).
-    """
-    axis = _axis(view)
-    if step < 1:
-        raise ValueError(f"step must be >= 1; got {step}.")
-    for vol in labels.values():
-        check_same_grid(image, vol)
-    ras = reorient(image, "RAS")
-    lo, hi = display or np.percentile(ras.array, (1, 99))
-    n = ras.shape[axis]
-    frames = list(range(0, n, step))
-    fig, axes = plt.subplots(
-        1, len(labels), figsize=(3.2 * len(labels), 3.4), layout="constrained", squeeze=False
-    )
-    cmap = ListedColormap(["none", *LABEL_COLOURS])
-    artists = []
-    for ax, (name, vol) in zip(axes[0], labels.items(), strict=True):
-        cut, aspect = plane(ras, view, 0)
-        img = ax.imshow(cut, cmap="gray", vmin=lo, vmax=hi, aspect=aspect, interpolation="nearest")
-        lab = ax.imshow(
-            plane(vol, view, 0)[0],
-            cmap=cmap,
-            vmin=0,
-            vmax=len(LABEL_COLOURS),
-            alpha=0.55,
-            aspect=aspect,
-            interpolation="nearest",
-        )
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
-        artists.append((img, lab, reorient(vol, "RAS")))  # once, not at every frame
-    caption = fig.suptitle("", fontsize=9)
-
-    def draw(index: int) -> list:
-        for img, lab, vol in artists:
-            img.set_data(plane(ras, view, index)[0])
-            lab.set_data(plane(vol, view, index)[0])
-        caption.set_text(f"{view} slice {index + 1} of {n}")
-        return [a for img, lab, _ in artists for a in (img, lab)] + [caption]
-
-    anim = FuncAnimation(fig, draw, frames=frames, interval=interval_ms, blit=False)
-    plt.close(fig)
-    return anim
-
-
-def slice_viewer(
-    image: Volume,
-    labels: dict[str, Volume],
-    view: str = "axial",
-    display: tuple[float, float] | None = None,
-    max_frames: int = 40,
-) -> Any:
-    """A slider through the volume for a notebook, which keeps working in the static HTML book.
-
-    :func:`slice_animation` rendered as JavaScript and HTML (matplotlib's ``to_jshtml``): a
-    slider, play buttons and one frame per shown slice, every frame embedded, so the rendered
-    page needs no running kernel.
-
-    Args:
-        image, labels, view, display: As :func:`slice_animation`.
-        max_frames: Most frames to embed (every ``ceil(n / max_frames)``-th slice), which bounds
-            the page's size.
-
-    Returns:
-        An ``IPython.display.HTML`` object (the last expression of a cell shows it).
-    """
-    from IPython.display import HTML
-
-    if max_frames < 1:
-        raise ValueError(f"max_frames must be >= 1; got {max_frames}.")
-    n = reorient(image, "RAS").shape[_axis(view)]
-    step = max(1, -(-n // max_frames))
-    anim = slice_animation(image, labels, view=view, display=display, step=step)
-    return HTML(anim.to_jshtml(default_mode="once"))

@@ -14,8 +14,9 @@ from _tiny import use_tiny
 import labkit
 import labkit_cli
 from labkit.evaluation import read_metrics_csv
-from labkit.io import load_label, load_nifti, reorient, save_nifti
+from labkit.io import load_label, load_nifti, save_nifti
 from labkit.runfolder import RunFolder
+from labkit.spatial import reorient
 from labkit_cli import main
 
 

@@ -8,14 +8,14 @@ import pytest
 
 from labkit.datasets import brats
 from labkit.datasets.brats import (
-    brain_mask,
     load_brats,
     load_brats_case,
     write_brats_twin,
 )
 from labkit.datasets.msd import write_msd
 from labkit.errors import DatasetLayoutError, LabelValueError
-from labkit.io import load_nifti, orientation, reorient, save_nifti
+from labkit.intensity import brain_mask
+from labkit.io import load_nifti, save_nifti
 from labkit.labels import (
     CONVENTION_LABELS,
     REGION_CONVENTIONS,
@@ -23,6 +23,9 @@ from labkit.labels import (
     convert_labels,
     region_masks,
 )
+from labkit.phantoms.tumour import TWIN_SHAPE
+from labkit.spatial import reorient
+from labkit.volume import orientation
 
 AFFINE = np.diag([-1.0, -1.0, 1.0, 1.0])
 
@@ -175,7 +178,7 @@ def test_a_twin_subject_looks_like_brats(twins):
     with_rim = 0
     for case in twins["brats"].cases:
         image, label = load_brats_case(case, "brats2018")
-        assert image.shape == (*brats.TWIN_SHAPE, 4) and image.spacing == (2.0, 2.0, 2.0)
+        assert image.shape == (*TWIN_SHAPE, 4) and image.spacing == (2.0, 2.0, 2.0)
         assert orientation(image.affine) == "LPS"  # stored as BraTS stores it
         assert orientation(reorient(image).affine) == "RAS"
         brain = brain_mask(image.array)

@@ -7,9 +7,9 @@ import pytest
 
 from labkit.ct import intracranial_mask
 from labkit.datasets import load_case, load_instance, write_ich_twin
-from labkit.datasets.ich import HAEMORRHAGE_KINDS, ich_head, thick_slices
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
+from labkit.phantoms.haemorrhage import HAEMORRHAGE_KINDS, ich_head, thick_slices
 
 
 def test_loader_reads_data_and_label_folders(tmp_path):

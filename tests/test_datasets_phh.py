@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from labkit.datasets import load_case
-from labkit.datasets.phh import load_phh, phh_head, write_phh_twin
+from labkit.datasets.phh import load_phh, write_phh_twin
 from labkit.errors import DatasetLayoutError, ShapeError
 from labkit.io import save_nifti
+from labkit.phantoms.neonatal import phh_head
 
 
 def _write_pair(root, pid, shape=(6, 6, 4), affine=None, mask_shape=None):

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from labkit.datasets import load_case
-from labkit.datasets.wmh import IGNORE_LABEL, SITES, load_wmh, wmh_subject, write_wmh_twin
+from labkit.datasets.wmh import IGNORE_LABEL, load_wmh, write_wmh_twin
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
+from labkit.phantoms.hyperintensities import SITES, wmh_subject
 
 
 def _subject(root, site, subject, t1=True, label=True):

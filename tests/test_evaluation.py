@@ -12,8 +12,9 @@ from monai.metrics import (
 )
 
 from labkit import evaluation as ev
-from labkit import labels
+from labkit import labels, measures
 from labkit.errors import LabelValueError, ShapeError
+from labkit.lesions import lesion_metrics
 from labkit.phantoms import irregular_blob
 
 #: Backend-neutral: make test runs this module under JAX and PyTorch too.
@@ -37,8 +38,8 @@ def test_overlap_metrics_by_hand():
     ref[0, :4] = True  # 4 voxels
     pred = np.zeros((4, 5), bool)
     pred[0, 2:] = True  # 3 voxels, 2 on the reference
-    m = ev.binary_metrics(pred, ref, spacing=(2.0, 0.5))
-    assert ev.confusion(pred, ref) == (2, 1, 2, 15)
+    m = measures.binary_metrics(pred, ref, spacing=(2.0, 0.5))
+    assert measures.confusion(pred, ref) == (2, 1, 2, 15)
     assert m["dice"] == pytest.approx(4 / 7)
     assert m["iou"] == pytest.approx(2 / 5)
     assert m["sensitivity"] == pytest.approx(0.5)
@@ -56,17 +57,20 @@ def test_surface_distances_by_hand():
     ref[:, :, 2] = True
     pred = np.zeros_like(ref)
     pred[:, :, 5] = True
-    m = ev.binary_metrics(pred, ref, spacing=(1.0, 1.0, 2.5), nsd_tolerance_mm=7.5)
+    m = measures.binary_metrics(pred, ref, spacing=(1.0, 1.0, 2.5), nsd_tolerance_mm=7.5)
     assert m["hd"] == pytest.approx(7.5) and m["hd95"] == pytest.approx(7.5)
     assert m["assd"] == pytest.approx(7.5) and m["nsd"] == 1.0
-    assert ev.binary_metrics(pred, ref, spacing=(1.0, 1.0, 2.5), nsd_tolerance_mm=7.4)["nsd"] == 0.0
+    assert (
+        measures.binary_metrics(pred, ref, spacing=(1.0, 1.0, 2.5), nsd_tolerance_mm=7.4)["nsd"]
+        == 0.0
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_agrees_with_monai_on_blobs_with_anisotropic_spacing(seed):
     pred, ref = _blobs(seed)
     spacing = (0.8, 1.1, 3.0)
-    ours = ev.binary_metrics(pred, ref, spacing, nsd_tolerance_mm=2.0)
+    ours = measures.binary_metrics(pred, ref, spacing, nsd_tolerance_mm=2.0)
     p, r = _t(pred), _t(ref)
     assert ours["dice"] == pytest.approx(
         float(compute_dice(p, r, include_background=True)), rel=1e-6
@@ -89,8 +93,8 @@ def test_stray_blob_moves_hausdorff_not_dice():
     pred = irregular_blob((40, 36, 20), (21, 17, 10), (9, 7, 5), rng, roughness=0.2)
     stray = np.zeros_like(pred)
     stray[1:4, 1:4, 16:19] = True
-    a = ev.binary_metrics(pred, ref, (1, 1, 1))
-    b = ev.binary_metrics(pred | stray, ref, (1, 1, 1))
+    a = measures.binary_metrics(pred, ref, (1, 1, 1))
+    b = measures.binary_metrics(pred | stray, ref, (1, 1, 1))
     assert abs(a["dice"] - b["dice"]) < 0.02
     assert b["hd"] > 3 * a["hd"]
 
@@ -99,14 +103,14 @@ def test_empty_mask_policy():
     empty = np.zeros((6, 6, 6), bool)
     full = empty.copy()
     full[2:4, 2:4, 2:4] = True
-    both = ev.binary_metrics(empty, empty)
+    both = measures.binary_metrics(empty, empty)
     assert both["dice"] == 1 and both["iou"] == 1 and both["nsd"] == 1
     assert both["hd95"] == 0 and both["assd"] == 0 and both["rvd"] == 0
     assert math.isnan(both["sensitivity"]) and math.isnan(both["precision"])
-    missed = ev.binary_metrics(empty, full)
+    missed = measures.binary_metrics(empty, full)
     assert missed["dice"] == 0 and missed["nsd"] == 0 and missed["sensitivity"] == 0
     assert math.isnan(missed["hd95"]) and missed["pred_empty"] == 1 and missed["ref_empty"] == 0
-    hallucinated = ev.binary_metrics(full, empty, empty_distance=373.13)
+    hallucinated = measures.binary_metrics(full, empty, empty_distance=373.13)
     assert hallucinated["hd95"] == 373.13 and math.isnan(hallucinated["rvd"])
 
 
@@ -118,13 +122,13 @@ def test_lesion_metrics_by_hand():
     pred[2:4, 2:4, 2:4] = True  # overlaps A
     pred[6, 0, 0] = True  # false positive
     pred[0, 9, 9] = True  # false positive
-    m = ev.lesion_metrics(pred, ref)
+    m = lesion_metrics(pred, ref)
     assert (m["n_ref"], m["n_pred"], m["detected"], m["fp_components"]) == (2, 3, 1, 2)
     assert m["lesion_recall"] == 0.5 and m["lesion_precision"] == pytest.approx(1 / 3)
     assert m["lesion_f1"] == pytest.approx(2 * 0.5 / 3 / (0.5 + 1 / 3))
     diagonal = np.eye(3, dtype=bool)[:, :, None] * np.ones((1, 1, 1), bool)
-    assert ev.lesion_metrics(diagonal, diagonal)["n_ref"] == 1  # full connectivity
-    assert ev.lesion_metrics(diagonal, diagonal, connectivity=1)["n_ref"] == 3
+    assert lesion_metrics(diagonal, diagonal)["n_ref"] == 1  # full connectivity
+    assert lesion_metrics(diagonal, diagonal, connectivity=1)["n_ref"] == 3
 
 
 def test_region_masks_per_convention():
@@ -188,7 +192,7 @@ def test_shape_mismatch():
     with pytest.raises(
         ShapeError, match=r"prediction has shape \(2, 2\) but reference has \(3, 2\)"
     ):
-        ev.dice(np.zeros((2, 2)), np.zeros((3, 2)))
+        measures.dice(np.zeros((2, 2)), np.zeros((3, 2)))
 
 
 def test_generalized_dice_by_hand():
@@ -197,11 +201,11 @@ def test_generalized_dice_by_hand():
     # class sizes in ref 6, 3, 1 and in pred 7, 3, 0; weights 1/36, 1/9, 1; intersections 5, 2, 0
     num = 2 * (5 / 36 + 2 / 9 + 0)
     den = (6 + 7) / 36 + (3 + 3) / 9 + (1 + 0) / 1
-    assert ev.generalized_dice(pred, ref) == pytest.approx(num / den)
+    assert measures.generalized_dice(pred, ref) == pytest.approx(num / den)
     # the tumour-like class 2 (one voxel, missed) pulls the score far below plain accuracy
-    assert ev.generalized_dice(pred, ref) < np.mean(pred == ref) - 0.3
-    assert ev.generalized_dice(ref, ref) == 1.0
-    assert ev.generalized_dice(np.zeros(4, int), np.zeros(4, int), labels=[1, 2]) == 1.0
+    assert measures.generalized_dice(pred, ref) < np.mean(pred == ref) - 0.3
+    assert measures.generalized_dice(ref, ref) == 1.0
+    assert measures.generalized_dice(np.zeros(4, int), np.zeros(4, int), labels=[1, 2]) == 1.0
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -211,12 +215,14 @@ def test_generalized_dice_agrees_with_monai(seed):
     pred = np.where(rng.random(ref.shape) < 0.8, ref, rng.integers(0, 4, ref.shape))
     one_hot = lambda a: torch.nn.functional.one_hot(torch.as_tensor(a), 4).permute(3, 0, 1, 2)  # noqa: E731
     theirs = GeneralizedDiceScore(include_background=True)(one_hot(pred)[None], one_hot(ref)[None])
-    assert ev.generalized_dice(pred, ref, labels=range(4)) == pytest.approx(float(theirs), abs=1e-6)
+    assert measures.generalized_dice(pred, ref, labels=range(4)) == pytest.approx(
+        float(theirs), abs=1e-6
+    )
 
 
 def test_generalized_dice_shape_mismatch():
     with pytest.raises(ShapeError, match=r"prediction has shape \(3,\) but reference has \(4,\)"):
-        ev.generalized_dice(np.zeros(3, int), np.zeros(4, int))
+        measures.generalized_dice(np.zeros(3, int), np.zeros(4, int))
 
 
 def test_evaluate_labels_adds_lesion_columns_on_request():
@@ -253,9 +259,9 @@ def test_ignored_label_is_left_out_of_prediction_and_reference():
 
 def test_avd_pct_policy_for_empty_masks():
     empty, one = np.zeros((3, 3), bool), np.eye(3, dtype=bool)
-    assert ev.binary_metrics(empty, empty)["avd_pct"] == 0.0
-    assert math.isnan(ev.binary_metrics(one, empty)["avd_pct"])
-    assert ev.binary_metrics(empty, one)["avd_pct"] == 100.0
+    assert measures.binary_metrics(empty, empty)["avd_pct"] == 0.0
+    assert math.isnan(measures.binary_metrics(one, empty)["avd_pct"])
+    assert measures.binary_metrics(empty, one)["avd_pct"] == 100.0
 
 
 def test_stray_labels_names_the_values_and_the_conventions_they_fit():

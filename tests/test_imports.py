@@ -10,6 +10,7 @@ models) stands apart: any module may read ``labkit.__version__``.
 """
 
 import ast
+import json
 from pathlib import Path
 
 import labkit
@@ -21,7 +22,8 @@ FLOORS = {
     "entry": ("__main__", "cli"),
     "recipes": ("studies",),
     "tools": (
-        "experiments", "evaluate_folder", "full_runs", "runfolder", "viz", "charts", "tables",
+        "animation", "experiments", "evaluate_folder", "full_runs", "runfolder", "viz", "charts",
+        "tables",
     ),
     "steps": (
         "augment", "batches", "callbacks", "checkpoints", "ct", "ensemble", "evaluation",
@@ -125,3 +127,101 @@ def test_the_package_never_imports_the_command_lines_front_door():
             if "labkit_cli" in names:
                 back.append(str(path.relative_to(ROOT)))
     assert not back, f"modules of labkit import labkit_cli: {back}"
+
+
+def _defined(path: Path, modules: bool = False) -> set[str]:
+    """Names a module defines at its top level (functions, classes, assignments), and with
+    ``modules`` the modules it imports whole (``import time``, which a test may patch)."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if modules and isinstance(node, ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                elements = target.elts if isinstance(target, ast.Tuple) else [target]
+                names |= {e.id for e in elements if isinstance(e, ast.Name)}
+    return names
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of a ``labkit`` module that is not a package (``None`` for a package)."""
+    path = ROOT.parent.joinpath(*name.split(".")).with_suffix(".py")
+    return path if path.is_file() else None
+
+
+def _no_magic(line: str) -> str:
+    stripped = line.lstrip()
+    return line[: len(line) - len(stripped)] + "pass" if stripped.startswith(("%", "!")) else line
+
+
+def _sources() -> list[tuple[str, str]]:
+    """Every Python source that imports labkit: the package, the tests, the benchmarks, the
+    tools, and the chapters' code cells."""
+    repo = ROOT.parent
+    found = [
+        (str(p.relative_to(repo)), p.read_text())
+        for folder in ("labkit", "tests", "benchmarks", "tools")
+        for p in sorted((repo / folder).rglob("*.py"))
+    ]
+    for notebook in sorted((repo / "book").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = [c["source"] for c in cells if c["cell_type"] == "code"]
+        lines = ["".join(s) if isinstance(s, list) else s for s in code]
+        text = (
+            "\n".join(  # an IPython magic (``%pip``, ``!ls``) read as a statement that does nothing
+                _no_magic(line) for cell in lines for line in cell.splitlines()
+            )
+        )
+        found.append((str(notebook.relative_to(repo)), text))
+    return found
+
+
+def test_every_name_has_one_home():
+    """A module lists in ``__all__`` only what it defines, and every import names a module's
+    own definitions; only packages (``labkit``, ``labkit.datasets``, a study) gather names."""
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        listed = [
+            e.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+            for e in node.value.elts
+        ]
+        foreign = sorted(set(listed) - _defined(path))
+        assert not foreign, (
+            f"{path.relative_to(ROOT.parent)} lists names it only imports: {foreign}"
+        )
+    wrong = []
+    for where, text in _sources():
+        tree = ast.parse(text)
+        aliases = {}  # a name bound to a labkit module that is not a package -> its file
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "labkit":
+                for a in node.names:
+                    if source := _module_file(f"labkit.{a.name}"):
+                        aliases[a.asname or a.name] = source
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("labkit."):
+                if source := _module_file(node.module):
+                    defined = _defined(source)
+                    wrong += [
+                        f"{where}: from {node.module} import {a.name}"
+                        for a in node.names
+                        if a.name not in defined
+                    ]
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr not in _defined(aliases[node.value.id], modules=True)
+            ):
+                wrong.append(f"{where}: {node.value.id}.{node.attr}")
+    assert not wrong, "use these names from the module that defines them:\n" + "\n".join(
+        sorted(set(wrong))
+    )

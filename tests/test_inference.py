@@ -5,8 +5,9 @@ from monai.inferers import sliding_window_inference
 
 from labkit import inference as inf
 from labkit.errors import ShapeError
-from labkit.io import Volume, load_label
+from labkit.io import load_label
 from labkit.transforms import crop_to_box, pad_to_multiple, resize
+from labkit.volume import Volume
 
 #: Backend-neutral: make test runs this module under JAX and PyTorch too.
 pytestmark = pytest.mark.backends

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nibabel.affines import apply_affine
 
-from labkit import io
+from labkit import checks, io, spatial, volume
 from labkit.errors import LabelValueError, NiftiReadError, ShapeError
 
 # --- round trips ---------------------------------------------------------------------------
@@ -64,19 +64,20 @@ def test_voxel_spacing_of_rotated_grid_is_column_norms():
     rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     affine = np.eye(4)
     affine[:3, :3] = rot @ np.diag([2.0, 3.0, 4.0])
-    assert io.voxel_spacing(affine) == pytest.approx((2.0, 3.0, 4.0))
+    assert volume.voxel_spacing(affine) == pytest.approx((2.0, 3.0, 4.0))
 
 
 def test_voxel_spacing_rejects_non_4x4():
     with pytest.raises(ShapeError, match=r"\(4, 4\) matrix; got shape \(3, 3\)"):
-        io.voxel_spacing(np.eye(3))
+        volume.voxel_spacing(np.eye(3))
 
 
 def test_orientation_codes():
-    assert io.orientation(np.eye(4)) == "RAS"
-    assert io.orientation(np.diag([-1, -1, 1, 1])) == "LPS"
+    assert volume.orientation(np.eye(4)) == "RAS"
+    assert volume.orientation(np.diag([-1, -1, 1, 1])) == "LPS"
     assert (
-        io.orientation(np.array([[0, 0, 1, 0], [-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]])) == "PSR"
+        volume.orientation(np.array([[0, 0, 1, 0], [-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]]))
+        == "PSR"
     )
 
 
@@ -84,9 +85,9 @@ def test_reorient_lps_to_ras_by_hand():
     array = np.arange(24).reshape(2, 3, 4)
     affine = np.diag([-1.0, -2.0, 3.0, 1.0])
     affine[:3, 3] = [10, 20, 30]
-    ras = io.reorient(io.Volume(array, affine), "RAS")
+    ras = spatial.reorient(volume.Volume(array, affine), "RAS")
     np.testing.assert_array_equal(ras.array, array[::-1, ::-1, :])
-    assert io.orientation(ras.affine) == "RAS"
+    assert volume.orientation(ras.affine) == "RAS"
     # voxel (0, 0, 0) of the RAS grid is voxel (1, 2, 0) of the stored grid
     np.testing.assert_allclose(apply_affine(ras.affine, [0, 0, 0]), apply_affine(affine, [1, 2, 0]))
 
@@ -94,10 +95,10 @@ def test_reorient_lps_to_ras_by_hand():
 def test_reorient_keeps_world_positions_of_every_voxel(rng):
     affine = np.array([[0, 0, -2.0, 50], [1.5, 0, 0, -20], [0, -1.0, 0, 10], [0, 0, 0, 1]])
     array = rng.random((4, 5, 6, 2))
-    vol = io.Volume(array, affine)
+    vol = volume.Volume(array, affine)
     for target in ("RAS", "LPS", "SAR"):
-        out = io.reorient(vol, target)
-        assert io.orientation(out.affine) == target
+        out = spatial.reorient(vol, target)
+        assert volume.orientation(out.affine) == target
         # the value at a world point is the same before and after
         for ijk in [(0, 0, 0), (3, 4, 5), (1, 2, 3)]:
             world = apply_affine(affine, ijk)
@@ -112,7 +113,7 @@ def test_reorient_agrees_with_monai_orientation(rng):
 
     affine = np.diag([-1.0, 1.0, -2.0, 1.0])
     array = rng.random((3, 4, 5)).astype(np.float32)
-    ours = io.reorient(io.Volume(array, affine), "RAS")
+    ours = spatial.reorient(volume.Volume(array, affine), "RAS")
     theirs = Orientation(axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S")))(
         MetaTensor(torch.from_numpy(array[None]), affine=affine)
     )
@@ -122,16 +123,16 @@ def test_reorient_agrees_with_monai_orientation(rng):
 
 def test_reorient_rejects_bad_code():
     with pytest.raises(ValueError, match="three of R/L, A/P, S/I"):
-        io.reorient(io.Volume(np.zeros((2, 2, 2)), np.eye(4)), "RAX")
+        spatial.reorient(volume.Volume(np.zeros((2, 2, 2)), np.eye(4)), "RAX")
 
 
 @pytest.mark.shared_data
 def test_real_brats2013_reorients_from_lps_to_ras(brats2013_root):
     for subject in sorted(p for p in brats2013_root.iterdir() if p.is_dir()):
         label = io.load_label(next(subject.glob("*_seg.nii.gz")))
-        assert io.orientation(label.affine) == "LPS"
-        ras = io.reorient(label, "RAS")
-        assert io.orientation(ras.affine) == "RAS"
+        assert volume.orientation(label.affine) == "LPS"
+        ras = spatial.reorient(label, "RAS")
+        assert volume.orientation(ras.affine) == "RAS"
         assert np.all(np.diag(ras.affine)[:3] > 0)
         np.testing.assert_array_equal(
             np.bincount(ras.array.ravel()), np.bincount(label.array.ravel())
@@ -145,8 +146,8 @@ def test_real_brats2013_reorients_from_lps_to_ras(brats2013_root):
 
 
 def test_resample_to_shape_affine_by_hand():
-    vol = io.Volume(np.zeros((4, 4, 4), np.float32), np.eye(4))
-    out = io.resample_to_shape(vol, (2, 2, 2))
+    vol = volume.Volume(np.zeros((4, 4, 4), np.float32), np.eye(4))
+    out = spatial.resample_to_shape(vol, (2, 2, 2))
     # new voxels are 2 mm; the first new voxel centre sits between old voxels 0 and 1
     expected = np.diag([2.0, 2.0, 2.0, 1.0])
     expected[:3, 3] = 0.5
@@ -157,8 +158,8 @@ def test_resample_to_shape_affine_by_hand():
 def test_resample_keeps_field_of_view(rng):
     affine = np.diag([0.8, 0.8, 3.0, 1])
     affine[:3, 3] = [-12, 7, 40]
-    vol = io.Volume(rng.random((20, 16, 7)).astype(np.float32), affine)
-    out = io.resample_to_spacing(vol, (1.6, 1.6, 1.5))
+    vol = volume.Volume(rng.random((20, 16, 7)).astype(np.float32), affine)
+    out = spatial.resample_to_spacing(vol, (1.6, 1.6, 1.5))
     assert out.shape == (10, 8, 14)
 
     def corner(v, which):  # outer edge of the first/last voxel
@@ -171,7 +172,7 @@ def test_resample_keeps_field_of_view(rng):
 
 def test_linear_resampling_reproduces_a_ramp():
     ramp = np.broadcast_to(np.arange(8, dtype=np.float32)[:, None, None], (8, 3, 3)).copy()
-    out = io.resample_to_shape(io.Volume(ramp, np.eye(4)), (16, 3, 3), kind="image")
+    out = spatial.resample_to_shape(volume.Volume(ramp, np.eye(4)), (16, 3, 3), kind="image")
     # interior new voxel i' sits at old coordinate (i' + 0.5) / 2 - 0.5
     inner = np.arange(1, 15)
     np.testing.assert_allclose(out.array[inner, 1, 1], (inner + 0.5) / 2 - 0.5, atol=1e-5)
@@ -180,41 +181,41 @@ def test_linear_resampling_reproduces_a_ramp():
 @pytest.mark.parametrize("shape", [(3, 5, 4), (20, 9, 17), (7, 7, 7)])
 def test_label_resampling_never_creates_label_values(rng, shape):
     labels = rng.choice(np.array([0, 3, 7], np.uint8), size=(10, 12, 8))
-    out = io.resample_to_shape(io.Volume(labels, np.eye(4)), shape, kind="label")
+    out = spatial.resample_to_shape(volume.Volume(labels, np.eye(4)), shape, kind="label")
     assert out.array.dtype == np.uint8
     assert set(np.unique(out.array)) <= {0, 3, 7}
 
 
 def test_integer_upsampling_of_labels_round_trips_exactly(rng):
     labels = rng.integers(0, 3, size=(5, 6, 7)).astype(np.uint8)
-    vol = io.Volume(labels, np.diag([2.0, 2.0, 2.0, 1]))
-    up = io.resample_to_spacing(vol, 1.0, kind="label")
-    back = io.resample_to_shape(up, labels.shape, kind="label")
+    vol = volume.Volume(labels, np.diag([2.0, 2.0, 2.0, 1]))
+    up = spatial.resample_to_spacing(vol, 1.0, kind="label")
+    back = spatial.resample_to_shape(up, labels.shape, kind="label")
     np.testing.assert_array_equal(back.array, labels)
     np.testing.assert_allclose(back.affine, vol.affine)
 
 
 def test_resample_multichannel_image(rng):
-    vol = io.Volume(rng.random((6, 6, 6, 3)).astype(np.float32), np.eye(4))
-    assert io.resample_to_shape(vol, (3, 4, 5)).shape == (3, 4, 5, 3)
+    vol = volume.Volume(rng.random((6, 6, 6, 3)).astype(np.float32), np.eye(4))
+    assert spatial.resample_to_shape(vol, (3, 4, 5)).shape == (3, 4, 5, 3)
 
 
 @pytest.mark.shared_data
 def test_real_hippocampus_resampling_keeps_label_set(hippocampus_root):
     label = io.load_label(hippocampus_root / "labelsTr" / "hippocampus_001.nii.gz")
     for spacing in (0.7, 1.3, 2.0):
-        out = io.resample_to_spacing(label, spacing, kind="label")
+        out = spatial.resample_to_spacing(label, spacing, kind="label")
         assert set(np.unique(out.array)) == {0, 1, 2}
 
 
 def test_resample_argument_errors():
-    vol = io.Volume(np.zeros((4, 4, 4)), np.eye(4))
+    vol = volume.Volume(np.zeros((4, 4, 4)), np.eye(4))
     with pytest.raises(ValueError, match="kind must be 'image' or 'label'"):
-        io.resample_to_shape(vol, (2, 2, 2), kind="nearest")
+        spatial.resample_to_shape(vol, (2, 2, 2), kind="nearest")
     with pytest.raises(ShapeError, match="three positive sizes"):
-        io.resample_to_shape(vol, (2, 2))
+        spatial.resample_to_shape(vol, (2, 2))
     with pytest.raises(ValueError, match="spacing must be positive"):
-        io.resample_to_spacing(vol, 0)
+        spatial.resample_to_spacing(vol, 0)
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def test_image_and_label_with_different_shapes(tmp_path, nifti_pair):
         match=r"img\.nii\.gz has spatial shape \(6, 5, 4\) but label .*small\.nii\.gz has "
         r"\(6, 5, 3\)",
     ):
-        io.check_same_grid(image, other)
+        checks.check_same_grid(image, other)
 
 
 def test_image_and_label_with_different_affines(tmp_path, nifti_pair):
@@ -314,7 +315,7 @@ def test_image_and_label_with_different_affines(tmp_path, nifti_pair):
     with pytest.raises(
         ShapeError, match=r"moved\.nii\.gz have the same shape \(6, 5, 4\) but different affines"
     ):
-        io.check_same_grid(image, other)
+        checks.check_same_grid(image, other)
 
 
 def test_non_integer_label_values(tmp_path):
@@ -348,13 +349,13 @@ def test_float_labels_with_whole_values_are_accepted(tmp_path):
 
 
 def test_labels_above_255_use_wider_type():
-    assert io.as_label_map(np.array([0, 300])).dtype == np.uint16
+    assert checks.as_label_map(np.array([0, 300])).dtype == np.uint16
 
 
 def test_volume_name_and_with_array(nifti_pair):
     vol = io.load_nifti(nifti_pair[0])
     assert vol.name.endswith("img.nii.gz")
-    assert io.Volume(np.zeros((1, 1, 1)), np.eye(4)).name == "<array>"
+    assert volume.Volume(np.zeros((1, 1, 1)), np.eye(4)).name == "<array>"
     twice = vol.with_array(vol.array * 2)
     assert twice.path == vol.path and twice.affine is vol.affine
 
@@ -380,28 +381,30 @@ def test_check_image_refuses_nan_infinite_and_constant_images_naming_the_file(tm
     from labkit.errors import ImageValueError
 
     image = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    assert io.check_image(io.load_nifti(io.save_nifti(tmp_path / "ok.nii.gz", image, np.eye(4))))
+    assert checks.check_image(
+        io.load_nifti(io.save_nifti(tmp_path / "ok.nii.gz", image, np.eye(4)))
+    )
     image[0, 1, 2], image[1, 1, 1] = np.nan, np.inf
     path = io.save_nifti(tmp_path / "nan.nii.gz", image, np.eye(4))
     with pytest.raises(ImageValueError, match=r"nan\.nii\.gz holds 1 NaN and 1 infinite voxel"):
-        io.check_image(io.load_nifti(path))
+        checks.check_image(io.load_nifti(path))
     path = io.save_nifti(tmp_path / "zero.nii.gz", np.zeros((1, 1, 1), np.float32), np.eye(4))
     with pytest.raises(
         ImageValueError, match=r"zero\.nii\.gz holds the single value 0\.0 in all 1"
     ):
-        io.check_image(io.load_nifti(path))
+        checks.check_image(io.load_nifti(path))
     two = np.stack([np.arange(8.0).reshape(2, 2, 2), np.full((2, 2, 2), 3.0)], -1)
     path = io.save_nifti(tmp_path / "two.nii.gz", two.astype(np.float32), np.eye(4))
     with pytest.raises(ImageValueError, match=r"two\.nii\.gz \(channel 1\) holds the single value"):
-        io.check_image(io.load_nifti(path))
+        checks.check_image(io.load_nifti(path))
 
 
 def test_check_declared_labels_allows_background_and_names_the_strays():
-    io.check_declared_labels([0, 1, 2], [1, 2], "a.nii.gz", "Fix it.")
-    io.check_declared_labels([0], [], "empty.nii.gz", "Fix it.")
+    checks.check_declared_labels([0, 1, 2], [1, 2], "a.nii.gz", "Fix it.")
+    checks.check_declared_labels([0], [], "empty.nii.gz", "Fix it.")
     with pytest.raises(
         LabelValueError,
         match=r"b\.nii\.gz holds label value\(s\) \[2, 300\] .*"
         r"declares \[0, 1\]; found \[0, 1, 2, 300\]\)\. Fix it\.",
     ):
-        io.check_declared_labels([300, 0, 1, 2], [0, 1], "b.nii.gz", "Fix it.")
+        checks.check_declared_labels([300, 0, 1, 2], [0, 1], "b.nii.gz", "Fix it.")

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from labkit import pipeline
+from labkit import pipeline, slices
 from labkit.batches import one_epoch
+from labkit.errors import ShapeError
 
 #: Backend-neutral: make test runs this module under JAX and PyTorch too.
 pytestmark = pytest.mark.backends
@@ -10,7 +11,7 @@ pytestmark = pytest.mark.backends
 
 def test_fit_to_shape_pads_and_crops_centrally():
     a = np.arange(6).reshape(2, 3)
-    out = pipeline.fit_to_shape(a, (4, 1))
+    out = slices.fit_to_shape(a, (4, 1))
     assert out.shape == (4, 1)
     np.testing.assert_array_equal(out[:, 0], [0, 1, 4, 0])
 
@@ -20,12 +21,12 @@ def test_stack_slices_and_background_selection():
     label = np.zeros((4, 5, 6), np.uint8)
     label[1, 1, 2] = 1
     label[2, 2, 4] = 2
-    x, y = pipeline.stack_slices([image], [label], (8, 8), axis=2)
+    x, y = slices.stack_slices([image], [label], (8, 8), axis=2)
     assert x.shape == (6, 8, 8, 1) and y.shape == (6, 8, 8, 1) and y.dtype == np.uint8
-    x, y = pipeline.stack_slices([image], [label], (8, 8), axis=2, background_fraction=0.0)
+    x, y = slices.stack_slices([image], [label], (8, 8), axis=2, background_fraction=0.0)
     assert len(x) == 2 and all(s.any() for s in y)
     with pytest.raises(ValueError, match="no slices selected"):
-        pipeline.stack_slices([image], [np.zeros_like(label)], (8, 8), background_fraction=0.0)
+        slices.stack_slices([image], [np.zeros_like(label)], (8, 8), background_fraction=0.0)
 
 
 def test_slice_dataset_batches_and_flips_pairs_together(rng):
@@ -58,15 +59,15 @@ def test_slice_dataset_repeats_its_flips_with_its_seed(rng):
 
 def test_neighbour_channels_stack_adjacent_slices():
     image = np.arange(4, dtype=np.float32).reshape(1, 1, 4, 1) * np.ones((2, 3, 1, 1))
-    out = pipeline.neighbour_channels(image, 1)
+    out = slices.neighbour_channels(image, 1)
     assert out.shape == (2, 3, 4, 3)
     # slice s carries (s-1, s, s+1), the ends repeating the edge slice
     np.testing.assert_array_equal(out[0, 0], [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]])
-    assert pipeline.neighbour_channels(image, 0) is image
+    assert slices.neighbour_channels(image, 0) is image
     with pytest.raises(ValueError, match="context must be >= 0"):
-        pipeline.neighbour_channels(image, -1)
+        slices.neighbour_channels(image, -1)
     with pytest.raises(ValueError, match=r"got shape \(2, 3, 4\)"):
-        pipeline.neighbour_channels(image[..., 0], 1)
+        slices.neighbour_channels(image[..., 0], 1)
 
 
 def test_sample_patches_centres_on_foreground_and_stays_inside():
@@ -80,7 +81,7 @@ def test_sample_patches_centres_on_foreground_and_stays_inside():
     # no foreground: uniform patches; a short axis is zero-padded
     x, y = pipeline.sample_patches(image[:, :, :1], label[:, :, :1] * 0, (4, 4, 2), 3, rng_(1))
     assert x.shape == (3, 4, 4, 2, 1) and not y.any() and (x[..., 1, :] == 0).all()
-    with pytest.raises(pipeline.ShapeError, match=r"not on one grid"):
+    with pytest.raises(ShapeError, match=r"not on one grid"):
         pipeline.sample_patches(image, label[:5], (4, 4, 2), 1, rng_(0))
 
 

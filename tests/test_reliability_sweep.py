@@ -30,11 +30,11 @@ from labkit.errors import (
     ShapeError,
     TrainingInterrupted,
 )
-from labkit.evaluation import dice, summarize, summary_line
+from labkit.evaluation import summarize, summary_line
 from labkit.inference import predict_slices, sliding_window
 from labkit.io import load_label, save_nifti
 from labkit.lock import LOCK_FILE, FolderLockedError, hold
-from labkit.measures import binary_metrics
+from labkit.measures import binary_metrics, dice
 from labkit.studies import phh
 from labkit_cli import main
 

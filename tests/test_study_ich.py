@@ -11,11 +11,13 @@ from _tiny import use_tiny
 from labkit.datasets import Case, LoadedCase
 from labkit.datasets.ich import LAYOUT as INSTANCE
 from labkit.errors import ShapeError
-from labkit.evaluation import dice, read_metrics_csv
-from labkit.io import Volume, load_label, load_nifti, save_nifti
+from labkit.evaluation import read_metrics_csv
+from labkit.io import load_label, load_nifti, save_nifti
+from labkit.measures import dice
 from labkit.studies import ich
 from labkit.studies.common import single_channel_volumes
 from labkit.transforms import undo
+from labkit.volume import Volume
 from labkit_cli import main
 
 

@@ -6,10 +6,11 @@ import keras
 import numpy as np
 import pytest
 
+from labkit.checkpoints import last_checkpoint, read_history
 from labkit.datasets import load_case, load_msd
-from labkit.evaluation import dice, generalized_dice, read_metrics_csv
+from labkit.evaluation import read_metrics_csv
+from labkit.measures import dice, generalized_dice
 from labkit.studies import msd
-from labkit.training import last_checkpoint, read_history
 
 
 def test_full_profile_keeps_the_study_settings():

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from _tiny import use_tiny
 
-from labkit.datasets.wmh import SITES, load_wmh
+from labkit.datasets.wmh import load_wmh
 from labkit.evaluation import read_metrics_csv
 from labkit.io import load_label, load_nifti
+from labkit.phantoms.hyperintensities import SITES
 from labkit.studies import wmh
 from labkit.transforms import undo
 from labkit_cli import main

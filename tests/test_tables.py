@@ -6,11 +6,11 @@ from labkit import tables
 
 def test_mean_sd_by_hand():
     # mean 2, sample sd 1
-    assert tables.mean_sd([1.0, 2.0, 3.0]) == "2 ± 1 (n=3)"
-    assert tables.mean_sd([0.5, np.nan, 0.7], digits=2) == "0.6 ± 0.14 (n=2, 1 NaN)"
-    assert tables.mean_sd([0.25]) == "0.25 ± 0 (n=1)"
-    assert tables.mean_sd([np.nan]) == "–"
-    assert tables.mean_sd([64000, 66000]) == "65,000 ± 1,414 (n=2)"
+    assert tables.format_mean_sd([1.0, 2.0, 3.0]) == "2 ± 1 (n=3)"
+    assert tables.format_mean_sd([0.5, np.nan, 0.7], digits=2) == "0.6 ± 0.14 (n=2, 1 NaN)"
+    assert tables.format_mean_sd([0.25]) == "0.25 ± 0 (n=1)"
+    assert tables.format_mean_sd([np.nan]) == "–"
+    assert tables.format_mean_sd([64000, 66000]) == "65,000 ± 1,414 (n=2)"
 
 
 def test_markdown_table_by_hand():
@@ -48,12 +48,12 @@ def test_mean_sd_by_groups_rows_in_order():
         {"label": "a", "dice": 1.0, "hd95": float("nan")},
         {"label": "b", "dice": 0.7, "hd95": 4.0},
     ]
-    out = tables.mean_sd_by(rows, ("dice", "hd95"))
+    out = tables.format_mean_sd_by(rows, ("dice", "hd95"))
     assert out == [
         {"label": "b", "dice": "0.6 ± 0.141 (n=2)", "hd95": "3 ± 1.41 (n=2)"},
         {"label": "a", "dice": "1 ± 0 (n=1)", "hd95": "–"},
     ]
-    only = tables.mean_sd_by(rows, ("dice",), groups=["a"], digits=2)
+    only = tables.format_mean_sd_by(rows, ("dice",), groups=["a"], digits=2)
     assert only == [{"label": "a", "dice": "1 ± 0 (n=1)"}]
 
 

@@ -97,7 +97,7 @@ def _run(
 
 
 def _history(out: Path) -> list[dict[str, float]]:
-    from labkit.training import read_history
+    from labkit.checkpoints import read_history
 
     return read_history(out)
 
@@ -142,7 +142,7 @@ def test_checkpoints_are_written_at_most_every_save_every_s(tmp_path):
     history = _history(out)
     assert state["epochs_done"] == 4 and [r["epoch"] for r in history] == [0, 1, 2, 3]
     assert state["best_val_loss"] == pytest.approx(min(r["val_loss"] for r in history))
-    from labkit.training import last_checkpoint
+    from labkit.checkpoints import last_checkpoint
 
     assert (out / "model.keras").is_file() and last_checkpoint(out) == out / "last-e0004.keras"
     assert sorted(p.name for p in out.glob("last*.keras")) == ["last-e0004.keras"]
@@ -164,7 +164,7 @@ def test_a_run_killed_at_a_random_epoch_and_resumed_is_the_uninterrupted_run(tmp
 
     import keras
 
-    from labkit.training import read_history
+    from labkit.checkpoints import read_history
 
     kill_after = random.randint(1, 4)  # any epoch must do
     whole, cut = tmp_path / "whole", tmp_path / "cut"
@@ -181,7 +181,7 @@ def test_a_run_killed_at_a_random_epoch_and_resumed_is_the_uninterrupted_run(tmp
 
 @pytest.mark.parametrize("name", ["state.json", "last-e0003.keras", "history.csv"])
 def test_a_run_killed_inside_a_checkpoint_write_resumes_from_the_save_before(tmp_path, name):
-    from labkit.training import last_checkpoint
+    from labkit.checkpoints import last_checkpoint
 
     out = tmp_path / "run"
     if name == "history.csv":  # rewritten on resume only: killed there, after two epochs
@@ -267,9 +267,10 @@ def test_fit_raises_when_the_training_collapses(tmp_path):
     import keras
 
     from labkit import losses, metrics
+    from labkit.errors import TrainingCollapsedError
     from labkit.models import unet
     from labkit.pipeline import slice_dataset
-    from labkit.training import TrainingCollapsedError, fit, seed_everything
+    from labkit.training import fit, seed_everything
 
     seed_everything(0)
     x, y = toy_slices()

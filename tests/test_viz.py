@@ -3,9 +3,9 @@ import re
 import numpy as np
 import pytest
 
-from labkit import viz
+from labkit import animation, charts, viz
 from labkit.errors import ShapeError
-from labkit.io import Volume
+from labkit.volume import Volume
 
 
 def test_axial_plane_follows_radiological_convention():
@@ -51,12 +51,12 @@ def test_show_planes_and_montage_draw_panels(rng):
 
 def test_learning_curves_from_history_rows():
     rows = [{"epoch": 0, "loss": 1.0, "val_loss": 1.2}, {"epoch": 1, "loss": 0.5, "val_loss": 0.7}]
-    fig = viz.learning_curves(rows, ("loss",))
+    fig = charts.learning_curves(rows, ("loss",))
     (ax,) = fig.axes
     assert [line.get_label() for line in ax.lines] == ["training", "validation"]
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), [1.2, 0.7])
     with pytest.raises(KeyError, match="metric 'dice' is not in the history"):
-        viz.learning_curves(rows, ("dice",))
+        charts.learning_curves(rows, ("dice",))
 
 
 def test_case_bars_marks_nan_cases():
@@ -65,7 +65,7 @@ def test_case_bars_marks_nan_cases():
         {"case": "b", "label": "x", "dice": float("nan")},
         {"case": "a", "label": "y", "dice": 0.1},
     ]
-    ax = viz.case_bars(rows, "dice", label="x")
+    ax = charts.case_bars(rows, "dice", label="x")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     assert any(t.get_text() == "NaN" for t in ax.texts)
     assert ax.get_legend().get_texts()[0].get_text() == "mean 0.8"
@@ -85,7 +85,7 @@ def test_contours_draws_one_outline_per_mask(rng):
 def test_slice_animation_has_one_frame_per_shown_slice(tmp_path, rng):
     image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
     label = image.with_array((image.array > 0.5).astype(np.uint8))
-    anim = viz.slice_animation(image, {"reference": label, "prediction": label}, step=2)
+    anim = animation.slice_animation(image, {"reference": label, "prediction": label}, step=2)
     assert list(anim.new_frame_seq()) == [0, 2, 4, 6]  # axial slices 0, 2, 4, 6 of 7
     gif = tmp_path / "slices.gif"
     anim.save(gif, writer="pillow", fps=4)
@@ -96,12 +96,12 @@ def test_slice_animation_rejects_labels_off_the_image_grid(rng):
     image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
     wrong = Volume(np.zeros((6, 5, 6), np.uint8), np.eye(4))
     with pytest.raises(ShapeError, match=r"has spatial shape \(6, 5, 7\) but label <array> has"):
-        viz.slice_animation(image, {"U-Net": wrong})
+        animation.slice_animation(image, {"U-Net": wrong})
     shifted = Volume(np.zeros((6, 5, 7), np.uint8), np.diag([2.0, 1.0, 1.0, 1.0]))
     with pytest.raises(ShapeError, match="different affines"):
-        viz.slice_animation(image, {"U-Net": shifted})
+        animation.slice_animation(image, {"U-Net": shifted})
     with pytest.raises(ValueError, match="step must be >= 1"):
-        viz.slice_animation(image, {}, step=0)
+        animation.slice_animation(image, {}, step=0)
 
 
 def test_feature_maps_show_the_strongest_channels_of_each_layer():
@@ -110,7 +110,7 @@ def test_feature_maps_show_the_strongest_channels_of_each_layer():
         "bottleneck": np.zeros((2, 2, 1, 6), np.float32),
     }
     maps["enc0"][..., 2] = 1.0  # the strongest channel comes first
-    fig = viz.feature_maps(maps, channels=4)
+    fig = charts.feature_maps(maps, channels=4)
     axes = np.array(fig.axes).reshape(2, 4)
     assert axes[0, 0].get_ylabel().startswith("enc0") and "8x8" in axes[0, 0].get_ylabel()
     assert axes[0, 0].images[0].get_array().max() == 1.0
@@ -120,8 +120,8 @@ def test_feature_maps_show_the_strongest_channels_of_each_layer():
 def test_slice_viewer_embeds_a_slider_with_at_most_max_frames(rng):
     image = Volume(rng.random((6, 5, 7)).astype(np.float32), np.eye(4))
     label = image.with_array((image.array > 0.5).astype(np.uint8))
-    html = viz.slice_viewer(image, {"reference": label}, max_frames=3).data
+    html = animation.slice_viewer(image, {"reference": label}, max_frames=3).data
     assert 'type="range"' in html  # the slider
     assert re.findall(r"frames\[(\d+)\] =", html) == ["0", "1", "2"]  # slices 0, 3, 6: 3 apart
     with pytest.raises(ValueError, match="max_frames must be >= 1; got 0"):
-        viz.slice_viewer(image, {"reference": label}, max_frames=0)
+        animation.slice_viewer(image, {"reference": label}, max_frames=0)

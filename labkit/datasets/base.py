@@ -12,18 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from labkit.checks import check_declared_labels, check_image, check_same_grid
 from labkit.datasets.layout import Layout
 from labkit.errors import DatasetLayoutError, ShapeError
-from labkit.io import (
-    Volume,
-    check_declared_labels,
-    check_image,
-    check_same_grid,
-    load_label,
-    load_nifti,
-    nifti_files,
-)
+from labkit.io import load_label, load_nifti, nifti_files
 from labkit.progress import progress
+from labkit.volume import Volume
 
 __all__ = [
     "Case",

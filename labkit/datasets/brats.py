@@ -25,11 +25,8 @@ T1Gd only): :func:`load_brats` reads the modalities every subject has, or exactl
 for, and refuses a modality that some subjects have and others lack, naming them
 (:func:`labkit.datasets.modalities.pick_modalities`).
 
-:func:`write_brats_twin` writes a synthetic cohort in either layout: MNI anatomy deformed per
-subject, a tumour in the white matter with an enhancing rim around a necrotic centre (or a
-non-enhancing mass), surrounding edema that spreads through white matter, mass effect pushing the
-tissue around it, and the four contrasts skull-stripped on a 2 mm grid stored the way BraTS
-stores it (x and y pointing left and posterior).
+:func:`write_brats_twin` writes a synthetic cohort in either layout, the subjects of
+:func:`labkit.phantoms.tumour.brats_subject` on a 2 mm grid stored the way BraTS stores it.
 """
 
 from __future__ import annotations
@@ -47,19 +44,16 @@ from labkit.datasets.modalities import pick_modalities
 from labkit.datasets.msd import LAYOUT as MSD_LAYOUT
 from labkit.datasets.msd import load_msd, write_msd
 from labkit.datasets.twins import cached_cohort, draw_cases
-from labkit.errors import DatasetLayoutError, ShapeError
+from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
 from labkit.labels import CONVENTION_LABELS, check_convention, check_labels, convert_labels
-from labkit.phantoms.tumour import TWIN_SHAPE, brats_subject
+from labkit.phantoms.tumour import brats_subject
 
 __all__ = [
     "LAYOUT",
     "MODALITIES",
     "TWIN_LAYOUTS",
-    "TWIN_SHAPE",
     "BraTSCohort",
-    "brain_mask",
-    "brats_subject",
     "default_convention",
     "load_brats",
     "load_brats_case",
@@ -70,8 +64,7 @@ __all__ = [
 #: Modality names in labkit's channel order (MSD Task01's order).
 MODALITIES = ("FLAIR", "T1", "T1Gd", "T2")
 
-#: The two on-disk layouts a brain-tumour folder may have: an MSD Task01 folder
-#: (:data:`labkit.datasets.msd.LAYOUT`) or BraTS subject folders (:data:`LAYOUT`).
+#: A brain-tumour folder's two layouts: MSD Task01 (``msd.LAYOUT``) or BraTS folders (LAYOUT).
 TWIN_LAYOUTS = ("msd", "brats")
 
 #: File-name suffixes of BraTS folders, and MSD Task01 channel names, to labkit's names.
@@ -189,11 +182,8 @@ def load_brats(
 
 
 def load_brats_labels(root: str | Path) -> BraTSCohort:
-    """The label maps of BraTS subject folders alone, images or not (``labkit evaluate --ref``).
-
-    Returns:
-        The cohort: one case per ``<id>/<id>_seg.nii.gz``, sorted, with no images, in the
-        convention :func:`default_convention` gives the folder.
+    """The label maps of BraTS subject folders alone, images or not (``labkit evaluate --ref``):
+    one case per ``<id>/<id>_seg.nii.gz``, sorted, in :func:`default_convention`'s convention.
 
     Raises:
         DatasetLayoutError: If no subject folder holds a label map.
@@ -245,15 +235,6 @@ def load_brats_case(case: Case, convention: str) -> LoadedCase:
     if loaded.label is not None:
         check_labels(loaded.label.array, convention, str(case.label))
     return LoadedCase(case, image, loaded.label)
-
-
-def brain_mask(image: np.ndarray) -> np.ndarray:
-    """The brain of a skull-stripped image ``(x, y, z, c)``: voxels where any channel differs
-    from its value in the corner voxel (the constant background: 0 in raw BraTS, a negative
-    value in z-scored redistributions)."""
-    if image.ndim != 4:
-        raise ShapeError(f"brain_mask expects (x, y, z, c); got shape {image.shape}.")
-    return np.any(image != image[0, 0, 0], axis=-1)
 
 
 def write_brats_twin(

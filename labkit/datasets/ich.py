@@ -28,14 +28,11 @@ from labkit.datasets.base import Cohort, paired_folders
 from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
-from labkit.phantoms.haemorrhage import HAEMORRHAGE_KINDS, ich_head, thick_slices
+from labkit.phantoms.haemorrhage import ich_head
 
 __all__ = [
-    "HAEMORRHAGE_KINDS",
     "LABELS",
-    "ich_head",
     "load_instance",
-    "thick_slices",
     "write_ich_twin",
 ]
 

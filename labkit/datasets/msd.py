@@ -31,7 +31,8 @@ from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import nifti_stem, save_nifti
-from labkit.phantoms import abdominal_ct, hippocampus_mri
+from labkit.phantoms import hippocampus_mri
+from labkit.phantoms.abdomen import abdomen_case
 
 __all__ = ["LAYOUT", "TWIN_TASKS", "MSDDataset", "load_msd", "write_msd", "write_msd_twin"]
 
@@ -229,16 +230,6 @@ def _hippocampus_case(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
     return crop.image, crop.label, crop.affine
 
 
-def _abdomen_case(task: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if task == "liver":
-        ph = abdominal_ct(rng, shape=(128, 128, 40), spacing=(2.5, 2.5, 5.0), tumours=(1, 6))
-        label = ph.masks["liver"].astype(np.uint8) + ph.masks["tumour"].astype(np.uint8)
-    else:
-        ph = abdominal_ct(rng, shape=(128, 128, 40), spacing=(2.5, 2.5, 5.0), tumours=(0, 2))
-        label = ph.masks["spleen"].astype(np.uint8)
-    return np.round(ph.image).astype(np.int16), label, ph.affine
-
-
 #: Twin tasks: short name -> (folder name, task name, modalities, labels, prefix, description).
 TWIN_TASKS: dict[str, tuple[str, str, tuple[str, ...], dict[int, str], str, str]] = {
     "hippocampus": (
@@ -291,7 +282,7 @@ def write_msd_twin(root: str | Path, task: str, n_cases: int = 20, seed: int = 0
     _, name, modalities, labels, prefix, description = TWIN_TASKS[task]
 
     def cases() -> Iterable[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-        draw = _hippocampus_case if task == "hippocampus" else partial(_abdomen_case, task)
+        draw = _hippocampus_case if task == "hippocampus" else partial(abdomen_case, task)
         for i, (image, label, affine) in enumerate(draw_cases(draw, n_cases, seed)):
             yield f"{prefix}_{i:03d}", image, label, affine
 

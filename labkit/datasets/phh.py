@@ -29,7 +29,7 @@ from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.io import save_nifti
 from labkit.phantoms.neonatal import phh_head
 
-__all__ = ["LABELS", "LAYOUT", "PHHCohort", "load_phh", "phh_head", "write_phh_twin"]
+__all__ = ["LABELS", "LAYOUT", "PHHCohort", "load_phh", "write_phh_twin"]
 
 #: The label values of a PHH mask (0 is background).
 LABELS = {1: "csf"}

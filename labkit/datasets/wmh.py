@@ -38,16 +38,13 @@ from labkit.datasets.layout import Layout
 from labkit.datasets.twins import cached_cohort, draw_cases
 from labkit.errors import DatasetLayoutError
 from labkit.io import save_nifti
-from labkit.phantoms.hyperintensities import SITES, SiteProtocol, wmh_subject
+from labkit.phantoms.hyperintensities import SITES, wmh_subject
 
 __all__ = [
     "IGNORE_LABEL",
     "LABELS",
     "LAYOUT",
-    "SITES",
-    "SiteProtocol",
     "load_wmh",
-    "wmh_subject",
     "write_wmh_twin",
 ]
 

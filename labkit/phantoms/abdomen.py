@@ -17,7 +17,7 @@ import numpy as np
 from labkit.phantoms.deform import smooth_displacement
 from labkit.phantoms.lesions import scatter_lesions
 
-__all__ = ["ABDOMEN_LABELS", "AbdomenPhantom", "abdominal_ct"]
+__all__ = ["ABDOMEN_LABELS", "AbdomenPhantom", "abdomen_case", "abdominal_ct"]
 
 #: Structures an :class:`AbdomenPhantom` carries as masks, in painting order.
 ABDOMEN_LABELS = ("body", "muscle", "liver", "tumour", "spleen", "kidneys", "spine", "aorta")
@@ -131,3 +131,18 @@ def abdominal_ct(
     affine[:3, 3] = -centre * spacing
     masks["liver"] = liver  # the liver label includes its tumours; "tumour" marks them
     return AbdomenPhantom(image=hu, masks=masks, affine=affine)
+
+
+def abdomen_case(task: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One case of an MSD abdominal twin task: CT ``(128, 128, 40)`` in HU (int16, 2.5 x 2.5 x
+    5 mm), its label map and affine. ``task`` ``"liver"``: 1 liver, 2 tumour (one to six
+    tumours); ``"spleen"``: 1 spleen."""
+    if task not in ("liver", "spleen"):
+        raise ValueError(f"task must be 'liver' or 'spleen'; got {task!r}.")
+    tumours = (1, 6) if task == "liver" else (0, 2)
+    ph = abdominal_ct(rng, shape=(128, 128, 40), spacing=(2.5, 2.5, 5.0), tumours=tumours)
+    if task == "liver":
+        label = ph.masks["liver"].astype(np.uint8) + ph.masks["tumour"].astype(np.uint8)
+    else:
+        label = ph.masks["spleen"].astype(np.uint8)
+    return np.round(ph.image).astype(np.int16), label, ph.affine

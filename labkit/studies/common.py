@@ -14,13 +14,16 @@ import numpy as np
 
 from labkit import losses
 from labkit import metrics as keras_metrics
+from labkit.checks import check_image
 from labkit.datasets.base import Case
 from labkit.datasets.layout import Layout
 from labkit.errors import ShapeError
 from labkit.inference import save_prediction
-from labkit.io import Volume, check_image, load_nifti, nifti_files, orientation, reorient
+from labkit.io import load_nifti, nifti_files
 from labkit.models import unet
 from labkit.progress import progress
+from labkit.spatial import reorient
+from labkit.volume import Volume, orientation
 
 __all__ = [
     "binary_slice_model",

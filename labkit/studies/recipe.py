@@ -56,7 +56,6 @@ import keras
 from labkit.callbacks import EpochLine
 from labkit.datasets.base import LoadedCase, check_held_out, load_case
 from labkit.hardware import placement, precision
-from labkit.io import Volume
 from labkit.lock import hold
 from labkit.postprocessing import apply_choice
 from labkit.runfolder import RunFolder
@@ -67,6 +66,7 @@ from labkit.studies.heldout import choose_components, write_held_out
 from labkit.studies.settings import profile_settings, split_seed
 from labkit.studies.trained import TrainedRun
 from labkit.training import fit, seed_everything
+from labkit.volume import Volume
 
 __all__ = ["Recipe"]
 

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from labkit.ensemble import Averaged
-from labkit.io import Volume
 from labkit.runfolder import RunFolder
 from labkit.studies.common import in_frame, save_in_source
 from labkit.studies.context import RunContext
 from labkit.studies.heldout import write_held_out
+from labkit.volume import Volume
 
 __all__ = ["TrainedRun"]
 

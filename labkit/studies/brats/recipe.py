@@ -18,7 +18,6 @@ from labkit.datasets.brats import (
     write_brats_twin,
 )
 from labkit.inference import save_prediction
-from labkit.io import Volume
 from labkit.labels import CONVENTION_LABELS
 from labkit.pipeline import patch_dataset
 from labkit.progress import progress
@@ -40,6 +39,7 @@ from labkit.studies.common import case_orientation
 from labkit.studies.context import Inputs, RunContext
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.brats import PROFILES, BraTSSettings
+from labkit.volume import Volume
 
 __all__ = [
     "RECIPE",

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from labkit.evaluation import binary_metrics, evaluate_labels
+from labkit.evaluation import evaluate_labels
 from labkit.labels import CONVENTION_LABELS, region_masks
+from labkit.measures import binary_metrics
 from labkit.studies.brats.steps import (
     REGIONS,
 )

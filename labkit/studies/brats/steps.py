@@ -12,11 +12,10 @@ from labkit import losses
 from labkit import metrics as keras_metrics
 from labkit.datasets.brats import (
     BraTSCohort,
-    brain_mask,
     load_brats_case,
 )
 from labkit.inference import sliding_window
-from labkit.intensity import zscore
+from labkit.intensity import brain_mask, zscore
 from labkit.labels import CONVENTION_LABELS, check_labels
 from labkit.models import unet
 from labkit.pipeline import fixed_patch_dataset

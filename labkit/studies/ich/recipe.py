@@ -11,7 +11,6 @@ import numpy as np
 
 from labkit.datasets.base import Cohort, LoadedCase, load_case
 from labkit.datasets.ich import LABELS, LAYOUT, load_instance, write_ich_twin
-from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
 from labkit.studies.common import single_channel_volumes
@@ -28,6 +27,7 @@ from labkit.studies.ich.steps import (
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.ich import PROFILES, ICHSettings
 from labkit.studies.trained import TrainedRun
+from labkit.volume import Volume
 
 __all__ = [
     "RECIPE",

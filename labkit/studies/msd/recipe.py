@@ -9,11 +9,13 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 
+from labkit.checks import check_image
 from labkit.datasets.base import LoadedCase, load_case
 from labkit.datasets.msd import MSDDataset, load_msd, write_msd_twin
 from labkit.errors import ShapeError
-from labkit.evaluation import evaluate_labels, generalized_dice
-from labkit.io import Volume, check_image, load_nifti
+from labkit.evaluation import evaluate_labels
+from labkit.io import load_nifti
+from labkit.measures import generalized_dice
 from labkit.pipeline import slice_dataset
 from labkit.progress import progress
 from labkit.runfolder import RunFolder
@@ -32,6 +34,7 @@ from labkit.studies.msd.steps import (
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.msd import PROFILES, MSDSettings
 from labkit.studies.trained import TrainedRun
+from labkit.volume import Volume
 
 __all__ = [
     "RECIPE",
@@ -67,7 +70,7 @@ def held_out_predictions(run: Path, data: Path) -> dict[str, tuple[LoadedCase, n
 
 def case_table(run: Path, data: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A finished run's held-out cases, one row each: the generalized Dice of the label map
-    (:func:`labkit.evaluation.generalized_dice`, over all classes) beside each class's Dice and
+    (:func:`labkit.measures.generalized_dice`, over all classes) beside each class's Dice and
     HD95 from ``metrics.csv``.
 
     Args:

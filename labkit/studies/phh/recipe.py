@@ -14,7 +14,6 @@ from labkit.datasets.base import Cohort
 from labkit.datasets.phh import LAYOUT, load_phh, write_phh_twin
 from labkit.evaluation import evaluate_labels
 from labkit.inference import as_predictor
-from labkit.io import Volume
 from labkit.pipeline import slice_dataset
 from labkit.studies import register
 from labkit.studies.common import single_channel_volumes
@@ -27,6 +26,7 @@ from labkit.studies.phh.steps import (
 )
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.phh import PROFILES, PHHSettings
+from labkit.volume import Volume
 
 __all__ = [
     "RECIPE",

@@ -10,10 +10,11 @@ import keras
 import numpy as np
 
 from labkit import experiments
+from labkit.checks import check_image
 from labkit.datasets.base import Cohort, load_case
 from labkit.datasets.wmh import IGNORE_LABEL, LABELS, LAYOUT, load_wmh, write_wmh_twin
 from labkit.evaluation import summarize
-from labkit.io import Volume, check_image, load_nifti, nifti_files
+from labkit.io import load_nifti, nifti_files
 from labkit.progress import progress
 from labkit.studies import register
 from labkit.studies.context import Inputs, RunContext
@@ -35,6 +36,7 @@ from labkit.studies.wmh.steps import (
     training_data,
     validation_data,
 )
+from labkit.volume import Volume
 
 __all__ = [
     "RECIPE",

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 
 from labkit.datasets.wmh import IGNORE_LABEL, LABELS
-from labkit.evaluation import dice, evaluate_labels
+from labkit.evaluation import evaluate_labels
+from labkit.measures import dice
 from labkit.studies.settings.wmh import WMHSettings
 from labkit.studies.wmh.steps import (
     preprocess,
