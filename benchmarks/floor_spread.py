@@ -235,8 +235,8 @@ def write_floors(result: dict, path: Path = FLOORS_PATH) -> dict:
         entry.update(
             where=spread["where"],
             measure=spread["measure"],
-            mean=spread["format_mean_sd"][0],
-            sd=spread["format_mean_sd"][1],
+            mean=spread["mean_sd"][0],
+            sd=spread["mean_sd"][1],
             lowest=spread["lowest"],
             runs=len(runs),
             seeds=sorted({r["seed"] for r in runs}),
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
             summary[f"{name}: {key}"] = {
                 "where": floor.where,
                 "measure": floor.measure,
-                "format_mean_sd": mean_and_sd(values),
+                "mean_sd": mean_and_sd(values),
                 "lowest": min(values),
                 "floor": bound,
                 "margin": None if bound is None else round(min(values) - bound, 4),

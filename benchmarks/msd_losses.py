@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
         "budget": msd.TWIN_BUDGET,
         "seeds": args.seeds,
         "runs": runs,
-        "format_mean_sd": {
+        "mean_sd": {
             loss: {
                 key: mean_and_sd(pooled(runs, loss, key))
                 for key in ("liver_dice", "cancer_dice", "accuracy")

@@ -49,7 +49,7 @@ def test_write_floors_keeps_each_floor_and_refuses_one_too_close(tmp_path) -> No
     path = tmp_path / "floors.json"
     path.write_text(json.dumps({"floors": {"phh: Dice": {"floor": 0.80}}}))
     runs = [{"floor": "phh", "seed": s, "threads": t, "Dice": 0.85} for s in (0, 1) for t in (1, 2)]
-    spread = {"where": "book/phh.md", "measure": "m", "format_mean_sd": [0.85, 0.0], "lowest": 0.85}
+    spread = {"where": "book/phh.md", "measure": "m", "mean_sd": [0.85, 0.0], "lowest": 0.85}
     result = {"date": "2026-12-07", "machine": "m", "runs": runs, "summary": {"phh: Dice": spread}}
     entry = floor_spread.write_floors(result, path)["floors"]["phh: Dice"]
     assert (entry["floor"], entry["lowest"], entry["runs"], entry["threads"]) == (
