@@ -15,7 +15,8 @@ from a result this script wrote before, without training.
 
 Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
 
-    python benchmarks/floor_spread.py phh ich liver wmh hippocampus brats_twin brats_real unet \\
+    python benchmarks/floor_spread.py phh ich liver spleen wmh hippocampus msd_cli brats_twin \\
+        brats_real unet \\
         [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json] [--write]
     python benchmarks/floor_spread.py --from benchmarks/results/floor_spread.json --write
 """
@@ -87,19 +88,29 @@ def _ich(data: Path, seed: int, out: Path) -> dict[str, float]:
     return {"Dice": _mean_by_label(out)}
 
 
-def _liver_data() -> Path:
-    from labkit.config import cache_dir
-    from labkit.datasets import write_msd_twin
+def _msd_twin_data(task: str, folder: str) -> Callable[[], Path]:
+    """A ``Floor.data`` that writes (or reuses) the Decathlon chapter's 20-case twin of ``task``."""
 
-    twins = cache_dir("msd_twins")
-    return write_msd_twin(twins / "Task03_Liver", "liver", n_cases=20, seed=0).root
+    def data() -> Path:
+        from labkit.config import cache_dir
+        from labkit.datasets import write_msd_twin
+
+        return write_msd_twin(cache_dir("msd_twins") / folder, task, n_cases=20, seed=0).root
+
+    return data
 
 
-def _liver(data: Path, seed: int, out: Path) -> dict[str, float]:
-    from labkit.studies import msd
+def _msd_twin(label: str) -> Callable[[Path, int, Path], dict[str, float]]:
+    """A ``Floor.run``: the Decathlon chapter's twin run (``TWIN_BUDGET``; split: seed 0's, as
+    the chapter's seed 0), scored on ``label``."""
 
-    msd.train(data, out, "quick", seed=seed, overrides={**msd.TWIN_BUDGET, "split_seed": 0})
-    return {"liver Dice": _mean_by_label(out, "liver")}
+    def run(data: Path, seed: int, out: Path) -> dict[str, float]:
+        from labkit.studies import msd
+
+        msd.train(data, out, "quick", seed=seed, overrides={**msd.TWIN_BUDGET, "split_seed": 0})
+        return {f"{label} Dice": _mean_by_label(out, label)}
+
+    return run
 
 
 def _hippocampus(data: Path, seed: int, out: Path) -> dict[str, float]:
@@ -107,6 +118,16 @@ def _hippocampus(data: Path, seed: int, out: Path) -> dict[str, float]:
     from labkit.studies import msd
 
     msd.train(data, out, "quick", seed=seed, overrides={**msd.HIPPOCAMPUS_BUDGET, "split_seed": 0})
+    return {f"{k} Dice": _mean_by_label(out, k) for k in ("Anterior", "Posterior")}
+
+
+def _msd_cli(data: Path, seed: int, out: Path) -> dict[str, float]:
+    """``tests/test_msd_real.py``'s command-line run: two epochs on the real hippocampus."""
+    from labkit_cli import main
+
+    argv = ["train", "msd", "--data", str(data), "--out", str(out), "--set", "epochs=2"]
+    if main([*argv, "--seed", str(seed), "--set", "split_seed=0"]) != 0:
+        raise SystemExit(f"labkit {' '.join(argv)} failed")
     return {f"{k} Dice": _mean_by_label(out, k) for k in ("Anterior", "Posterior")}
 
 
@@ -193,7 +214,24 @@ def _unet(data: Path, seed: int, out: Path) -> dict[str, float]:
 FLOORS = {
     "phh": Floor("book/phh.md", "held-out mean Dice, ten-patient twin", _phh_data, _phh),
     "ich": Floor("book/ich.md", "per-patient mean Dice, all fixes", _ich_data, _ich),
-    "liver": Floor("book/msd.md", "liver Dice, liver twin", _liver_data, _liver),
+    "liver": Floor(
+        "book/msd.md",
+        "liver Dice, liver twin",
+        _msd_twin_data("liver", "Task03_Liver"),
+        _msd_twin("liver"),
+    ),
+    "spleen": Floor(
+        "book/msd.md",
+        "spleen Dice, spleen twin",
+        _msd_twin_data("spleen", "Task09_Spleen"),
+        _msd_twin("spleen"),
+    ),
+    "msd_cli": Floor(
+        "tests/test_msd_real.py",
+        "held-out Dice per label, real hippocampus, two epochs, labkit train",
+        _real("Task04_Hippocampus"),
+        _msd_cli,
+    ),
     "wmh": Floor(
         "book/wmh.md", "held-out mean Dice, patch pipeline, 8-per-site twin", _wmh_data, _wmh
     ),
