@@ -26,6 +26,8 @@ class RunContext:
         cohort: What :meth:`Recipe.load` returned.
         split: Case ids per subset (``train``, ``val``, ``test``).
         config: ``config.json`` as written so far.
+        inputs: What :meth:`Recipe.inputs` returned, once it has run (the ``model`` hook reads
+            ``inputs.train_examples`` there, e.g. for a learning-rate schedule's length).
     """
 
     out: Path
@@ -35,6 +37,7 @@ class RunContext:
     cohort: Any
     split: dict[str, list[str]]
     config: dict[str, Any] = field(default_factory=dict)
+    inputs: Inputs | None = None
 
     def cases(self, subset: str) -> list[Any]:
         """The cohort's cases of one subset, in the split's order."""
@@ -54,9 +57,12 @@ class Inputs:
         train: Training data for :func:`labkit.training.fit` (a ``tf.data.Dataset`` or any
             iterable of batches Keras takes).
         val: Validation data.
-        facts: Entries for ``config.json`` (slice or volume counts).
+        facts: Entries for ``config.json`` (slice or volume counts), the run's record.
+        train_examples: Examples one training epoch draws (slices, patches or volumes), for
+            the hooks that size something by it; ``None`` where no hook needs it.
     """
 
     train: Any
     val: Any
     facts: dict[str, Any] = field(default_factory=dict)
+    train_examples: int | None = None

@@ -133,7 +133,7 @@ class Recipe(abc.ABC):
 
     @abc.abstractmethod
     def model(self, run: RunContext) -> keras.Model:
-        """The compiled network (``run.config`` holds what the inputs hook found)."""
+        """The compiled network (``run.inputs`` holds what the inputs hook returned)."""
 
     def tune(self, run: RunContext, model: keras.Model) -> dict[str, Any]:
         """Choices made on the validation cases after training, added to ``config.json``
@@ -254,7 +254,7 @@ class Recipe(abc.ABC):
             folder.write_split(split)
             check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
             run = RunContext(out, profile, settings, seed, cohort, split)
-            inputs = self.inputs(run)
+            run.inputs = inputs = self.inputs(run)
             head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
             run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
             if fold is not None:

@@ -136,7 +136,8 @@ class MSDRecipe(Recipe):
             flip_axes=settings.flip_axes,
             seed=run.seed,
         )
-        return Inputs(train, slice_dataset(x_val, y_val, settings.batch_size), facts)
+        val = slice_dataset(x_val, y_val, settings.batch_size)
+        return Inputs(train, val, facts, train_examples=len(x_train))
 
     def describe(self, run: RunContext) -> dict[str, Any]:
         ds = run.cohort
@@ -151,7 +152,7 @@ class MSDRecipe(Recipe):
         ds = run.cohort
         n_classes = max(ds.labels) + 1
         channels = len(ds.modalities) * (2 * run.settings.context + 1)
-        return compiled_model(run.settings, channels, n_classes, run.config["train_slices"])
+        return compiled_model(run.settings, channels, n_classes, run.inputs.train_examples)
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
         loaded = self.read(run.cohort, run.case(case_id))
