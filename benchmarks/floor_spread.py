@@ -18,6 +18,7 @@ Run (quick profile, 2-core CPU: phh about 1 minute a run, the others about 2)::
     python benchmarks/floor_spread.py phh ich liver spleen wmh hippocampus msd_cli brats_twin \\
         brats_real unet \\
         [--seeds 0 1 2] [--threads 1 2] [--jobs 2] [--out floor_spread.json] [--write]
+        [--pipeline neutral]  # the PyDataset pipelines on TensorFlow too, to compare
     python benchmarks/floor_spread.py --from benchmarks/results/floor_spread.json --write
 """
 
@@ -290,21 +291,29 @@ def write_floors(result: dict, path: Path = FLOORS_PATH) -> dict:
     return record
 
 
-def _one(name: str, seed: int, threads: int) -> None:
-    """Child process: set the thread counts, run one training, print its values as JSON."""
+def _one(name: str, seed: int, threads: int, pipeline: str) -> None:
+    """Child process: set the thread counts (and, with ``pipeline="neutral"``, the
+    backend-neutral ``PyDataset`` pipelines on TensorFlow too), run one training, print its
+    values as JSON."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if pipeline == "neutral":  # every module that asks which pipeline to build
+        from labkit import augment, batches
+        from labkit import pipeline as pipelines
+
+        for module in (augment, batches, pipelines):
+            module.use_tf_data = lambda: False
     floor = FLOORS[name]
     with tempfile.TemporaryDirectory() as tmp:
         values = floor.run(floor.data(), seed, Path(tmp) / "run")
     print("RESULT " + json.dumps(values), flush=True)
 
 
-def _spawn(name: str, seed: int, threads: int) -> dict:
+def _spawn(name: str, seed: int, threads: int, pipeline: str) -> dict:
     command = [sys.executable, __file__, "--one", name, "--seed", str(seed)]
-    command += ["--threads", str(threads)]
+    command += ["--threads", str(threads), "--pipeline", pipeline]
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
@@ -324,12 +333,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", help="also write the results to this JSON file")
     parser.add_argument("--write", action="store_true", help=f"record the spread in {FLOORS_FILE}")
     parser.add_argument("--from", dest="source", help="a result written before, instead of runs")
+    parser.add_argument(
+        "--pipeline",
+        choices=("default", "neutral"),
+        default="default",
+        help="neutral: the PyDataset pipelines on TensorFlow too (a comparison; never --write)",
+    )
     parser.add_argument("--one", choices=sorted(FLOORS), help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        _one(args.one, args.seed, args.threads[0])
+        _one(args.one, args.seed, args.threads[0], args.pipeline)
         return {}
+    if args.write and args.pipeline != "default":
+        parser.error("--write records the chapters' own pipeline; drop --pipeline neutral")
     if args.source:
         result = json.loads(Path(args.source).read_text())
         if args.write:
@@ -341,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
         FLOORS[name].data()
     jobs = [(f, s, t) for f in args.floors for s in args.seeds for t in args.threads]
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda job: _spawn(*job), jobs))
+        rows = list(pool.map(lambda job: _spawn(*job, args.pipeline), jobs))
     summary = {}
     bounds = floors()
     for name in args.floors:
@@ -366,6 +383,7 @@ def main(argv: list[str] | None = None) -> dict:
         "labkit": labkit.__version__,
         "seeds": args.seeds,
         "threads": args.threads,
+        "pipeline": args.pipeline,
         "runs": rows,
         "summary": summary,
     }
