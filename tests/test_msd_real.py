@@ -19,7 +19,6 @@ from labkit.floors import check_floor
 from labkit_cli import main
 
 
-
 @pytest.mark.shared_data
 def test_cli_on_real_hippocampus(hippocampus_root, tmp_path):
     run, pred, images = tmp_path / "run", tmp_path / "pred", tmp_path / "test_images"
