@@ -23,6 +23,12 @@ from typing import Any
 __all__ = ["Layout"]
 
 
+def _shared_folder(template: str) -> str:
+    """A path template's first folder when it holds no field (``"images"``), else ``""``."""
+    first = PurePosixPath(template).parts[0]
+    return "" if "{" in first else first
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where one dataset keeps its files.
@@ -76,14 +82,12 @@ class Layout:
     @property
     def image_dir(self) -> str:
         """The images' sub-folder where all images share one (``"images"``), else ``""``."""
-        first = PurePosixPath(self.image).parts[0]
-        return "" if "{" in first else first
+        return _shared_folder(self.image)
 
     @property
     def label_dir(self) -> str:
         """The label maps' sub-folder where all share one (``"masks"``), else ``""``."""
-        first = PurePosixPath(self.label).parts[0]
-        return "" if "{" in first else first
+        return _shared_folder(self.label)
 
     def describe(self) -> str:
         """The layout in words with its paths, for messages."""

@@ -96,8 +96,9 @@ def load_wmh(root: str | Path, modalities: Sequence[str] = ("FLAIR",)) -> Cohort
     cases = []
     for flair in flairs:
         parts = flair.parent.parent.relative_to(root).parts
-        where = {"site": "/".join(parts[:-1]) or ".", "subject": parts[-1]}
-        site = "/".join(parts[:-1]) or root.name
+        between = "/".join(parts[:-1])  # "" when root is one site's folder
+        where = {"site": between or ".", "subject": parts[-1]}
+        site = between or root.name
         images = tuple(LAYOUT.image_file(root, **where, modality=m) for m in modalities)
         if missing := [str(p) for p in images if not p.is_file()]:
             raise DatasetLayoutError(

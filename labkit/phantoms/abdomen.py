@@ -137,12 +137,10 @@ def abdomen_case(task: str, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     """One case of an MSD abdominal twin task: CT ``(128, 128, 40)`` in HU (int16, 2.5 x 2.5 x
     5 mm), its label map and affine. ``task`` ``"liver"``: 1 liver, 2 tumour (one to six
     tumours); ``"spleen"``: 1 spleen."""
-    if task not in ("liver", "spleen"):
+    tasks = {"liver": ((1, 6), ("liver", "tumour")), "spleen": ((0, 2), ("spleen",))}
+    if task not in tasks:
         raise ValueError(f"task must be 'liver' or 'spleen'; got {task!r}.")
-    tumours = (1, 6) if task == "liver" else (0, 2)
+    tumours, structures = tasks[task]
     ph = abdominal_ct(rng, shape=(128, 128, 40), spacing=(2.5, 2.5, 5.0), tumours=tumours)
-    if task == "liver":
-        label = ph.masks["liver"].astype(np.uint8) + ph.masks["tumour"].astype(np.uint8)
-    else:
-        label = ph.masks["spleen"].astype(np.uint8)
+    label = np.sum([ph.masks[s] for s in structures], axis=0, dtype=np.uint8)  # a tumour: 1 + 1
     return np.round(ph.image).astype(np.int16), label, ph.affine
