@@ -10,6 +10,7 @@ models) stands apart: any module may read ``labkit.__version__``.
 """
 
 import ast
+import functools
 import json
 from pathlib import Path
 
@@ -129,6 +130,7 @@ def test_the_package_never_imports_the_command_lines_front_door():
     assert not back, f"modules of labkit import labkit_cli: {back}"
 
 
+@functools.cache
 def _defined(path: Path, modules: bool = False) -> set[str]:
     """Names a module defines at its top level (functions, classes, assignments), and with
     ``modules`` the modules it imports whole (``import time``, which a test may patch)."""
@@ -153,6 +155,7 @@ def _module_file(name: str) -> Path | None:
 
 
 def _no_magic(line: str) -> str:
+    """An IPython magic line (``%pip``, ``!ls``) as ``pass`` at its indentation."""
     stripped = line.lstrip()
     return line[: len(line) - len(stripped)] + "pass" if stripped.startswith(("%", "!")) else line
 
@@ -170,11 +173,7 @@ def _sources() -> list[tuple[str, str]]:
         cells = json.loads(notebook.read_text())["cells"]
         code = [c["source"] for c in cells if c["cell_type"] == "code"]
         lines = ["".join(s) if isinstance(s, list) else s for s in code]
-        text = (
-            "\n".join(  # an IPython magic (``%pip``, ``!ls``) read as a statement that does nothing
-                _no_magic(line) for cell in lines for line in cell.splitlines()
-            )
-        )
+        text = "\n".join(_no_magic(line) for cell in lines for line in cell.splitlines())
         found.append((str(notebook.relative_to(repo)), text))
     return found
 

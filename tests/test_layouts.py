@@ -57,7 +57,7 @@ def test_a_twin_is_written_read_found_and_scored_as_its_layout_declares(tmp_path
     for case in labelled:  # a perfect prediction of every case
         shutil.copy(case.label, pred / f"{case.case_id}.nii.gz")
     rows, summary = evaluate_folders(pred, root, tmp_path / "m.csv")
-    assert {r["label"] for r in summary} >= names
+    assert {r["label"] for r in summary} == names
     assert {r["case"] for r in rows} == {c.case_id for c in labelled}
     scored = [r["dice"] for r in rows if not np.isnan(r["dice"])]
     assert scored and all(d == 1.0 for d in scored)
