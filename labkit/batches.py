@@ -21,7 +21,14 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["EpochBatches", "array_batches", "flip_arrays", "one_epoch", "use_tf_data"]
+__all__ = [
+    "EpochBatches",
+    "array_batches",
+    "first_batches",
+    "flip_arrays",
+    "one_epoch",
+    "use_tf_data",
+]
 
 #: A function of the epoch (0, 1, ...) giving that epoch's ``(x, y)`` arrays, in batch order.
 Draw = Callable[[int], tuple[np.ndarray, np.ndarray]]
@@ -40,6 +47,7 @@ class EpochBatches(keras.utils.PyDataset):
             every epoch.
         size: ``n``, the examples of an epoch.
         batch_size: Examples per batch (the last batch of an epoch may be smaller).
+        max_batches: Batches handed out per epoch (0: all; see :func:`first_batches`).
 
     Epochs are counted as Keras begins them: on JAX and PyTorch, ``fit`` begins one more, first,
     to build the model from a batch, so training there starts at draw 1. A resumed run counts
@@ -48,7 +56,7 @@ class EpochBatches(keras.utils.PyDataset):
     already orders an epoch, and Keras would otherwise shuffle the batches again.
     """
 
-    def __init__(self, draw: Draw, size: int, batch_size: int) -> None:
+    def __init__(self, draw: Draw, size: int, batch_size: int, max_batches: int = 0) -> None:
         super().__init__()
         if size < 1 or batch_size < 1:
             raise ValueError(
@@ -56,12 +64,18 @@ class EpochBatches(keras.utils.PyDataset):
                 f"{size} examples and batch size {batch_size}."
             )
         self._draw, self._size, self._batch = draw, int(size), int(batch_size)
+        self._max = int(max_batches)
         self._epoch = -1  # on_epoch_begin makes it 0
         self._drawn: tuple[int, tuple[np.ndarray, np.ndarray]] | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return -(-self._size // self._batch)
+        full = -(-self._size // self._batch)
+        return min(full, self._max) if self._max > 0 else full
+
+    def first(self, n: int) -> EpochBatches:
+        """The same epochs, only their first ``n`` batches (a new object; 0: all)."""
+        return EpochBatches(self._draw, self._size, self._batch, max_batches=n)
 
     @property
     def epoch(self) -> int:
@@ -134,6 +148,29 @@ def array_batches(
         )
 
     return EpochBatches(draw, len(x), batch_size)
+
+
+def first_batches(dataset: Any, n: int) -> Any:
+    """Only the first ``n`` batches of every epoch of a pipeline's dataset (0: all of them).
+
+    The ``steps_per_epoch`` setting of every study (:class:`labkit.studies.settings.
+    TrainSettings`) bounds a run with it, to prove that a profile runs end to end without
+    training it.
+
+    Args:
+        dataset: A ``tf.data`` dataset of batches or an :class:`EpochBatches`.
+        n: Batches per epoch; 0 leaves the dataset as it is.
+
+    Raises:
+        ValueError: If ``n`` is negative.
+    """
+    if n < 0:
+        raise ValueError(f"first_batches needs n >= 0 batches (0: all); got {n}.")
+    if n == 0:
+        return dataset
+    if isinstance(dataset, EpochBatches):
+        return dataset.first(n)
+    return dataset.take(n)
 
 
 def one_epoch(dataset: Any) -> list[tuple[np.ndarray, np.ndarray]]:

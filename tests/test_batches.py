@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from labkit.batches import EpochBatches, array_batches, flip_arrays, one_epoch
+from labkit.batches import EpochBatches, array_batches, first_batches, flip_arrays, one_epoch
+from labkit.pipeline import slice_dataset
 
 pytestmark = pytest.mark.backends
 
@@ -83,3 +84,25 @@ def test_keras_trains_on_epoch_batches_and_asks_one_draw_per_epoch():
     built = 0 if keras.backend.backend() == "tensorflow" else 1
     assert asked == list(range(3 + built))
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+@pytest.mark.backends
+def test_first_batches_hands_out_only_the_first_n_of_every_epoch():
+    x, y = np.arange(10, dtype="float32")[:, None], np.arange(10)[:, None]
+    batches = array_batches(x, y, batch_size=3, shuffle=True, seed=1)
+    two = first_batches(batches, 2)
+    assert len(batches) == 4 and len(two) == 2
+    assert first_batches(batches, 0) is batches and len(first_batches(batches, 9)) == 4
+    for _ in range(2):  # the same draws as the whole epoch's first two batches
+        whole, head = one_epoch(batches), one_epoch(two)
+        assert len(head) == 2
+        for (a, _), (b, _) in zip(whole[:2], head, strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="needs n >= 0 batches"):
+        first_batches(batches, -1)
+
+
+def test_first_batches_takes_from_a_tf_data_dataset():
+    x, y = np.zeros((10, 2, 2, 1), "float32"), np.zeros((10, 2, 2, 1), "int32")
+    dataset = slice_dataset(x, y, batch_size=4)
+    assert len(one_epoch(dataset)) == 3 and len(one_epoch(first_batches(dataset, 2))) == 2

@@ -7,11 +7,12 @@ far); :class:`Inputs` is what a study's ``inputs`` hook returns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Inputs", "RunContext"]
+__all__ = ["Inputs", "RunContext", "bounded_split"]
 
 
 @dataclass
@@ -66,3 +67,16 @@ class Inputs:
     val: Any
     facts: dict[str, Any] = field(default_factory=dict)
     train_examples: int | None = None
+
+
+def bounded_split(split: Mapping[str, list[str]], settings: Any) -> dict[str, list[str]]:
+    """The split a run's hooks see: the test cases cut to the settings' first
+    ``max_test_cases`` (0: all), the other subsets whole (``split.json`` keeps the whole split).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> bounded_split({"train": ["a"], "test": ["b", "c"]}, SimpleNamespace(max_test_cases=1))
+        {'train': ['a'], 'test': ['b']}
+    """
+    n = getattr(settings, "max_test_cases", 0)
+    return {k: list(v[:n] if k == "test" and n > 0 else v) for k, v in split.items()}

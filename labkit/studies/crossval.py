@@ -14,7 +14,7 @@ from typing import Any
 from labkit.ensemble import Averaged
 from labkit.lock import hold
 from labkit.runfolder import RunFolder
-from labkit.studies.context import RunContext
+from labkit.studies.context import RunContext, bounded_split
 from labkit.studies.heldout import choose_components, write_held_out
 
 __all__ = ["train_folds"]
@@ -74,7 +74,7 @@ def train_folds(
         cohort = recipe.load(Path(data), settings)
         pooled = sorted(i for sp in splits for i in sp["val"])
         split = {"train": pooled, "val": [], "test": splits[0]["test"]}
-        run = RunContext(out, profile, settings, seed, cohort, split)
+        run = RunContext(out, profile, settings, seed, cohort, bounded_split(split, settings))
         run.config = {**recipe.combine(configs), "folds": folds}
         if settings.largest_component == "auto":
             pairs = [(m, sp["val"]) for m, sp in zip(models, splits, strict=True)]

@@ -53,6 +53,7 @@ from typing import Any, ClassVar
 
 import keras
 
+from labkit.batches import first_batches
 from labkit.callbacks import EpochLine
 from labkit.datasets.base import LoadedCase, check_held_out, load_case
 from labkit.hardware import placement, precision
@@ -61,7 +62,7 @@ from labkit.postprocessing import apply_choice
 from labkit.runfolder import RunFolder
 from labkit.splits import fold_split, split_ids
 from labkit.studies.common import case_orientation
-from labkit.studies.context import Inputs, RunContext
+from labkit.studies.context import Inputs, RunContext, bounded_split
 from labkit.studies.heldout import choose_components, write_held_out
 from labkit.studies.settings import profile_settings, split_seed
 from labkit.studies.trained import TrainedRun
@@ -253,7 +254,7 @@ class Recipe(abc.ABC):
                 split = fold_split(split, *fold, seed=split_seed(settings, seed))
             folder.write_split(split)
             check_held_out(cohort.cases, split["test"], lambda case: self.read(cohort, case))
-            run = RunContext(out, profile, settings, seed, cohort, split)
+            run = RunContext(out, profile, settings, seed, cohort, bounded_split(split, settings))
             run.inputs = inputs = self.inputs(run)
             head = {"study": self.name, "profile": profile, "settings": asdict(settings)}
             run.config = {**head, **self.describe(run), "seed": seed, **inputs.facts}
@@ -265,8 +266,8 @@ class Recipe(abc.ABC):
             ):
                 result = fit(
                     lambda: self.model(run),
-                    inputs.train,
-                    inputs.val,
+                    first_batches(inputs.train, settings.steps_per_epoch),
+                    first_batches(inputs.val, settings.steps_per_epoch),
                     settings.epochs,
                     out,
                     strategy=strategy,

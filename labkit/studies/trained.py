@@ -19,7 +19,7 @@ import numpy as np
 from labkit.ensemble import Averaged
 from labkit.runfolder import RunFolder
 from labkit.studies.common import in_frame, save_in_source
-from labkit.studies.context import RunContext
+from labkit.studies.context import RunContext, bounded_split
 from labkit.studies.heldout import write_held_out
 from labkit.volume import Volume
 
@@ -145,7 +145,7 @@ class TrainedRun:
         split = self.folder.split()
         if "folds" in split:  # a cross-validation: every fold's validation cases trained others
             split = {"train": sorted(i for f in split["folds"] for i in f["val"]), **split}
-        split = {"train": [], "val": [], **split}
+        split = bounded_split({"train": [], "val": [], **split}, self.settings)
         profile, seed = self.config["profile"], self.config["seed"]
         run = RunContext(out, profile, self.settings, seed, cohort, split, self.config)
         out.mkdir(parents=True, exist_ok=True)

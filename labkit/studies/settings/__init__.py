@@ -73,6 +73,12 @@ class TrainSettings(RunSettings):
             the batch axis), the only ones test-time augmentation may mirror (empty: no flips).
         split_seed: Seed of the split (-1: the run's seed), so that runs with other seeds can
             test the same cases.
+        steps_per_epoch: Batches of each training (and validation) epoch (0: the whole
+            epoch). A bound for proving a profile runs, not for training: ``--profile full --set
+            epochs=1 --set steps_per_epoch=2`` builds the full network at its real input size
+            and trains two steps.
+        max_test_cases: Test cases predicted and scored after training (0: all of the split's,
+            in its order); ``split.json`` still lists them all.
     """
 
     epochs: int
@@ -83,6 +89,8 @@ class TrainSettings(RunSettings):
     loss: str
     flip_axes: tuple[int, ...] = ()
     split_seed: int = -1
+    steps_per_epoch: int = 0
+    max_test_cases: int = 0
 
 
 P = TypeVar("P")
@@ -141,6 +149,9 @@ def profile_settings(
 #: Settings that must be at least 1 whichever study has them.
 _AT_LEAST_ONE = ("epochs", "batch_size", "filters", "depth", "patches_per_volume")
 
+#: Settings where 0 means "no bound" and a negative value means nothing.
+_AT_LEAST_ZERO = ("steps_per_epoch", "max_test_cases")
+
 
 def _checked(study: str, name: str, value: Any, hint: Any, current: Any) -> Any:
     """``value`` as the setting ``name`` of type ``hint`` holds it, or a clear ValueError.
@@ -170,6 +181,8 @@ def _checked(study: str, name: str, value: Any, hint: Any, current: Any) -> Any:
         value = int(value)
         if name in _AT_LEAST_ONE and value < 1:
             raise fail("at least 1")
+        if name in _AT_LEAST_ZERO and value < 0:
+            raise fail("0 (no bound) or more")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
