@@ -13,16 +13,19 @@ from labkit.augment import augmented_dataset, slice_augmentation
 from labkit.datasets.base import Cohort
 from labkit.datasets.phh import LAYOUT, load_phh, write_phh_twin
 from labkit.evaluation import evaluate_labels
-from labkit.inference import as_predictor
 from labkit.pipeline import slice_dataset
+from labkit.postprocessing import apply_choice
 from labkit.studies import register
 from labkit.studies.common import single_channel_volumes
 from labkit.studies.context import Inputs, RunContext
 from labkit.studies.phh.steps import (
     LABELS,
     build_model,
+    csf_probability,
     predict_volume,
     prepare,
+    preprocess,
+    to_source,
 )
 from labkit.studies.recipe import Recipe
 from labkit.studies.settings.phh import PROFILES, PHHSettings
@@ -71,29 +74,33 @@ class PHHRecipe(Recipe):
         return build_model(run.settings)
 
     def score(self, run: RunContext, model: keras.Model, case_id: str) -> list[dict[str, Any]]:
+        """The case's metrics, and the study's own measure on its preprocessed slices
+        (``slice_accuracy``: pixels where the probability above 0.5 matches the mask, as Keras's
+        ``BinaryAccuracy``; ``slice_accuracy_no_csf``: the same for a model that predicts no CSF
+        at all), from one prediction of its slices."""
         loaded = self.read(run.cohort, run.case(case_id))
-        pred = self.label_map(model, loaded.image, run.settings, run.config)
-        return evaluate_labels(pred, loaded.label.array, LABELS, loaded.image.spacing, case=case_id)
+        image = loaded.image.array.reshape(*loaded.image.shape[:3], 1)
+        pre, mask, records = preprocess(image, run.settings, loaded.label.array)
+        probs = csf_probability(model, pre, run.settings)
+        pred = apply_choice(to_source(probs, records), run.config)
+        rows = evaluate_labels(pred, loaded.label.array, LABELS, loaded.image.spacing, case=case_id)
+        csf = mask > 0.5
+        accuracy = {
+            "slice_accuracy": float(np.mean((probs > 0.5) == csf)),
+            "slice_accuracy_no_csf": float(1.0 - np.mean(csf)),
+        }
+        return [{**row, **accuracy} for row in rows]
 
     def report(
         self, run: RunContext, model: keras.Model, rows: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """The study's own measure: pixel accuracy over the test patients' preprocessed slices
-        (probability above 0.5, as Keras's ``BinaryAccuracy``), beside the accuracy of a model
-        that predicts no CSF at all."""
-        x_test, y_test = prepare(run.cases("test"), run.settings, "test slices")
-        predict, size = as_predictor(model), run.settings.batch_size
-        correct = sum(
-            int(
-                np.count_nonzero(
-                    (predict(x_test[i : i + size]) > 0.5) == (y_test[i : i + size] > 0.5)
-                )
-            )
-            for i in range(0, len(x_test), size)
-        )
+        """The study's own measure over all test slices: every case is a cube of ``size``
+        slices, so the pooled pixel accuracy is the mean of the cases' (:meth:`score`)."""
         return {
-            "test_slice_accuracy": correct / y_test.size,
-            "test_slice_accuracy_no_csf": float(1.0 - y_test.mean()),
+            "test_slice_accuracy": float(np.mean([r["slice_accuracy"] for r in rows])),
+            "test_slice_accuracy_no_csf": float(
+                np.mean([r["slice_accuracy_no_csf"] for r in rows])
+            ),
         }
 
     def images(self, input_dir: Path, config: Mapping[str, Any]) -> Iterator[tuple[str, Volume]]:
