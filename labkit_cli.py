@@ -81,6 +81,10 @@ examples:
   labkit download Task09_Spleen --root data/
 
 Needs internet; every archive is checked against its published MD5.""",
+    "settings": """\
+examples:
+  labkit settings phh                         # the full profile: value, source, note
+  labkit settings msd --profile quick --set epochs=4""",
 }
 
 
@@ -220,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "download", "download a real Decathlon task (needs internet)")
     p.add_argument("task", help="e.g. Task04_Hippocampus, hippocampus or 4")
     p.add_argument("--root", help="folder to extract into (default: LABKIT_DATA_ROOT or the cache)")
+
+    p = _sub(sub, "settings", "print a study's settings and where each value comes from")
+    p.add_argument("study", choices=list(STUDIES))
+    p.add_argument("--profile", choices=("quick", "full"), default="full")
+    p.add_argument(
+        "--set", type=parse_setting, action="append", metavar="KEY=VALUE", help="as for train"
+    )
     return parser
 
 

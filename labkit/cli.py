@@ -9,6 +9,7 @@
     labkit evaluate --pred DIR --ref DIR --out FILE.csv [--labels L ...] [--lesions]
                     [--nsd-tolerance MM]
     labkit download TASK [--root DIR]
+    labkit settings STUDY [--profile quick|full] [--set KEY=VALUE ...]
 
 The parser lives in the top-level module :mod:`labkit_cli` (``labkit --help`` answers without
 importing Keras; ``labkit_cli.main`` is the entry point); :func:`run` runs a command it parsed,
@@ -133,6 +134,17 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings(args: argparse.Namespace) -> int:
+    from labkit.studies.settings.provenance import settings_table
+
+    rows = settings_table(args.study, args.profile, dict(args.set or []))
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in ("setting", "value", "source")}
+    print(f"{args.study} {args.profile}: study = the write-up gives it; ours = the course chose it")
+    for row in [{k: k for k in (*widths, "note")}, *rows]:
+        print("  ".join(row[k].ljust(w) for k, w in widths.items()) + "  " + row["note"])
+    return 0
+
+
 #: Command name to the function that runs it.
 COMMANDS = {
     "synth": _synth,
@@ -140,6 +152,7 @@ COMMANDS = {
     "predict": _predict,
     "evaluate": _evaluate,
     "download": _download,
+    "settings": _settings,
 }
 
 

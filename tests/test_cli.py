@@ -204,6 +204,8 @@ def test_train_set_refuses_unknown_or_malformed_settings(tmp_path, capsys):
         ("batch_size=-4", "the msd setting batch_size must be at least 1; got -4"),
         ("learning_rate=fast", "the msd setting learning_rate must be a number; got 'fast'"),
         ("flip_axes=0", "the msd setting flip_axes must be a list; got 0"),
+        ("steps_per_epoch=-2", "steps_per_epoch must be 0 (no bound) or more; got -2"),
+        ("max_test_cases=1.5", "the msd setting max_test_cases must be a whole number; got 1.5"),
     ]:
         assert main([*train, "--set", setting]) == 1, setting
         err = capsys.readouterr().err
@@ -320,3 +322,16 @@ def test_evaluate_nsd_tolerance_reaches_the_metric(tmp_path):
     tight = read_metrics_csv(out)[0]["nsd"]
     assert main([*evaluate, "--nsd-tolerance", "2"]) == 0
     assert tight < 1.0 and read_metrics_csv(out)[0]["nsd"] == 1.0  # 2 mm covers every offset
+
+
+def test_settings_prints_each_value_and_where_it_comes_from(capsys):
+    assert labkit_cli.main(["settings", "phh"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split()[1:3] for line in out[2:]}
+    assert rows["learning_rate"] == ["0.0001", "study"]  # "a learning rate of 0.0001"
+    assert rows["filters"] == ["64", "ours"]  # not in the write-up
+    assert labkit_cli.main(["settings", "msd", "--profile", "quick", "--set", "epochs=4"]) == 0
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["epochs"] == ["4", "--set"] and rows["batch_size"] == ["32", "ours"]
+    assert labkit_cli.main(["settings", "wmh", "--set", "epoch=4"]) == 1
+    assert "unknown wmh setting(s) ['epoch']" in capsys.readouterr().err

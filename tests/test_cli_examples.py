@@ -29,7 +29,7 @@ def _examples() -> list[list[str]]:
                 argv = shlex.split(line.split("#")[0])[1:]
                 if argv not in lines:
                     lines.append(argv)
-    order = ["synth", "train", "predict", "evaluate", "download"]
+    order = ["synth", "train", "predict", "evaluate", "download", "settings"]
     return sorted(lines, key=lambda argv: order.index(argv[0]))
 
 

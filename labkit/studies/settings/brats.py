@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.studies.settings import TrainSettings
+from labkit.studies.settings.provenance import ours, study
 
-__all__ = ["PROFILES", "BraTSSettings"]
+__all__ = ["PROFILES", "QUICK_SOURCES", "SOURCES", "BraTSSettings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,4 +84,38 @@ PROFILES = {
         spacing=(1.0, 1.0, 1.0),
         patches_per_epoch=800,
     ),
+}
+
+#: Where each value comes from (:mod:`labkit.studies.settings.provenance`), in every profile.
+SOURCES = {
+    "patch": ours("the study trained on 'randomly extracted sub-volumes'; the size is not given"),
+    "epochs": study("trained for over 100 epochs"),
+    "batch_size": study("Batch Size: 8"),
+    "learning_rate": ours("not given ('Specify your initial learning rate')"),
+    "filters": ours("not given"),
+    "depth": ours("not given"),
+    "loss": study("Soft Dice Loss (ours also counts the background: see the docstring)"),
+    "spacing": ours("not given; 1 mm, the Decathlon's own grid"),
+    "patches_per_epoch": ours("not given"),
+    "foreground": ours("not given; half the patches on tumour, as nnU-Net oversamples"),
+    "modalities": study("multi-modal MRI (every modality the data has)"),
+    "overlap": ours("not given; half-window overlap"),
+    "blend": ours("not given; Gaussian blending as nnU-Net"),
+    "fractions": ours("not given"),
+    "holdout": ours("0: the fractions split the cohort"),
+    "test_cases": ours("none named"),
+    "batch_norm_momentum": ours("not given; 0.9 for runs of a few hundred steps"),
+    "convention": ours("'': the layout's own label convention"),
+}
+
+#: Where the ``quick`` values that differ from ``full``'s come from: a CPU's ten minutes.
+QUICK_SOURCES = {
+    "patch": ours("32x32x32: an eighth of the voxels, for a CPU"),
+    "epochs": ours("10: fits the CPU budget; the chapter checks it learns"),
+    "batch_size": ours("4 small patches"),
+    "learning_rate": ours("3e-3: a few hundred CPU steps"),
+    "filters": ours("8: half the width, for a CPU"),
+    "depth": ours("3: a 32-voxel patch pooled three times is 4 voxels across"),
+    "spacing": ours("2 mm: an eighth of the voxels"),
+    "patches_per_epoch": ours("80: fits the CPU budget"),
 }

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.studies.settings import TrainSettings
+from labkit.studies.settings.provenance import ours, study
 
-__all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "ICHSettings"]
+__all__ = ["ALL_TOGETHER", "FIXES", "PROFILES", "QUICK_SOURCES", "SOURCES", "ICHSettings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,4 +93,37 @@ PROFILES = {
         filters=64,
         depth=4,
     ),
+}
+
+#: Where each value comes from (:mod:`labkit.studies.settings.provenance`), in every profile.
+SOURCES = {
+    "size": ours("the study kept the CT's 512x512; we resize the brain's box to 512"),
+    "epochs": ours("not given"),
+    "batch_size": ours("not given"),
+    "learning_rate": ours("not given (the optimiser is: 'Adam')"),
+    "filters": ours("not given; 64 as in the original U-Net (Ronneberger et al. 2015)"),
+    "depth": ours("not given; four poolings as in the original U-Net"),
+    "loss": study("the binary cross-entropy loss function was used"),
+    "batch_norm_momentum": ours("not given (nor is batch normalisation); Keras's default"),
+    "window": ours("the study adjusted brain intensity after removing the skull; 0-100 HU"),
+    "normalisation": ours("'fixed': one window for all (the study's proposal is per patient)"),
+    "reference_hu": ours("the median brain HU of the twins and of typical CT"),
+    "min_lesion_mm2": ours("the study kept 'images with significant lesions'; 40 mm2"),
+    "lesion_free": study("training images with significant lesions only (0 lesion-free)"),
+    "context": study("converted into 2D slices for input (2D, no neighbours)"),
+    "min_component_ml": ours("off: the study's proposal, tried in the chapter"),
+    "opening": ours("off: the study's proposal, tried in the chapter"),
+    "nsd_tolerance_mm": ours("2 mm, about one CT slice"),
+    "fractions": ours("the study: 78 training and 17 test patients; ours adds validation"),
+}
+
+#: Where the ``quick`` values that differ from ``full``'s come from: a CPU's ten minutes.
+QUICK_SOURCES = {
+    "size": ours("80: a CPU trains 40 times fewer pixels than at 512"),
+    "epochs": ours("20: fits the CPU budget; the chapter checks it learns"),
+    "batch_size": ours("16 small slices"),
+    "learning_rate": ours("2e-3: a few hundred CPU steps"),
+    "filters": ours("16: a quarter of the width, for a CPU"),
+    "depth": ours("3: an 80-pixel slice pooled three times is 10 pixels across"),
+    "batch_norm_momentum": ours("0.9: a few hundred steps leave 0.99's statistics stale"),
 }

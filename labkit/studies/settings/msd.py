@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.studies.settings import TrainSettings
+from labkit.studies.settings.provenance import ours, study
 
-__all__ = ["PROFILES", "MSDSettings"]
+__all__ = ["PROFILES", "QUICK_SOURCES", "SOURCES", "MSDSettings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,4 +42,31 @@ PROFILES = {
     "full": MSDSettings(
         precision="mixed_float16", epochs=20, batch_size=5, learning_rate=1e-4, filters=32, depth=4
     ),
+}
+
+#: Where each value comes from (:mod:`labkit.studies.settings.provenance`), in every profile.
+SOURCES = {
+    "epochs": study("Epochs: 20"),
+    "batch_size": study("Batch size: 5 (due to lack of memory)"),
+    "learning_rate": ours("'a very low learning rate'; the value is in an image: 1e-4 a guess"),
+    "filters": ours("not given in the text; 32"),
+    "depth": ours("not given in the text; four poolings"),
+    "loss": study("Generalized Dice Loss as Loss Function"),
+    "val_fraction": study("Validation split: 20%"),
+    "test_fraction": ours("the study tested on the Decathlon's unlabelled test images; 20%"),
+    "max_size": ours("256: 512-pixel CT slices halved, to fit a GPU's memory"),
+    "schedule": ours("constant: the study names no schedule"),
+    "batch_norm_momentum": ours("not given; Keras's default"),
+    "normalisation": study("data normalization ... to match the range of values of the masks"),
+    "context": study("2D slices (no neighbours)"),
+}
+
+#: Where the ``quick`` values that differ from ``full``'s come from: a CPU's ten minutes.
+QUICK_SOURCES = {
+    "epochs": ours("12 epochs with a cosine decay: fits the CPU budget"),
+    "batch_size": ours("32: fewer, larger steps on a CPU"),
+    "learning_rate": ours("2e-3: a few hundred CPU steps"),
+    "filters": ours("16: half the width, for a CPU"),
+    "schedule": ours("cosine: decays to 0 over the short run"),
+    "batch_norm_momentum": ours("0.9: a 20-case twin gives ~200 steps; 0.99 left val Dice at 0"),
 }

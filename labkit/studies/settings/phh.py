@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labkit.studies.settings import TrainSettings
+from labkit.studies.settings.provenance import ours, study
 
-__all__ = ["PROFILES", "PHHSettings"]
+__all__ = ["PROFILES", "QUICK_SOURCES", "SOURCES", "PHHSettings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,4 +61,32 @@ PROFILES = {
         filters=64,
         depth=4,
     ),
+}
+
+#: Where each value comes from (:mod:`labkit.studies.settings.provenance`), in every profile.
+SOURCES = {
+    "size": study("resize the images and masks ... (256, 256, 256)"),
+    "epochs": study("the training process commenced, involving 25 epochs"),
+    "batch_size": ours("not given"),
+    "learning_rate": study("Adam optimizer with a learning rate of 0.0001"),
+    "filters": ours("not given; 64 as in the original U-Net (Ronneberger et al. 2015)"),
+    "depth": ours("not given; four poolings as in the original U-Net"),
+    "loss": study("binary cross-entropy as the loss function"),
+    "batch_norm_momentum": ours("not given (nor is batch normalisation); Keras's default"),
+    "context": study("cutting the images and masks along the axial slice (2D input)"),
+    "noise_std": ours("the study adds noise ('variations such as noise'); the range is ours"),
+    "rotate_degrees": ours("the study rotates ('head rotation'); the range is ours"),
+    "augment_prob": ours("not given"),
+    "head_margin": ours("the study cropped each head by hand in 3D Slicer; ours is automatic"),
+    "fractions": study("7 photos for training, 1 photo for validation, and 2 photos for testing"),
+}
+
+#: Where the ``quick`` values that differ from ``full``'s come from: a CPU's ten minutes.
+QUICK_SOURCES = {
+    "size": ours("64: a CPU trains 16 times fewer pixels in minutes"),
+    "epochs": ours("10: fits the CPU budget; the chapter checks it learns"),
+    "learning_rate": ours("2e-3: a few hundred CPU steps need a larger step than 1e-4"),
+    "filters": ours("16: a quarter of the width, for a CPU"),
+    "depth": ours("3: a 64-pixel slice pooled three times is 8 pixels across"),
+    "batch_norm_momentum": ours("0.9: ~400 steps leave 0.99's statistics stale"),
 }

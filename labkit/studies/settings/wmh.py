@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.studies.settings import TrainSettings
+from labkit.studies.settings.provenance import ours, study
 
-__all__ = ["PROFILES", "WMHSettings"]
+__all__ = ["PROFILES", "QUICK_SOURCES", "SOURCES", "WMHSettings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,4 +90,36 @@ PROFILES = {
         learning_rate=1e-4,
         filters=32,
     ),
+}
+
+#: Where each value comes from (:mod:`labkit.studies.settings.provenance`), in every profile.
+SOURCES = {
+    "shape": study("resized to samples of 128x128x16x1"),
+    "epochs": ours("not given; 60 epochs of 240 augmented volumes"),
+    "batch_size": ours("not given"),
+    "learning_rate": ours("not given (nor the optimiser); Adam at 1e-4"),
+    "filters": ours("not given"),
+    "depth": ours("not given; three poolings halve 16 slices to 2"),
+    "loss": ours("not given; batch Dice (per-volume soft Dice collapsed: benchmarks/README.md)"),
+    "kernel": study("2D kernels (3x3x1)"),
+    "copies": study("image augmentation by affine transformation ... 240 (60 x 4) volumes"),
+    "rotate_degrees": ours("the study's affine augmentation gives no ranges"),
+    "scale": ours("the study's affine augmentation gives no ranges"),
+    "shift_voxels": ours("the study's affine augmentation gives no ranges"),
+    "fractions": ours("the study's counts do not add up (164 + 54 vs 240); 60/10/30 per site"),
+    "test_site": ours("'': test within every site (the challenge's own test set is hidden)"),
+    "threshold": ours("0.5: not given"),
+    "input": study("the input ... is resized (the 'patches' input is the chapter's)"),
+    "spacing": ours("only for the chapter's 'patches' input"),
+    "patches_per_volume": ours("only for the chapter's 'patches' input"),
+    "foreground": ours("only for the chapter's 'patches' input"),
+    "tune_threshold": ours("off: the study used a fixed threshold"),
+}
+
+#: Where the ``quick`` values that differ from ``full``'s come from: a CPU's ten minutes.
+QUICK_SOURCES = {
+    "shape": ours("64x64x16: a quarter of the pixels, for a CPU"),
+    "epochs": ours("12: fits the CPU budget; the chapter checks it learns"),
+    "learning_rate": ours("1e-3: 3e-3 collapsed to empty predictions (benchmarks/README.md)"),
+    "filters": ours("8: a quarter of the width, for a CPU"),
 }
