@@ -1,4 +1,4 @@
-"""Train a study's ``full`` profile (the published settings) end to end, and record it.
+"""Train a study's ``full`` profile end to end on a GPU, and record it.
 
 The run goes through the recipe that ``labkit train STUDY --profile full`` runs, on the data the
 issue names for each record: the PHH, WMH and haemorrhage twins and the Decathlon liver and

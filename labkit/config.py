@@ -1,10 +1,15 @@
 """Where data lives and which profile runs: the settings every chapter and recipe share.
 
-Three environment variables steer the course; each has a default that works on a fresh
+Four environment variables steer the course; each has a default that works on a fresh
 clone with no real data:
 
-- ``LABKIT_PROFILE`` — ``quick`` (CPU, minutes), ``full`` (the published study's settings, for
-  a GPU) or ``auto`` (default: ``full`` where a GPU is visible, else ``quick``).
+- ``LABKIT_PROFILE`` — ``quick`` (CPU, minutes), ``full`` (the study's settings where it gave
+  them, ours where it did not, for a GPU) or ``auto`` (default: ``full`` where a GPU is
+  visible, else ``quick``).
+- ``LABKIT_SET`` — settings every training of the process takes on top of its profile and of
+  the chapter's own changes, as a JSON object (default: none), e.g.
+  ``{"steps_per_epoch": 2, "max_test_cases": 1}`` to see a ``full`` chapter run to its end on a
+  CPU (:func:`env_settings`).
 - ``LABKIT_DATA_ROOT`` — a folder holding real datasets in their published layouts
   (``Task04_Hippocampus/``, ``BraTS2013/``, ...). When it is unset, a ``shared/data``
   folder beside the repository checkout is used if there is one.
@@ -30,6 +35,7 @@ __all__ = [
     "data_or_twin",
     "data_root",
     "download_root",
+    "env_settings",
     "find_real_dataset",
     "profile",
     "recorded_results",
@@ -67,8 +73,8 @@ def accelerators() -> list[str]:
 def choose_profile(requested: str | None = None) -> ProfileChoice:
     """Pick the profile to run: ``quick``, ``full``, or ``auto`` (the default) resolved to one.
 
-    ``auto`` runs ``full`` (the published study's settings) where the Keras backend sees a GPU
-    and ``quick`` (minutes on a CPU) otherwise. CI and ``make book`` set ``quick``.
+    ``auto`` runs ``full`` (the study's settings where it gave them) where the Keras backend
+    sees a GPU and ``quick`` (minutes on a CPU) otherwise. CI and ``make book`` set ``quick``.
 
     Args:
         requested: ``"quick"``, ``"full"`` or ``"auto"``; ``None`` reads ``LABKIT_PROFILE``
@@ -101,6 +107,34 @@ def choose_profile(requested: str | None = None) -> ProfileChoice:
 def profile(requested: str | None = None) -> str:
     """The name of the profile :func:`choose_profile` picks (``"quick"`` or ``"full"``)."""
     return choose_profile(requested).name
+
+
+def env_settings() -> dict[str, Any]:
+    """The settings ``LABKIT_SET`` gives every training (a JSON object; none when unset).
+
+    :meth:`labkit.studies.recipe.Recipe.settings` applies them last, over a chapter's own
+    changes, so that ``LABKIT_SET='{"epochs": 1, "steps_per_epoch": 2}'`` bounds every run of a
+    chapter; each is checked as ``--set`` is.
+
+    Raises:
+        ValueError: If ``LABKIT_SET`` is not a JSON object.
+    """
+    text = os.environ.get("LABKIT_SET", "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"LABKIT_SET is not JSON ({exc.msg}): {text!r}. Give an object, e.g. "
+            "LABKIT_SET='{\"steps_per_epoch\": 2}'."
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f'LABKIT_SET must be a JSON object of settings, e.g. {{"steps_per_epoch": 2}}; '
+            f"got {text!r}."
+        )
+    return value
 
 
 def cache_dir(*parts: str) -> Path:

@@ -1,11 +1,11 @@
 """Records of ``full``-profile runs on a GPU, as the chapters and the Performance page show them.
 
-A study's ``full`` profile (the published settings) needs a GPU, so neither CI nor a reader's
-CPU trains it. ``benchmarks/full_profile.py`` trains it on a GPU through the same recipe and
-command line a student uses and writes one JSON record per run into :mod:`labkit.records`
+A study's ``full`` profile (its settings where it gave them, ours elsewhere) needs a GPU, so neither
+CI nor a reader's CPU trains it. ``benchmarks/full_profile.py`` trains it on a GPU through the same
+recipe and command line a student uses and writes one JSON record per run into :mod:`labkit.records`
 (``full_<name>.json``, shipped as package data, so a chapter opened alone on Colab finds it). A
-chapter's "paper vs this chapter" table reads its study's record into a "full profile (GPU)"
-column; where no record exists, the column says so, and :func:`caption` says how to make one.
+chapter's "paper vs this chapter" table reads its study's record into a "full profile (GPU)" column;
+where no record exists, the column says so, and :func:`caption` says how to make one.
 
 A record is a JSON object with the fields of :data:`FIELDS`: what ran (``name``, ``study``,
 ``data``, ``settings``, ``seed``, ``command``), where and from which code (``date``, ``commit``,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 from pathlib import Path
 
 import jupytext
@@ -70,18 +71,32 @@ def test_colab_notebook_is_committed_without_outputs(md: Path):
             assert not cell.outputs and cell.execution_count is None
 
 
+#: Chapters that train nothing, so their Colab notebooks ask for no GPU.
+NO_GPU = {"volumes"}
+
+
 @pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
 def test_colab_install_cell_installs_the_configured_release_and_asks_for_a_gpu(md: Path):
     repo, release = CONFIG["repository"], CONFIG["labkit_release"]
     expected = f"unet-course-labkit @ git+{repo['url']}@v{release}"
     code = [c.source for c in jupytext.read(md).cells if c.cell_type == "code"]
     first = code[0]
-    assert '"google.colab" in sys.modules' in first, (
-        "the first code cell must be the Colab install cell"
-    )
-    assert re.findall(r'%pip install -q "([^"]+)"', first) == [expected]
+    assert first == colab_cells.cell(expected), "the first code cell must be the install cell"
     metadata = nbformat.read(md.with_suffix(".ipynb"), as_version=4).metadata
-    assert metadata["accelerator"] == "GPU" and metadata["colab"]["gpuType"] == "T4"
+    if md.stem in NO_GPU:
+        assert "accelerator" not in metadata and "gpuType" not in metadata.get("colab", {})
+    else:
+        assert metadata["accelerator"] == "GPU" and metadata["colab"]["gpuType"] == "T4"
+
+
+def test_the_install_cell_raises_with_pips_message_when_pip_fails(monkeypatch):
+    code = colab_cells.cell("no-such-labkit @ file:///no/such/folder")
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    with pytest.raises(RuntimeError, match="pip could not install no-such-labkit") as caught:
+        exec(compile(code, "install-cell", "exec"), {})
+    message = str(caught.value)
+    assert "/no/such/folder" in message  # pip's own words, not swallowed
+    assert "!pip install 'no-such-labkit '" in message  # the newest code, without the tag
 
 
 def test_the_install_cells_follow_config_and_the_release_is_the_package_version(capsys):
@@ -92,14 +107,13 @@ def test_the_install_cells_follow_config_and_the_release_is_the_package_version(
     assert project["dynamic"] == ["version"]  # read from labkit.__version__
 
 
-def test_colab_cells_rewrites_the_install_line_and_refuses_a_chapter_without_one():
-    cell = (
-        'if "google.colab" in sys.modules:\n    %pip install -q "labkit @ git+https://x/y@main"\n'
-    )
-    assert colab_cells.rewritten(cell, "d @ git+https://x/y@v1") == cell.replace(
-        "labkit @ git+https://x/y@main", "d @ git+https://x/y@v1"
-    )
-    with pytest.raises(ValueError, match="found no line `%pip install"):
+def test_colab_cells_rewrites_the_install_cell_and_refuses_a_chapter_without_one():
+    old = colab_cells.cell("labkit @ git+https://x/y@main")
+    text = f"intro\n\n```{{code-cell}} ipython3\n{old}\n```\n\nmore\n"
+    new = colab_cells.rewritten(text, "d @ git+https://x/y@v1")
+    assert new == text.replace(old, colab_cells.cell("d @ git+https://x/y@v1"))
+    assert 'LABKIT = "d @ git+https://x/y@v1"' in new
+    with pytest.raises(ValueError, match="found no install cell"):
         colab_cells.rewritten("import labkit\n", "d")
 
 
@@ -201,3 +215,13 @@ def test_floors_and_timers_are_out_of_the_readers_way(md: Path):
                 f"{md.name}: a visible cell holds a check or timer ({pattern!r}); move it into a "
                 f"cell tagged remove-cell, or time the work with labkit.progress.timed:\n{source}"
             )
+
+
+@pytest.mark.parametrize("md", notebook_chapters(), ids=lambda p: p.stem)
+def test_every_floor_check_knows_the_profile_that_ran(md: Path):
+    """A floor measured on quick is asserted only under quick (labkit.floors): each chapter's
+    checks pass the profile it ran."""
+    code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
+    calls = re.findall(r"check_(?:floor|loss_fell)\((.*?)\)\)?$", code, flags=re.MULTILINE)
+    assert all(call.rstrip(")").endswith("PROFILE") for call in calls), calls
+    assert '* history[0]["loss"]' not in code, "use check_loss_fell(history, factor, PROFILE)"

@@ -106,3 +106,26 @@ def test_data_or_twin_takes_the_variable_or_writes_the_twin(tmp_path, monkeypatc
         FileNotFoundError, match=r"LABKIT_XYZ_DATA is .*missing', which is not a folder"
     ):
         config.data_or_twin("LABKIT_XYZ_DATA", twin)
+
+
+def test_labkit_set_gives_every_training_its_settings_but_changes_no_finished_run(monkeypatch):
+    from labkit.studies import get
+
+    phh = get("phh")
+    monkeypatch.setenv("LABKIT_SET", '{"steps_per_epoch": 2, "epochs": 1}')
+    assert config.env_settings() == {"steps_per_epoch": 2, "epochs": 1}
+    chosen = phh.settings("full", {"epochs": 6, "batch_size": 4})  # the variable wins over a cell
+    assert (chosen.steps_per_epoch, chosen.epochs, chosen.batch_size) == (2, 1, 4)
+    recorded = {"study": "phh", "profile": "full", "settings": {"epochs": 25}}
+    assert phh.run_settings(Path("run"), recorded).steps_per_epoch == 0
+    monkeypatch.setenv("LABKIT_SET", '{"steps_per_epoch": -1}')
+    with pytest.raises(ValueError, match="steps_per_epoch must be 0 \\(no bound\\) or more"):
+        phh.settings("full")
+    monkeypatch.setenv("LABKIT_SET", "steps_per_epoch=2")
+    with pytest.raises(ValueError, match="LABKIT_SET is not JSON"):
+        config.env_settings()
+    monkeypatch.setenv("LABKIT_SET", "[2]")
+    with pytest.raises(ValueError, match="LABKIT_SET must be a JSON object"):
+        config.env_settings()
+    monkeypatch.delenv("LABKIT_SET")
+    assert config.env_settings() == {}

@@ -6,6 +6,10 @@
 One setting drives what a chapter opened on Colab installs: ``labkit_release`` in ``_config.yml``,
 installed from ``repository.url`` at the tag ``v<labkit_release>``. It must equal the package's
 version, so that a chapter installs the labkit the book was built from.
+
+The cell is written whole (:data:`CELL`): ``%pip`` reports a failure and carries on, so the next
+cell would die with ``ModuleNotFoundError``; the cell runs pip itself and raises with pip's own
+message, the requirement, and what to do.
 """
 
 from __future__ import annotations
@@ -19,7 +23,28 @@ import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PIP_LINE = re.compile(r'^(\s*)%pip install -q "[^"]+"$', re.MULTILINE)
+#: The install cell's first line; the cell runs from it to the end of its code block.
+FIRST_LINE = (
+    "# On Colab, install labkit from the course repository; anywhere else this cell does nothing."
+)
+CELL_RE = re.compile(re.escape(FIRST_LINE) + r"\n.*?(?=\n```)", re.DOTALL)
+
+#: The install cell, ``{requirement}`` filled in by :func:`cell`.
+CELL = """{first}
+import subprocess
+import sys
+
+LABKIT = "{requirement}"
+if "google.colab" in sys.modules:
+    pip = [sys.executable, "-m", "pip", "install", "-q", LABKIT]
+    done = subprocess.run(pip, capture_output=True, text=True)
+    if done.returncode != 0:
+        newest = LABKIT.rsplit("@", 1)[0]
+        raise RuntimeError(
+            f"pip could not install {{LABKIT}}:\\n{{done.stderr[-2000:]}}\\n"
+            "Rerun this cell once the runtime is connected. If that release is missing, "
+            f"install the newest code instead: !pip install '{{newest}}'"
+        )"""
 
 
 def distribution() -> str:
@@ -50,19 +75,23 @@ def chapters() -> list[Path]:
     return sorted(p for p in (ROOT / "book").glob("*.md") if "```{code-cell}" in p.read_text())
 
 
+def cell(requirement: str) -> str:
+    """The install cell's code for ``requirement`` (``name @ git+URL@TAG``)."""
+    return CELL.format(first=FIRST_LINE, requirement=requirement)
+
+
 def rewritten(text: str, requirement: str) -> str:
-    """A chapter's text with its install line set to ``requirement``.
+    """A chapter's text with its install cell written for ``requirement``.
 
     Raises:
-        ValueError: If the chapter has no ``%pip install -q "..."`` line.
+        ValueError: If the chapter has no install cell (no line ``FIRST_LINE``).
     """
-    if not PIP_LINE.search(text):
+    if not CELL_RE.search(text):
         raise ValueError(
-            'found no line `%pip install -q "..."`; expected the Colab install cell as the '
+            f"found no install cell (a code cell starting {FIRST_LINE!r}); expected it as the "
             "chapter's first code cell (copy it from book/phh.md)"
         )
-    text = PIP_LINE.sub(lambda m: f'{m.group(1)}%pip install -q "{requirement}"', text, count=1)
-    return text
+    return CELL_RE.sub(lambda m: cell(requirement), text, count=1)
 
 
 def main(argv: list[str] | None = None) -> int:

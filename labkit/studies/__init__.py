@@ -1,11 +1,11 @@
 """Study recipes: each registers itself under a name the command line uses (``labkit train NAME``).
 
-A recipe bundles what a study needs end to end: its profiles (``quick`` for a CPU, ``full`` for the
-published settings), how to write a synthetic twin in the real layout, how to train and evaluate
-on a dataset in that layout, and how to predict a folder of new images with a trained run. The
-five built-in recipes are :class:`labkit.studies.recipe.Recipe` subclasses: one skeleton of
-``train`` and the same hook names in every study; a new study is a subclass registered with
-:func:`register`.
+A recipe bundles what a study needs end to end: its profiles (``quick`` for a CPU, ``full`` for a
+GPU, the study's settings where it gave them), how to write a synthetic twin in the real layout, how
+to train and evaluate on a dataset in that layout, and how to predict a folder of new images with a
+trained run. The five built-in recipes are :class:`labkit.studies.recipe.Recipe` subclasses: one
+skeleton of ``train`` and the same hook names in every study; a new study is a subclass registered
+with :func:`register`.
 
 Each built-in study is a package of the same shape: ``steps`` (its preprocessing, model and
 prediction), ``scoring`` (how it is judged, where that goes beyond the shared metrics), ``recipe``

@@ -55,6 +55,7 @@ import keras
 
 from labkit.batches import first_batches
 from labkit.callbacks import EpochLine
+from labkit.config import env_settings
 from labkit.datasets.base import LoadedCase, check_held_out, load_case
 from labkit.hardware import placement, precision
 from labkit.lock import hold
@@ -95,8 +96,10 @@ class Recipe(abc.ABC):
 
     def settings(self, profile: str, overrides: Mapping[str, Any] | None = None) -> Any:
         """The settings of a profile with some replaced (see
-        :func:`labkit.studies.settings.profile_settings`); checks that concern one study's
+        :func:`labkit.studies.settings.profile_settings`), then those ``LABKIT_SET`` gives
+        every training (:func:`labkit.config.env_settings`); checks that concern one study's
         fields live in its settings dataclass's ``__post_init__``."""
+        overrides = {**(overrides or {}), **env_settings()}
         return profile_settings(self.name, self.profiles, profile, overrides, self.choices)
 
     @abc.abstractmethod
@@ -195,7 +198,8 @@ class Recipe(abc.ABC):
             raise ValueError(
                 f"{run} is a run of the {config.get('study')!r} study, not of {self.name!r}."
             )
-        return self.settings(config["profile"], dict(config["settings"]))
+        settings = dict(config["settings"])  # as recorded: LABKIT_SET changes no finished run
+        return profile_settings(self.name, self.profiles, config["profile"], settings, self.choices)
 
     def predict(
         self,

@@ -9,8 +9,9 @@ comes from ``dataset.json``, so the same recipe runs on any MSD folder.
 
 Profiles:
 
-- ``full`` — the study's settings: batch 5, 20 epochs, Adam with a low learning rate (1e-4),
-  20% of the training cases for validation.
+- ``full`` — the study's batch 5, 20 epochs and 20% of the training cases for validation; its
+  "very low" learning rate is our guess of 1e-4, and the width and depth are ours (``labkit
+  settings msd``).
 - ``quick`` — a CPU budget of minutes: fewer filters, larger batches, a higher learning rate that
   decays to zero along a cosine over the run (what the schedule changed on the real hippocampus
   cases is measured by ``benchmarks/msd_hippocampus.py``, results in ``benchmarks/README.md``).

@@ -9,8 +9,9 @@ the checkpoint with the lowest validation loss; a patient split of 7 train / 1 v
 
 Profiles:
 
-- ``full`` — the study's settings (256 pixels, 25 epochs, learning rate 1e-4, batch 16; the
-  study did not report the batch size or the U-Net's width, so the original U-Net's 64 filters).
+- ``full`` — the study's 256 pixels, 25 epochs and learning rate 1e-4; the batch of 16 and the
+  original U-Net's 64 filters and four poolings are ours (the study gives neither; ``labkit
+  settings phh`` lists each value's source).
 - ``quick`` — a CPU budget of about a minute: 64x64 slices, a narrower U-Net, a higher learning
   rate.
 
