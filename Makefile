@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 LABKIT_PROFILE ?= quick
 export LABKIT_PROFILE
 
-.PHONY: setup test book browser lint unit backends notebooks book-check sync clean
+.PHONY: setup test book browser lint unit backends notebooks book-check sync clean release-check
 
 setup: $(STAMP)
 
@@ -25,6 +25,12 @@ test: setup lint unit backends notebooks book-check
 lint: setup
 	$(BIN)/ruff check labkit labkit_cli.py tests tools book benchmarks
 	$(BIN)/ruff format --check labkit labkit_cli.py tests tools benchmarks
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+# Before tagging v<version>: the version, _config.yml's labkit_release and the tag agree, and
+# repository.url is a real home (.github/workflows/release.yml runs the same check on a v* tag).
+release-check: setup
+	$(BIN)/python tools/release_check.py
 
 # Two workers (pytest-xdist), one per core of CI's machine (timings: benchmarks/README.md).
 unit: setup
