@@ -70,15 +70,18 @@ def accelerators() -> list[str]:
     return []
 
 
-def choose_profile(requested: str | None = None) -> ProfileChoice:
+def choose_profile(requested: str | None = None, study: str | None = None) -> ProfileChoice:
     """Pick the profile to run: ``quick``, ``full``, or ``auto`` (the default) resolved to one.
 
     ``auto`` runs ``full`` (the study's settings where it gave them) where the Keras backend
-    sees a GPU and ``quick`` (minutes on a CPU) otherwise. CI and ``make book`` set ``quick``.
+    sees a GPU, and ``quick`` (minutes on a CPU) otherwise; given a ``study``, ``auto`` also
+    runs ``quick`` on a GPU whose memory the ``full`` profile's estimated need
+    (:func:`labkit.gpu_estimates.needed_mib`) does not fit. CI and ``make book`` set ``quick``.
 
     Args:
         requested: ``"quick"``, ``"full"`` or ``"auto"``; ``None`` reads ``LABKIT_PROFILE``
             (default ``auto``).
+        study: The study the profile is for, to weigh its ``full`` profile's memory.
 
     Returns:
         The profile and why it was chosen.
@@ -99,9 +102,21 @@ def choose_profile(requested: str | None = None) -> ProfileChoice:
             "visible)."
         )
     found = accelerators()
-    if found:
-        return ProfileChoice("full", f"auto: {len(found)} GPU(s) visible ({', '.join(found)})")
-    return ProfileChoice("quick", "auto: no GPU visible, so the CPU profile")
+    if not found:
+        return ProfileChoice("quick", "auto: no GPU visible, so the CPU profile")
+    why = f"auto: {len(found)} GPU(s) visible ({', '.join(found)})"
+    if study is None:
+        return ProfileChoice("full", why)
+    from labkit.gpu_estimates import gpu_memory_mib, needed_mib
+
+    need, have = needed_mib(study), gpu_memory_mib()
+    if need is None or have is None:
+        unknown = "its need" if need is None else "the GPU's memory"
+        return ProfileChoice("full", f"{why}; {unknown} unknown, so full")
+    fits = f"~{need / 1024:.1f} GiB estimated for {study}'s full profile, {have / 1024:.1f} GiB"
+    if need > have:
+        return ProfileChoice("quick", f"{why}, but {fits} on the GPU: quick")
+    return ProfileChoice("full", f"{why}; {fits} on the GPU: it fits")
 
 
 def profile(requested: str | None = None) -> str:

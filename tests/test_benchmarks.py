@@ -126,3 +126,21 @@ def test_hippocampus_options_scores_every_move_on_the_same_cases(tmp_path, monke
         assert all(len(v) == result["test_cases"] for v in row["per_case"].values())
     text = hippocampus_options.table(result)
     assert "| ensemble + TTA + largest component | 1 |" in text
+
+
+def test_t4_estimate_scales_the_h100_step_by_the_ratio_of_the_peaks() -> None:
+    import t4_estimates
+
+    compiled = {"study": "phh", "flops": 2e12, "parameters": 1, "batch": 16, "compiled_mib": 1.0}
+    row = t4_estimates.estimate(compiled, {"median_step_s": 0.02, "peak_gpu_mib": 3000.0})
+    assert row["h100_share_of_peak"] == pytest.approx(2e12 / 0.02 / 989e12)
+    # the same share of the T4's peak: the H100's step times the ratio of the peaks
+    assert row["t4_step_s"] == pytest.approx(0.02 * 989 / 65)
+    assert row["t4_run_minutes"] == pytest.approx(25 * 112 * 0.02 * 989 / 65 / 60)
+    assert row["t4_mib"] == 3000.0 and row["fits_t4"]
+    assert (
+        t4_estimates.estimate(
+            {**compiled, "study": "msd"}, {"median_step_s": 0.02, "peak_gpu_mib": 16000.0}
+        )["t4_run_minutes"]
+        is None
+    )

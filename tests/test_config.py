@@ -129,3 +129,43 @@ def test_labkit_set_gives_every_training_its_settings_but_changes_no_finished_ru
         config.env_settings()
     monkeypatch.delenv("LABKIT_SET")
     assert config.env_settings() == {}
+
+
+def test_auto_picks_full_only_where_the_studys_estimate_fits_the_gpu(monkeypatch):
+    from labkit import gpu_estimates
+
+    monkeypatch.delenv("LABKIT_PROFILE", raising=False)
+    monkeypatch.setattr(config, "accelerators", lambda: ["gpu:0"])
+    monkeypatch.setattr(gpu_estimates, "needed_mib", lambda study: 6144.0)
+    monkeypatch.setattr(gpu_estimates, "gpu_memory_mib", lambda: 15360.0)
+    name, why = config.choose_profile(study="ich")
+    assert name == "full" and why.endswith(
+        "~6.0 GiB estimated for ich's full profile, 15.0 GiB on the GPU: it fits"
+    )
+    monkeypatch.setattr(gpu_estimates, "gpu_memory_mib", lambda: 4096.0)
+    name, why = config.choose_profile(study="ich")
+    assert name == "quick" and why.endswith("4.0 GiB on the GPU: quick")
+    monkeypatch.setattr(gpu_estimates, "gpu_memory_mib", lambda: None)
+    assert config.choose_profile(study="ich") == (
+        "full",
+        "auto: 1 GPU(s) visible (gpu:0); the GPU's memory unknown, so full",
+    )
+    assert config.choose_profile("full", study="ich").name == "full"  # asked for: no second guess
+
+
+def test_the_estimates_record_has_every_studys_full_profile_and_a_line_for_it(monkeypatch):
+    from labkit import gpu_estimates
+
+    for study in ("phh", "wmh", "ich", "msd", "brats"):
+        found = gpu_estimates.estimate(study)
+        assert found is not None and found["t4_mib"] > 0 and found["t4_step_s"] > 0, study
+        line = gpu_estimates.t4_line(study)
+        assert line.startswith("full profile: ~") and "on a T4 (estimated 20" in line, line
+    assert gpu_estimates.estimate("lung") is None
+    assert gpu_estimates.t4_line("lung") == "full profile: no estimate of its GPU cost for lung yet"
+    monkeypatch.setattr(gpu_estimates.subprocess, "run", _no_nvidia_smi)
+    assert gpu_estimates.gpu_memory_mib() is None
+
+
+def _no_nvidia_smi(*args, **kwargs):
+    raise FileNotFoundError("nvidia-smi")

@@ -34,8 +34,8 @@ FLOORS = {
     ),
     "data": ("datasets", "phantoms"),
     "base": (
-        "checks", "config", "errors", "files", "fingerprint", "floors", "io", "labels", "lock",
-        "progress", "records", "spatial", "volume",
+        "checks", "config", "errors", "files", "fingerprint", "floors", "gpu_estimates", "io",
+        "labels", "lock", "progress", "records", "spatial", "volume",
     ),
 }  # fmt: skip
 ORDER = list(FLOORS)
