@@ -192,7 +192,9 @@ def predict_probabilities(
         ``(probability (x, y, z) float32, intracranial mask (x, y, z) bool)``.
     """
     pre = preprocess(hu, spacing, settings)
-    probs = predict_slices(model, pre.image, axis=2, multiple=2**settings.depth)[..., 0]
+    probs = predict_slices(
+        model, pre.image, axis=2, batch_size=settings.batch_size, multiple=2**settings.depth
+    )[..., 0]
     return undo(probs, pre.records), pre.brain
 
 

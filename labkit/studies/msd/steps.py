@@ -168,7 +168,9 @@ def predict_volume(model: keras.Model, image: np.ndarray, settings: MSDSettings)
     """
     pre, records = preprocess(image, settings.max_size, settings.normalisation)
     pre = neighbour_channels(pre, settings.context)
-    probs = predict_slices(model, pre, axis=2, multiple=2**settings.depth)
+    probs = predict_slices(
+        model, pre, axis=2, batch_size=settings.batch_size, multiple=2**settings.depth
+    )
     return undo(np.argmax(probs, axis=-1).astype(np.uint8), records)
 
 

@@ -104,7 +104,9 @@ def build_model(settings: PHHSettings) -> keras.Model:
 def csf_probability(model: keras.Model, pre: np.ndarray, settings: PHHSettings) -> np.ndarray:
     """CSF probability ``(s, s, s)`` of a volume as :func:`preprocess` made it ``(s, s, s, c)``,
     predicted axial slice by axial slice."""
-    return predict_slices(model, pre, axis=2, multiple=2**settings.depth)[..., 0]
+    return predict_slices(
+        model, pre, axis=2, batch_size=settings.batch_size, multiple=2**settings.depth
+    )[..., 0]
 
 
 def to_source(
