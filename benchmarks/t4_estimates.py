@@ -38,6 +38,8 @@ if __name__ == "__main__":  # before gpu_profiles imports labkit, and with it Ke
 
 from gpu_profiles import PROFILES
 
+from labkit.full_runs import T4_MIB
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RECORDS = Path(__file__).resolve().parents[1] / "labkit" / "records"
 
@@ -46,8 +48,6 @@ RECORDS = Path(__file__).resolve().parents[1] / "labkit" / "records"
 H100_PEAK = 989e12
 T4_PEAK = 65e12
 
-#: A T4's memory as Colab's ``nvidia-smi`` lists it, MiB (:data:`labkit.full_runs.T4_MIB`).
-T4_MIB = 15360
 
 #: Training steps of a whole ``full`` run on the study's own data: (steps, how they are counted).
 RUN_STEPS = {
@@ -126,7 +126,7 @@ def estimate(compiled: dict, h100: dict) -> dict:
         "run_steps_counted": counted,
         "t4_run_minutes": None if steps is None else steps * t4_step / 60,
         "t4_mib": h100["peak_gpu_mib"],
-        "fits_t4": h100["peak_gpu_mib"] < T4_MIB,
+        "fits_t4": h100["peak_gpu_mib"] <= T4_MIB,  # as labkit.full_runs counts a fit
     }
 
 

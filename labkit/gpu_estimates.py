@@ -28,10 +28,10 @@ def _record() -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def estimate(study: str) -> dict[str, Any] | None:
+def estimate(study: str, record: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The estimate of a study's ``full`` profile (``t4_mib``, ``t4_step_s``,
-    ``t4_run_minutes``, ...), or ``None`` where there is none."""
-    record = _record()
+    ``t4_run_minutes``, ...) in ``record`` (default: the shipped one), or ``None``."""
+    record = _record() if record is None else record
     if record is None:
         return None
     return next((row for row in record["rows"] if row["study"] == study), None)
@@ -49,9 +49,10 @@ def t4_line(study: str) -> str:
 
     Example:
         >>> t4_line("phh")  # doctest: +SKIP
-        'full profile: ~3.0 GiB, ~12 min of training on a T4 (estimated 2026-12-08 from ...)'
+        'full profile: ~3.0 GiB, ~19 min of training on a T4 (estimated 2026-12-08 from ...)'
     """
-    found = estimate(study)
+    record = _record() or {"rows": []}
+    found = estimate(study, record)
     if found is None:
         return f"full profile: no estimate of its GPU cost for {study} yet"
     minutes = found.get("t4_run_minutes")
@@ -60,7 +61,6 @@ def t4_line(study: str) -> str:
         if minutes is not None
         else f"~{found['t4_minutes_per_1000_steps']:.0f} min per 1,000 training steps"
     )
-    record = _record() or {}
     return (
         f"full profile: ~{found['t4_mib'] / 1024:.1f} GiB, {time} on a T4 (estimated "
         f"{record.get('date', '')} from its compiled step and an H100's measured steps: "

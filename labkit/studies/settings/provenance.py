@@ -114,11 +114,11 @@ def settings_table(
     Raises:
         ValueError: For an unknown study, profile or setting (as ``labkit train`` says it).
     """
+    from labkit.studies import BUILTIN
     from labkit.studies.settings import profile_settings
 
-    known = ("phh", "wmh", "ich", "msd", "brats")
-    if study_name not in known:
-        raise ValueError(f"unknown study {study_name!r}; expected one of {', '.join(known)}.")
+    if study_name not in BUILTIN:
+        raise ValueError(f"unknown study {study_name!r}; expected one of {', '.join(BUILTIN)}.")
     module = importlib.import_module(f"labkit.studies.settings.{study_name}")
     settings = profile_settings(study_name, module.PROFILES, profile, overrides)
     rows = provenance(settings, profile, module.SOURCES, module.QUICK_SOURCES)
