@@ -223,5 +223,7 @@ def test_every_floor_check_knows_the_profile_that_ran(md: Path):
     checks pass the profile it ran."""
     code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
     calls = re.findall(r"check_(?:floor|loss_fell)\((.*?)\)\)?$", code, flags=re.MULTILINE)
+    # every call is on one line and read here (a call split over lines would go unchecked)
+    assert len(calls) == len(re.findall(r"check_(?:floor|loss_fell)\(", code)), calls
     assert all(call.rstrip(")").endswith("PROFILE") for call in calls), calls
     assert '* history[0]["loss"]' not in code, "use check_loss_fell(history, factor, PROFILE)"

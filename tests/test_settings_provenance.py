@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 import pytest
 
+from labkit.studies import BUILTIN
 from labkit.studies.settings import TrainSettings
 from labkit.studies.settings.provenance import (
     COMMON,
@@ -17,10 +18,8 @@ from labkit.studies.settings.provenance import (
     study,
 )
 
-STUDIES = ("phh", "wmh", "ich", "msd", "brats")
 
-
-@pytest.mark.parametrize("name", STUDIES)
+@pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_every_setting_of_every_profile_has_a_source(name):
     module = importlib.import_module(f"labkit.studies.settings.{name}")
     names = {f.name for f in fields(module.PROFILES["full"])}
